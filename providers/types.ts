@@ -1,0 +1,110 @@
+// The one interface every cloud implements. Modelled on Karpenter's cloud provider: few methods,
+// typed errors (providers/errors.ts), and the lifecycle code never imports a cloud SDK.
+
+/** What the sandbox asks for; instance type already chosen by src/sandbox/instance-type.ts. */
+export interface InstanceSpec {
+  instanceType: string;
+  vcpus: number;
+  memoryMiB: number;
+  gpus: number;
+  /** Image override from the `io.katacontainers.config.hypervisor.image` annotation ("" = provider default). */
+  image: string;
+}
+
+/**
+ * Tags that name an instance's owner. Every instance we create carries them, so that the leak
+ * collector can find instances nobody owns and never touches one without them.
+ */
+export interface OwnerTags {
+  cluster: string;
+  node: string;
+  sandboxId: string;
+  podName: string;
+  podNamespace: string;
+}
+
+/** Cloud tag keys for OwnerTags: plain names, valid on both EC2 and ARM (ARM forbids `/` and `:`). */
+export const OWNER_TAG_KEYS = {
+  cluster: "peerpod-cluster",
+  node: "peerpod-node",
+  sandboxId: "peerpod-sandbox-id",
+  podName: "peerpod-pod-name",
+  podNamespace: "peerpod-pod-namespace",
+} as const satisfies Record<keyof OwnerTags, string>;
+
+export interface CreateRequest {
+  /** VM name, `podvm-<pod>-<id[:8]>` (src/sandbox/vm-name.ts). */
+  name: string;
+  /** Rendered `#cloud-config` text, not encoded; each provider encodes it as its cloud wants. */
+  userData: string;
+  spec: InstanceSpec;
+  owner: OwnerTags;
+}
+
+export interface Instance {
+  /** Provider id: EC2 `i-…`, the full ARM id of the VM, or the local VM's id. */
+  id: string;
+  name: string;
+  /** IPs[0] reaches the forwarder and is the VXLAN remote (upstream Instance.IPs). */
+  ips: string[];
+  /** Tags on the instance, owner tags included. */
+  tags: Record<string, string>;
+  /** When the cloud created it, if known; the leak collector's grace period counts from here. */
+  createdAt?: Date;
+}
+
+/** One allowed instance type with the sizes used by instance-type selection (upstream §6). */
+export interface InstanceType {
+  name: string;
+  vcpus: number;
+  memoryMiB: number;
+  gpus: number;
+}
+
+export interface Provider {
+  /** Registry name, e.g. "aws". */
+  readonly name: string;
+  /**
+   * Called once before the daemon serves. Reads what selection needs (sizes of the allowed
+   * types) and, when `verify` is set (CLOUD_CONFIG_VERIFY), checks the configuration against the cloud.
+   */
+  start(opts: { verify: boolean; signal?: AbortSignal }): Promise<void>;
+  /** The allow-list with sizes (or the default type alone), after start(). */
+  instanceTypes(): InstanceType[];
+  /** The default instance type (PODVM_INSTANCE_TYPE, AZURE_INSTANCE_SIZE, …). */
+  defaultInstanceType(): string;
+  /**
+   * Create one instance. Must not create a second one when called again for the same sandbox
+   * after an ambiguous failure. Throws a ProviderError; PartialCreateError carries an instance
+   * that exists and must be deleted by the caller.
+   */
+  create(req: CreateRequest, signal?: AbortSignal): Promise<Instance>;
+  /** Delete and resolve once deletion is accepted; an instance that does not exist counts as deleted. */
+  delete(id: string, signal?: AbortSignal): Promise<void>;
+  /** Throws NotFoundError when the instance does not exist (or is terminated). */
+  get(id: string, signal?: AbortSignal): Promise<Instance>;
+  /** Live instances whose tags include every given owner tag. */
+  list(owner: Partial<OwnerTags>, signal?: AbortSignal): Promise<Instance[]>;
+  close(): Promise<void>;
+}
+
+/** What a provider module exports (built-in or an external plugin). */
+export interface ProviderModule {
+  readonly name: string;
+  /** Env names this provider reads, for `caa serve --help` and the deploy ConfigMap tests. */
+  readonly envNames: readonly string[];
+  create(env: NodeJS.ProcessEnv, deps: ProviderDeps): Provider | Promise<Provider>;
+}
+
+export interface ProviderDeps {
+  logger: ProviderLogger;
+  /** Private state directory for this provider (e.g. the local provider's VM records). */
+  stateDir: string;
+}
+
+export interface ProviderLogger {
+  info(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+  error(obj: object, msg: string): void;
+  debug(obj: object, msg: string): void;
+}
