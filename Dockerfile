@@ -1,0 +1,29 @@
+# The cloud-api-adaptor image: `caa serve` is the per-node daemon (deploy/base/daemonset.yaml);
+# `caa forwarder` is the agent-protocol-forwarder, so pod-VM image builds can take it from here.
+
+# Build: compile TypeScript to dist/ (scripts/build.ts).
+FROM node:24-slim AS build
+WORKDIR /src
+COPY package.json package-lock.json ./
+RUN npm ci --ignore-scripts
+COPY tsconfig.json tsconfig.build.json ./
+COPY scripts ./scripts
+COPY src ./src
+COPY providers ./providers
+RUN npm run build
+
+# Production: runtime dependencies only, plus the tools the pod network code runs
+# (ip, tc, iptables; upstream's image has iptables and ca-certificates, upstream-caa.md §9.3).
+FROM node:24-slim
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends iproute2 iptables ca-certificates \
+ && rm -rf /var/lib/apt/lists/*
+WORKDIR /app
+ENV NODE_ENV=production
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --ignore-scripts && npm cache clean --force
+COPY --from=build /src/dist ./dist
+RUN printf '#!/bin/sh\nexec node /app/dist/src/cli/main.js "$@"\n' > /usr/local/bin/caa \
+ && chmod 0755 /usr/local/bin/caa
+ENTRYPOINT ["caa"]
+CMD ["serve"]
