@@ -15,10 +15,15 @@ export async function build(outDir: string): Promise<void> {
   const out = path.resolve(ROOT, outDir);
   await rm(out, { recursive: true, force: true });
   const tsc = createRequire(import.meta.url).resolve("typescript/bin/tsc");
-  const res = spawnSync(process.execPath, [tsc, "-p", path.join(ROOT, "tsconfig.build.json"), "--outDir", out], {
-    stdio: "inherit",
-  });
-  if (res.status !== 0) throw new Error(`tsc -p tsconfig.build.json failed (exit ${res.status ?? res.signal})`);
+  const res = spawnSync(
+    process.execPath,
+    [tsc, "-p", path.join(ROOT, "tsconfig.build.json"), "--outDir", out],
+    {
+      stdio: "inherit",
+    },
+  );
+  if (res.status !== 0)
+    throw new Error(`tsc -p tsconfig.build.json failed (exit ${res.status ?? res.signal})`);
   for (const dir of SOURCE_DIRS) await copyAssets(path.join(ROOT, dir), path.join(out, dir));
 }
 
