@@ -1,0 +1,68 @@
+// The ops HTTP server on 127.0.0.1:PROBE_PORT: probes, metrics and the admin API, each a plugin.
+import Fastify, { type FastifyInstance, type FastifyListenOptions } from "fastify";
+import type { Logger } from "../log/logger.ts";
+import { adminPlugin } from "./admin.ts";
+import { healthPlugin } from "./health.ts";
+import type { Metrics } from "./metrics.ts";
+import { metricsPlugin } from "./metrics-route.ts";
+import type { SandboxSource, Stage } from "./sandbox-view.ts";
+import type { StartupCheck } from "./startup.ts";
+
+export interface OpsServerOptions {
+  /** PROBE_PORT (upstream default 8000); 0 picks a free port. */
+  port: number;
+  /** Loopback by default, like upstream's probe server. */
+  host?: string;
+  source: SandboxSource;
+  metrics: Metrics;
+  startup: StartupCheck;
+  logger?: Logger;
+}
+
+export interface OpsServer {
+  /** `http://host:port` actually bound. */
+  address: string;
+  close(): Promise<void>;
+}
+
+/** Build the app without listening (`app.inject()` in unit tests). */
+export async function buildOpsApp(opts: Omit<OpsServerOptions, "port" | "host">): Promise<FastifyInstance> {
+  const app = Fastify({ logger: false });
+  app.setErrorHandler((err: Error & { statusCode?: number }, req, reply) => {
+    const code = err.statusCode && err.statusCode < 500 ? err.statusCode : 500;
+    if (code >= 500) opts.logger?.error({ err, url: req.url }, "ops request failed");
+    // Only the framework's own message for client errors (e.g. validation); never internals.
+    return reply
+      .code(code)
+      .send({
+        error: code >= 500 ? "Internal" : "BadRequest",
+        message: code >= 500 ? "internal error" : err.message,
+      });
+  });
+  await app.register(healthPlugin, { startup: opts.startup });
+  await app.register(metricsPlugin, {
+    metrics: opts.metrics,
+    beforeScrape: () => opts.metrics.setSandboxStages(countStages(opts.source)),
+  });
+  await app.register(adminPlugin, { source: opts.source });
+  await app.ready();
+  return app;
+}
+
+export async function startOpsServer(opts: OpsServerOptions): Promise<OpsServer> {
+  const app = await buildOpsApp(opts);
+  const host = opts.host ?? "127.0.0.1";
+  // SO_REUSEPORT: during a rolling update the old and the new daemon share the node's network
+  // namespace and both bind the probe port (upstream CAA#3172 does the same).
+  // fastify hands its listen options to net.Server.listen unchanged; its type lacks `reusePort`.
+  const listen: FastifyListenOptions & { reusePort: boolean } = { port: opts.port, host, reusePort: true };
+  const address = await app.listen(listen);
+  opts.logger?.info({ address }, "ops server listening");
+  return { address, close: () => app.close() };
+}
+
+function countStages(source: SandboxSource): Partial<Record<Stage, number>> {
+  const counts: Partial<Record<Stage, number>> = {};
+  for (const s of source.list()) counts[s.stage] = (counts[s.stage] ?? 0) + 1;
+  return counts;
+}

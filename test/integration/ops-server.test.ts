@@ -1,0 +1,67 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { mkdtemp, rm } from "node:fs/promises";
+import { request } from "node:http";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { startOpsServer } from "../../src/ops/server.ts";
+import { Metrics } from "../../src/ops/metrics.ts";
+import { StartupCheck } from "../../src/ops/startup.ts";
+import { FakeSandboxSource, sandboxView } from "../helpers/sandbox-source.ts";
+
+/** One request on a fresh connection (no keep-alive pool), so each request reaches a listening server. */
+function get(url: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { agent: false }, (res) => {
+      let body = "";
+      res.setEncoding("utf8");
+      res.on("data", (c: string) => (body += c));
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on("error", reject);
+    req.end();
+  });
+}
+
+test("the ops server listens on loopback, serves probes, metrics and the admin API, and shares its port during a rollout", async () => {
+  const dir = await mkdtemp(join(tmpdir(), "ops-listen-"));
+  const socketPath = join(dir, "hypervisor.sock");
+  const hv = createServer((c) => c.end());
+  await new Promise<void>((resolve) => hv.listen(socketPath, resolve));
+  const source = new FakeSandboxSource().add(
+    sandboxView("c".repeat(64), { stage: "booting", timings: { provisioning: 1500 } }),
+  );
+  const opts = { source, metrics: new Metrics(), startup: new StartupCheck({ socketPath }) };
+  const old = await startOpsServer({ port: 0, ...opts });
+  const next = await (async () => {
+    try {
+      assert.match(old.address, /^http:\/\/127\.0\.0\.1:\d+$/);
+      const port = Number(new URL(old.address).port);
+      // The new daemon binds the same probe port while the old one still runs (SO_REUSEPORT).
+      return await startOpsServer({ port, ...opts });
+    } catch (err) {
+      await old.close();
+      throw err;
+    }
+  })();
+  try {
+    assert.equal(next.address, old.address);
+    assert.equal((await get(old.address + "/startup")).status, 200);
+    assert.equal((await get(old.address + "/healthz")).status, 200);
+    const list = JSON.parse((await get(old.address + "/v1/sandboxes")).body) as {
+      sandboxes: { stage: string; timings: object }[];
+    };
+    assert.equal(list.sandboxes[0].stage, "booting");
+    assert.deepEqual(list.sandboxes[0].timings, { provisioning: 1500 });
+    const metrics = (await get(old.address + "/metrics")).body;
+    assert.match(metrics, /^caa_sandboxes\{stage="booting"\} 1$/m);
+    await old.close();
+    assert.equal((await get(next.address + "/healthz")).status, 200);
+  } finally {
+    await next.close();
+    await old.close().catch(() => undefined);
+    await new Promise<void>((resolve) => hv.close(() => resolve()));
+    await rm(dir, { recursive: true, force: true });
+  }
+});
