@@ -1,0 +1,69 @@
+// Dial with retries, as upstream's retry.Do loops (CAA pkg/adaptor/proxy/proxy.go dial; forwarder
+// interceptor.go dial): unlimited attempts with exponential backoff plus jitter, each delay capped,
+// the whole loop bounded by a timeout and an abort signal.
+import { setTimeout as sleep } from "node:timers/promises";
+
+export interface BackoffOptions {
+  timeoutMs: number;
+  signal?: AbortSignal;
+  /** First delay; doubles per attempt (retry-go's default 100 ms). */
+  initialDelayMs?: number;
+  /** Cap of one delay (upstream's MaxDelay 5 s). */
+  maxDelayMs?: number;
+  /** Called after each failed attempt, e.g. to log it. */
+  onRetry?: (err: Error, attempt: number) => void;
+}
+
+/** The loop gave up: time ran out. `lastError` is the last attempt's failure. */
+export class DialTimeoutError extends Error {
+  readonly lastError: Error | undefined;
+  readonly elapsedMs: number;
+  constructor(elapsedMs: number, lastError: Error | undefined) {
+    super(lastError ? lastError.message : "timed out before the first attempt finished");
+    this.name = "DialTimeoutError";
+    this.elapsedMs = elapsedMs;
+    this.lastError = lastError;
+  }
+}
+
+/**
+ * Runs `attempt(signal)` until it succeeds. Each attempt gets a signal that fires at the overall
+ * deadline or on the caller's abort. On abort the caller's reason is thrown; at the deadline a
+ * DialTimeoutError.
+ */
+export async function withBackoff<T>(
+  attempt: (signal: AbortSignal) => Promise<T>,
+  opts: BackoffOptions,
+): Promise<T> {
+  const start = performance.now();
+  const deadline = AbortSignal.timeout(Math.max(1, opts.timeoutMs));
+  const signal = opts.signal ? AbortSignal.any([deadline, opts.signal]) : deadline;
+  const maxDelay = opts.maxDelayMs ?? 5000;
+  let delay = opts.initialDelayMs ?? 100;
+  let lastError: Error | undefined;
+  for (let n = 1; ; n++) {
+    if (opts.signal?.aborted) throw opts.signal.reason;
+    if (deadline.aborted) throw new DialTimeoutError(performance.now() - start, lastError);
+    try {
+      return await attempt(signal);
+    } catch (err) {
+      if (opts.signal?.aborted) throw opts.signal.reason;
+      if (deadline.aborted && lastError !== undefined && isAbort(err)) {
+        throw new DialTimeoutError(performance.now() - start, lastError);
+      }
+      lastError = err instanceof Error ? err : new Error(String(err));
+      opts.onRetry?.(lastError, n);
+    }
+    const wait = Math.min(maxDelay, delay) + Math.random() * 100;
+    delay = Math.min(maxDelay, delay * 2);
+    try {
+      await sleep(wait, undefined, { signal });
+    } catch {
+      // Deadline or abort: the loop head decides which.
+    }
+  }
+}
+
+function isAbort(err: unknown): boolean {
+  return err instanceof Error && (err.name === "AbortError" || err.name === "TimeoutError");
+}

@@ -1,0 +1,137 @@
+// The agent proxy, one per sandbox (CAA pkg/adaptor/proxy/proxy.go; upstream-caa.md §3.3): serves the
+// kata shim on <pods-dir>/<id>/agent.ttrpc and relays its calls over one mTLS connection to the
+// forwarder in the VM. start() resolves once that connection is up; that is what StartVM waits for.
+import { mkdir } from "node:fs/promises";
+import net from "node:net";
+import path from "node:path";
+import type { Duplex } from "node:stream";
+import tls from "node:tls";
+import type { Logger } from "../log/logger.ts";
+import { TtrpcServer } from "../ttrpc/index.ts";
+import { editCreateContainerForWorker } from "./create-container.ts";
+import { DialTimeoutError } from "./dial.ts";
+import { AgentConnectError, formatAddress } from "./errors.ts";
+import { AgentRelay, type CallObserver, type PayloadEdit } from "./relay.ts";
+
+export const AGENT_SERVICE = "grpc.AgentService";
+export const HEALTH_SERVICE = "grpc.Health";
+/** The services the kata shim uses on the agent socket; upstream registers exactly these two. */
+export const AGENT_SERVICES = [AGENT_SERVICE, HEALTH_SERVICE] as const;
+
+export interface AgentProxyOptions {
+  socketPath: string;
+  host: string;
+  port: number;
+  /** From buildClientTls; null = plain TCP (-disable-tls). */
+  tls: tls.ConnectionOptions | null;
+  /** PROXY_TIMEOUT: bound of the first dial (and of each re-dial). */
+  timeoutMs: number;
+  logger: Logger;
+  sandboxId: string;
+  /** Called once per relayed call with the ttrpc method name (e.g. CreateContainer, Check). */
+  onCall?: CallObserver;
+}
+
+const WORKER_EDITS: ReadonlyMap<string, PayloadEdit> = new Map([
+  [`${AGENT_SERVICE}/CreateContainer`, editCreateContainerForWorker],
+]);
+
+export class AgentProxy {
+  readonly #opts: AgentProxyOptions;
+  readonly #logger: Logger;
+  readonly #address: string;
+  readonly #relay: AgentRelay;
+  #server: TtrpcServer | undefined;
+  #closed = false;
+
+  constructor(opts: AgentProxyOptions) {
+    this.#opts = opts;
+    this.#address = formatAddress(opts.host, opts.port);
+    this.#logger = opts.logger.child({ sandbox: opts.sandboxId, stage: "agent-connect" });
+    this.#relay = new AgentRelay({
+      target: this.#address,
+      dialOnce: (signal) => this.#dialOnce(signal),
+      services: AGENT_SERVICES,
+      edits: WORKER_EDITS,
+      redialTimeoutMs: opts.timeoutMs,
+      logger: this.#logger,
+      onCall: opts.onCall,
+    });
+  }
+
+  get socketPath(): string {
+    return this.#opts.socketPath;
+  }
+
+  /** True while the connection to the VM is up. */
+  get connected(): boolean {
+    return this.#relay.connected;
+  }
+
+  /**
+   * Listen on the socket (0600, stale socket replaced), then dial the VM until it answers. Rejects
+   * with AgentConnectError after timeoutMs, or with the signal's reason; either way nothing is left.
+   */
+  async start(signal?: AbortSignal): Promise<void> {
+    if (this.#server || this.#closed)
+      throw new Error(`agent proxy for ${this.#opts.sandboxId} already started`);
+    await mkdir(path.dirname(this.#opts.socketPath), { recursive: true });
+    const server = new TtrpcServer();
+    server.setFallback(this.#relay.handle);
+    await server.listen(this.#opts.socketPath, { mode: 0o600 });
+    this.#server = server;
+    this.#logger.info({ socket: this.#opts.socketPath, target: this.#address }, "agent proxy listening");
+    try {
+      await this.#relay.connect(this.#opts.timeoutMs, signal);
+    } catch (err) {
+      await this.close();
+      if (err instanceof DialTimeoutError) {
+        const e = new AgentConnectError(this.#address, this.#opts.timeoutMs, err.lastError);
+        this.#logger.warn({ target: this.#address }, e.message);
+        throw e;
+      }
+      throw err;
+    }
+  }
+
+  /** Stops serving, drops the VM connection and removes the socket. Idempotent. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    this.#relay.close();
+    const server = this.#server;
+    this.#server = undefined;
+    await server?.close();
+  }
+
+  async #dialOnce(signal: AbortSignal): Promise<Duplex> {
+    const { host, port } = this.#opts;
+    const raw = net.connect({ host, port, noDelay: true, keepAlive: true, keepAliveInitialDelay: 30_000 });
+    const options = this.#opts.tls;
+    const socket = options ? tls.connect({ ...options, socket: raw }) : raw;
+    const ready = options ? "secureConnect" : "connect";
+    try {
+      await new Promise<void>((resolve, reject) => {
+        const onAbort = (): void => reject(signal.reason as Error);
+        signal.addEventListener("abort", onAbort, { once: true });
+        socket.once(ready, () => {
+          signal.removeEventListener("abort", onAbort);
+          resolve();
+        });
+        socket.once("error", (err: Error) => {
+          signal.removeEventListener("abort", onAbort);
+          reject(err);
+        });
+        // A TLS socket over `raw` may never report raw's errors before the handshake starts.
+        raw.once("error", (err) => {
+          signal.removeEventListener("abort", onAbort);
+          reject(err);
+        });
+      });
+    } catch (err) {
+      socket.destroy();
+      raw.destroy();
+      throw err;
+    }
+    return socket;
+  }
+}
