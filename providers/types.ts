@@ -74,6 +74,12 @@ export interface Provider {
   /** The default instance type (PODVM_INSTANCE_TYPE, AZURE_INSTANCE_SIZE, …). */
   defaultInstanceType(): string;
   /**
+   * The configured allow-list (PODVM_INSTANCE_TYPES, AZURE_INSTANCE_SIZES), possibly empty. Upstream's
+   * error strings differ between an empty list and a type missing from it (upstream-caa.md §6).
+   * When absent, the names of instanceTypes() are used.
+   */
+  allowList?(): string[];
+  /**
    * Create one instance. Must not create a second one when called again for the same sandbox
    * after an ambiguous failure. Throws a ProviderError; PartialCreateError carries an instance
    * that exists and must be deleted by the caller.

@@ -1,6 +1,7 @@
 // Structured logs (pino), one line per event, with sandbox/pod/stage/instance fields.
 // Credentials, keys and user-data are redacted wherever they appear under these names.
 import { pino, type Logger } from "pino";
+import { textDestination } from "./text-format.ts";
 
 export type { Logger };
 
@@ -32,16 +33,16 @@ export const REDACT_PATHS = [
 ];
 
 export function createLogger(
-  opts: { level?: string; name?: string; destination?: pino.DestinationStream } = {},
+  opts: { level?: string; format?: string; destination?: NodeJS.WritableStream } = {},
 ): Logger {
+  const out = opts.destination ?? process.stderr;
   return pino(
     {
-      name: opts.name ?? "caa",
-      level: opts.level ?? process.env.LOG_LEVEL ?? "info",
+      level: opts.level ?? "info",
       redact: { paths: REDACT_PATHS, censor: "[redacted]" },
       base: undefined,
     },
-    opts.destination,
+    opts.format === "json" ? out : textDestination(out),
   );
 }
 

@@ -1,0 +1,49 @@
+// Settings of the local provider: each "VM" is a network namespace on this host (a process on a
+// loopback address when not root), running the pod-VM boot chain (`caa podvm`).
+import { fileURLToPath } from "node:url";
+import { bool, duration, int, list, str } from "../../src/config/options.ts";
+
+const CLI = fileURLToPath(new URL("../../src/cli/main.ts", import.meta.url));
+const TEST_AGENT = fileURLToPath(new URL("../../test/fixtures/test-agent.ts", import.meta.url));
+
+export const LOCAL_OPTIONS = {
+  subnet: str(
+    "local-vm-subnet",
+    "LOCAL_VM_SUBNET",
+    "192.0.2.0/24",
+    "address range of local VMs; .1 is the bridge",
+  ),
+  bridge: str("local-bridge", "LOCAL_BRIDGE", "caa-br0", "bridge in the host netns that local VMs attach to"),
+  loopbackSubnet: str(
+    "local-loopback-subnet",
+    "LOCAL_LOOPBACK_SUBNET",
+    "127.100.0.0/16",
+    "addresses of local VMs when not root (no namespaces then)",
+  ),
+  forceLoopback: bool("local-loopback", "LOCAL_LOOPBACK", false, "use loopback VMs even as root"),
+  bootDelayMs: duration("local-boot-delay", "LOCAL_BOOT_DELAY", 0, "simulated boot time of a local VM"),
+  vmCommand: str(
+    "local-vm-command",
+    "LOCAL_VM_COMMAND",
+    `${process.execPath} ${CLI} podvm`,
+    "command that boots a local VM (gets --cidata, --root, --listen, …)",
+  ),
+  agentCommand: str(
+    "local-agent-command",
+    "LOCAL_AGENT_COMMAND",
+    `${process.execPath} ${TEST_AGENT}`,
+    "kata agent run inside each local VM (gets --socket and --record)",
+  ),
+  forwarderPort: int("forwarder-port", "FORWARDER_PORT", 15150, "port the forwarder listens on in the VM"),
+  instanceType: str("local-instance-type", "LOCAL_INSTANCE_TYPE", "local.medium", "default instance type"),
+  instanceTypes: list("local-instance-types", "LOCAL_INSTANCE_TYPES", "allowed instance types"),
+};
+
+/** Sizes of the local instance types, so that instance-type selection works as on a cloud. */
+export const LOCAL_INSTANCE_TYPES = [
+  { name: "local.small", vcpus: 1, memoryMiB: 2048, gpus: 0 },
+  { name: "local.medium", vcpus: 2, memoryMiB: 8192, gpus: 0 },
+  { name: "local.large", vcpus: 4, memoryMiB: 16384, gpus: 0 },
+  { name: "local.xlarge", vcpus: 8, memoryMiB: 32768, gpus: 0 },
+  { name: "local.gpu", vcpus: 8, memoryMiB: 65536, gpus: 1 },
+];

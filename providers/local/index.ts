@@ -1,0 +1,14 @@
+import { resolve } from "../../src/config/options.ts";
+import type { ProviderModule } from "../types.ts";
+import { LOCAL_OPTIONS } from "./config.ts";
+import { LocalProvider } from "./provider.ts";
+
+const local: ProviderModule = {
+  name: "local",
+  envNames: Object.values(LOCAL_OPTIONS).flatMap((o) => (o.env ? [o.env] : [])),
+  create(env, deps) {
+    return new LocalProvider(resolve(LOCAL_OPTIONS, { env, flags: {} }), deps);
+  },
+};
+
+export default local;

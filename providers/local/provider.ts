@@ -1,0 +1,255 @@
+// The built-in `local` provider: a "VM" is a network namespace on this host with its own address
+// on a bridge, running the pod-VM boot chain with the user-data in its cidata directory. Without
+// root it falls back to processes on loopback addresses, and says so.
+import { randomBytes } from "node:crypto";
+import { mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { NotFoundError, ProviderError } from "../errors.ts";
+import type { CreateRequest, Instance, InstanceType, OwnerTags, Provider, ProviderDeps } from "../types.ts";
+import { OWNER_TAG_KEYS } from "../types.ts";
+import { writeFileAtomic } from "../../src/util/atomic-file.ts";
+import { KeyedLock } from "../../src/util/keyed-lock.ts";
+import { hostAddress, hostCount, parseSubnet, type Subnet } from "./addresses.ts";
+import { LOCAL_INSTANCE_TYPES, type LOCAL_OPTIONS } from "./config.ts";
+import { createVmNetwork, deleteVmNetwork, ensureBridge } from "./vm-network.ts";
+import { isAlive, killVm, spawnVm, type VmProcess } from "./vm-process.ts";
+import type { Resolved } from "../../src/config/options.ts";
+
+export type LocalConfig = Resolved<typeof LOCAL_OPTIONS>;
+
+/** What the provider keeps per VM, in `<stateDir>/<id>.json`. */
+interface VmRecord {
+  id: string;
+  name: string;
+  ip: string;
+  hostNumber: number;
+  netns?: string;
+  hostVeth?: string;
+  process?: VmProcess;
+  tags: Record<string, string>;
+  createdAt: string;
+  dir: string;
+}
+
+export class LocalProvider implements Provider {
+  readonly name = "local";
+  private readonly config: LocalConfig;
+  private readonly deps: ProviderDeps;
+  private readonly namespaces: boolean;
+  private readonly subnet: Subnet;
+  private readonly vms = new Map<string, VmRecord>();
+  /** Creates for one sandbox are serialised so a retry finds the VM the first call made. */
+  private readonly createLock = new KeyedLock();
+  private readonly addressLock = new KeyedLock();
+
+  constructor(config: LocalConfig, deps: ProviderDeps) {
+    this.config = config;
+    this.deps = deps;
+    this.namespaces = process.getuid?.() === 0 && !config.forceLoopback;
+    this.subnet = parseSubnet(this.namespaces ? config.subnet : config.loopbackSubnet);
+  }
+
+  async start(): Promise<void> {
+    await mkdir(this.deps.stateDir, { recursive: true, mode: 0o700 });
+    for (const name of await readdir(this.deps.stateDir)) {
+      if (!name.endsWith(".json")) continue;
+      const rec = JSON.parse(await readFile(join(this.deps.stateDir, name), "utf8")) as VmRecord;
+      this.vms.set(rec.id, rec);
+    }
+    if (this.namespaces) {
+      await ensureBridge(this.config.bridge, `${this.gateway()}/${this.subnet.prefix}`);
+      this.deps.logger.info(
+        { bridge: this.config.bridge, subnet: this.config.subnet, vms: this.vms.size },
+        `local provider: VMs are network namespaces on bridge ${this.config.bridge} (${this.config.subnet})`,
+      );
+    } else {
+      this.deps.logger.warn(
+        { subnet: this.config.loopbackSubnet, vms: this.vms.size },
+        `local provider: not running as root, so VMs are plain processes on loopback addresses (${this.config.loopbackSubnet}) without network namespaces; pod networking is not available`,
+      );
+    }
+  }
+
+  /** True when VMs get network namespaces (root); false in the loopback fallback. */
+  get usesNamespaces(): boolean {
+    return this.namespaces;
+  }
+
+  /** The bridge address: the worker's address as seen from local VMs. */
+  gateway(): string {
+    return hostAddress(this.subnet, 1);
+  }
+
+  instanceTypes(): InstanceType[] {
+    const allowed = this.allowList();
+    return LOCAL_INSTANCE_TYPES.filter((t) =>
+      allowed.length > 0 ? allowed.includes(t.name) : t.name === this.config.instanceType,
+    );
+  }
+
+  allowList(): string[] {
+    return this.config.instanceTypes;
+  }
+
+  defaultInstanceType(): string {
+    return this.config.instanceType;
+  }
+
+  async create(req: CreateRequest): Promise<Instance> {
+    if (!LOCAL_INSTANCE_TYPES.some((t) => t.name === req.spec.instanceType)) {
+      throw new ProviderError(`unknown local instance type ${req.spec.instanceType}`, {
+        code: "InvalidInstanceType",
+      });
+    }
+    return this.createLock.run(req.owner.sandboxId, async () => {
+      // A retried create for the same sandbox returns the VM the first one made.
+      const existing = [...this.vms.values()].find(
+        (v) => v.tags[OWNER_TAG_KEYS.sandboxId] === req.owner.sandboxId,
+      );
+      if (existing) return this.toInstance(existing);
+      const rec = await this.allocate(req);
+      try {
+        await this.boot(rec, req.userData);
+      } catch (err) {
+        await this.destroy(rec);
+        throw new ProviderError(`booting local VM ${rec.name}: ${(err as Error).message}`, {
+          code: "BootFailed",
+          cause: err,
+        });
+      }
+      this.deps.logger.info(
+        { instance: rec.id, ip: rec.ip, sandbox: req.owner.sandboxId },
+        `local VM ${rec.name} started`,
+      );
+      return this.toInstance(rec);
+    });
+  }
+
+  async delete(id: string): Promise<void> {
+    const rec = this.vms.get(id);
+    if (!rec) return;
+    await this.destroy(rec);
+    this.deps.logger.info({ instance: id }, `local VM ${rec.name} deleted`);
+  }
+
+  async get(id: string): Promise<Instance> {
+    const rec = this.vms.get(id);
+    if (!rec) throw new NotFoundError(`local VM ${id} not found`);
+    return this.toInstance(rec);
+  }
+
+  async list(owner: Partial<OwnerTags>): Promise<Instance[]> {
+    const wanted = Object.entries(owner)
+      .filter(([, v]) => v !== undefined)
+      .map(([k, v]) => [OWNER_TAG_KEYS[k as keyof OwnerTags], v] as const);
+    return [...this.vms.values()]
+      .filter((v) => wanted.every(([k, val]) => v.tags[k] === val))
+      .map((v) => this.toInstance(v));
+  }
+
+  async close(): Promise<void> {}
+
+  /** Whether the VM's process still runs (for tests and the conformance suite). */
+  async running(id: string): Promise<boolean> {
+    const rec = this.vms.get(id);
+    return rec?.process !== undefined && (await isAlive(rec.process));
+  }
+
+  // ---------------------------------------------------------------------------------------------
+
+  private async allocate(req: CreateRequest): Promise<VmRecord> {
+    return this.addressLock.run("addresses", async () => {
+      const used = new Set([...this.vms.values()].map((v) => v.hostNumber));
+      let n = 2;
+      while (used.has(n)) n++;
+      if (n > hostCount(this.subnet)) {
+        throw new ProviderError(
+          `no free address in ${this.namespaces ? this.config.subnet : this.config.loopbackSubnet}`,
+          {
+            code: "InsufficientAddresses",
+          },
+        );
+      }
+      const short = randomBytes(4).toString("hex");
+      const id = `local-${short}`;
+      const tags: Record<string, string> = { Name: req.name };
+      for (const [k, key] of Object.entries(OWNER_TAG_KEYS)) tags[key] = req.owner[k as keyof OwnerTags];
+      const rec: VmRecord = {
+        id,
+        name: req.name,
+        ip: hostAddress(this.subnet, n),
+        hostNumber: n,
+        netns: this.namespaces ? `caa-vm-${short}` : undefined,
+        hostVeth: this.namespaces ? `cvh${short}` : undefined,
+        tags,
+        createdAt: new Date().toISOString(),
+        dir: join(this.deps.stateDir, id),
+      };
+      await this.save(rec);
+      return rec;
+    });
+  }
+
+  private async boot(rec: VmRecord, userData: string): Promise<void> {
+    const cidata = join(rec.dir, "cidata");
+    await mkdir(cidata, { recursive: true, mode: 0o700 });
+    await writeFile(join(cidata, "user-data"), userData, { mode: 0o600 });
+    await writeFile(join(cidata, "meta-data"), `instance-id: ${rec.id}\nlocal-hostname: ${rec.name}\n`);
+    if (rec.netns && rec.hostVeth) {
+      await createVmNetwork({
+        netns: rec.netns,
+        hostVeth: rec.hostVeth,
+        address: rec.ip,
+        prefix: this.subnet.prefix,
+        gateway: this.gateway(),
+        bridge: this.config.bridge,
+      });
+    }
+    const vmArgs = [
+      "--cidata",
+      cidata,
+      "--root",
+      join(rec.dir, "root"),
+      "--listen",
+      `${rec.netns ? "0.0.0.0" : rec.ip}:${this.config.forwarderPort}`,
+      "--agent-command",
+      this.config.agentCommand,
+      "--boot-delay",
+      `${this.config.bootDelayMs}ms`,
+    ];
+    if (rec.netns) vmArgs.push("--vm-netns", rec.netns, "--host-interface", "eth0");
+    const command = [...splitCommand(this.config.vmCommand), ...vmArgs];
+    const argv = rec.netns ? ["ip", "netns", "exec", rec.netns, ...command] : command;
+    rec.process = await spawnVm(argv, join(rec.dir, "console.log"), process.env);
+    await this.save(rec);
+  }
+
+  private async destroy(rec: VmRecord): Promise<void> {
+    if (rec.process) await killVm(rec.process);
+    if (rec.netns && rec.hostVeth) await deleteVmNetwork(rec.netns, rec.hostVeth);
+    await rm(rec.dir, { recursive: true, force: true });
+    await rm(join(this.deps.stateDir, `${rec.id}.json`), { force: true });
+    this.vms.delete(rec.id);
+  }
+
+  private async save(rec: VmRecord): Promise<void> {
+    await mkdir(rec.dir, { recursive: true, mode: 0o700 });
+    await writeFileAtomic(join(this.deps.stateDir, `${rec.id}.json`), JSON.stringify(rec));
+    this.vms.set(rec.id, rec);
+  }
+
+  private toInstance(rec: VmRecord): Instance {
+    return {
+      id: rec.id,
+      name: rec.name,
+      ips: [rec.ip],
+      tags: { ...rec.tags },
+      createdAt: new Date(rec.createdAt),
+    };
+  }
+}
+
+/** Split a command line on spaces, honouring simple double quotes. */
+export function splitCommand(cmd: string): string[] {
+  return [...cmd.matchAll(/"([^"]*)"|(\S+)/g)].map((m) => m[1] ?? m[2]);
+}

@@ -1,0 +1,85 @@
+// The local VM's "cloud network": a bridge in the host netns and, per VM, a network namespace
+// joined to it by a veth pair, with the VM's address and a default route via the bridge.
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
+
+const exec = promisify(execFile);
+
+async function ip(...args: string[]): Promise<string> {
+  try {
+    const { stdout } = await exec("ip", args);
+    return stdout;
+  } catch (err) {
+    const stderr = (err as { stderr?: string }).stderr?.trim() ?? String(err);
+    throw new Error(`ip ${args.join(" ")}: ${stderr}`, { cause: err });
+  }
+}
+
+async function linkExists(name: string): Promise<boolean> {
+  return exec("ip", ["link", "show", "dev", name]).then(
+    () => true,
+    () => false,
+  );
+}
+
+/** Create the bridge with the gateway address if it is not there yet. */
+export async function ensureBridge(bridge: string, gatewayCidr: string): Promise<void> {
+  if (!(await linkExists(bridge))) {
+    await ip("link", "add", bridge, "type", "bridge").catch(async (err: unknown) => {
+      if (!(await linkExists(bridge))) throw err;
+    });
+  }
+  const addrs = await ip("-j", "addr", "show", "dev", bridge);
+  const has = (JSON.parse(addrs) as { addr_info?: { local: string; prefixlen: number }[] }[]).some((l) =>
+    l.addr_info?.some((a) => `${a.local}/${a.prefixlen}` === gatewayCidr),
+  );
+  if (!has) await ip("addr", "add", gatewayCidr, "dev", bridge);
+  await ip("link", "set", bridge, "up");
+}
+
+export async function deleteBridge(bridge: string): Promise<void> {
+  if (await linkExists(bridge)) await ip("link", "del", bridge);
+}
+
+export interface VmNetworkSpec {
+  netns: string;
+  hostVeth: string;
+  address: string;
+  prefix: number;
+  gateway: string;
+  bridge: string;
+}
+
+export async function createVmNetwork(spec: VmNetworkSpec): Promise<void> {
+  const peer = `${spec.hostVeth}p`;
+  try {
+    await ip("netns", "add", spec.netns);
+    await ip("link", "add", spec.hostVeth, "type", "veth", "peer", "name", peer);
+    await ip("link", "set", peer, "netns", spec.netns);
+    await ip("link", "set", spec.hostVeth, "master", spec.bridge);
+    await ip("link", "set", spec.hostVeth, "up");
+    await ip("-n", spec.netns, "link", "set", peer, "name", "eth0");
+    await ip("-n", spec.netns, "addr", "add", `${spec.address}/${spec.prefix}`, "dev", "eth0");
+    await ip("-n", spec.netns, "link", "set", "eth0", "up");
+    await ip("-n", spec.netns, "link", "set", "lo", "up");
+    await ip("-n", spec.netns, "route", "add", "default", "via", spec.gateway);
+  } catch (err) {
+    await deleteVmNetwork(spec.netns, spec.hostVeth);
+    throw err;
+  }
+}
+
+/** Remove a VM's namespace and veth; safe to repeat. */
+export async function deleteVmNetwork(netns: string, hostVeth: string): Promise<void> {
+  await exec("ip", ["netns", "del", netns]).catch(() => undefined);
+  if (await linkExists(hostVeth)) await ip("link", "del", hostVeth).catch(() => undefined);
+}
+
+export async function netnsExists(netns: string): Promise<boolean> {
+  const out = await exec("ip", ["-j", "netns", "list"]).then(
+    (r) => r.stdout,
+    () => "",
+  );
+  if (out.trim() === "") return false;
+  return (JSON.parse(out) as { name: string }[]).some((n) => n.name === netns);
+}

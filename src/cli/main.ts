@@ -1,0 +1,120 @@
+#!/usr/bin/env node
+// `caa`: the daemon (`serve`), a shim-playing client (`sandbox`), the pod-VM side (`podvm`,
+// `forwarder`) and the provider conformance suite.
+import { join } from "node:path";
+import { Command } from "@commander-js/extra-typings";
+import { runtimeRoot } from "../config/daemon.ts";
+import { HYPERVISOR_VERSION } from "../hypervisor/service.ts";
+import { TtrpcError } from "../ttrpc/index.ts";
+import * as shim from "./sandbox.ts";
+import { serve } from "./serve.ts";
+
+const VERSION = "0.1.0";
+
+function shimOptions(o: { socket: string; admin: string }): shim.ShimOptions {
+  return { socket: o.socket, adminUrl: o.admin === "" ? undefined : o.admin };
+}
+
+function collect(value: string, prev: Record<string, string>): Record<string, string> {
+  const eq = value.indexOf("=");
+  if (eq <= 0) throw new Error(`--annotation wants key=value, got ${JSON.stringify(value)}`);
+  return { ...prev, [value.slice(0, eq)]: value.slice(eq + 1) };
+}
+
+function fail(err: unknown): never {
+  const msg = err instanceof TtrpcError ? err.describe() : err instanceof Error ? err.message : String(err);
+  console.error(`caa: ${msg}`);
+  process.exit(1);
+}
+
+export function buildCli(): Command {
+  const program = new Command("caa").description("peer-pod cloud-api-adaptor").version(VERSION);
+  const defaultSocket = process.env.REMOTE_HYPERVISOR_ENDPOINT ?? join(runtimeRoot(), "hypervisor.sock");
+  const defaultAdmin = `http://127.0.0.1:${process.env.PROBE_PORT ?? "8000"}`;
+
+  program
+    .command("serve")
+    .description("run the daemon (flags and env names as upstream's cloud-api-adaptor; -h lists them)")
+    .helpOption(false)
+    .allowUnknownOption()
+    .allowExcessArguments()
+    .argument("[args...]")
+    .action(async (args: string[]) => serve(args).catch(fail));
+
+  program
+    .command("version")
+    .description("print the version")
+    .action(() =>
+      console.log(`caa ${VERSION} (hypervisor API ${HYPERVISOR_VERSION}, node ${process.version})`),
+    );
+
+  const sandbox = program.command("sandbox").description("play the kata shim against a running daemon");
+  const common = (c: Command) =>
+    c
+      .option("--socket <path>", "hypervisor socket", defaultSocket)
+      .option("--admin <url>", "ops endpoint for stages ('' to skip)", defaultAdmin);
+
+  common(sandbox.command("create").description("CreateVM"))
+    .requiredOption("--id <id>", "sandbox id")
+    .option("--pod <name>", "pod name", "demo")
+    .option("--namespace <ns>", "pod namespace", "default")
+    .option("--netns <path>", "pod network namespace", "")
+    .option("--annotation <k=v>", "extra annotation (repeatable)", collect, {} as Record<string, string>)
+    .action(async (o) => {
+      const path = await shim
+        .createVM(shimOptions(o), o.id, shim.podAnnotations(o.pod, o.namespace, o.annotation), o.netns)
+        .catch(fail);
+      console.log(path);
+    });
+  common(sandbox.command("start").description("StartVM"))
+    .requiredOption("--id <id>", "sandbox id")
+    .action(async (o) => shim.startVM(shimOptions(o), o.id).catch(fail));
+  common(sandbox.command("stop").description("StopVM"))
+    .requiredOption("--id <id>", "sandbox id")
+    .action(async (o) => shim.stopVM(shimOptions(o), o.id).catch(fail));
+  common(sandbox.command("list").description("sandboxes with stage, instance and timings")).action(
+    async (o) => {
+      const list = await shim.fetchSandboxes(o.admin).catch(fail);
+      for (const s of list) {
+        const t = Object.entries(s.timings)
+          .map(([k, v]) => `${k}=${v}ms`)
+          .join(" ");
+        console.log(
+          `${s.id.slice(0, 12)}  ${s.podNamespace}/${s.podName}  ${s.stage}  ${s.instanceId ?? "-"}  ${s.ips.join(",")}  ${t}`,
+        );
+      }
+    },
+  );
+  common(sandbox.command("run").description("a whole lifecycle: create, start, health check, stop"))
+    .option("--pod <name>", "pod name", "demo")
+    .option("--namespace <ns>", "pod namespace", "default")
+    .option("--netns <path>", "pod network namespace", "")
+    .option("--annotation <k=v>", "extra annotation (repeatable)", collect, {} as Record<string, string>)
+    .action(async (o) => {
+      await shim
+        .runLifecycle(shimOptions(o), {
+          pod: o.pod,
+          namespace: o.namespace,
+          netns: o.netns,
+          annotations: o.annotation,
+        })
+        .catch(fail);
+    });
+  program
+    .command("podvm")
+    .description("boot chain of a local pod VM (run by the local provider inside the VM namespace)")
+    .requiredOption("--cidata <dir>", "directory holding user-data (as /media/cidata)")
+    .requiredOption("--root <dir>", "the VM's root for /run/peerpod files")
+    .option("--listen <addr>", "forwarder listen address", "0.0.0.0:15150")
+    .option("--agent-command <cmd>", "kata agent command", "")
+    .option("--boot-delay <duration>", "simulated boot time", "0ms")
+    .option("--vm-netns <name>", "the VM's network namespace (local provider)")
+    .option("--host-interface <name>", "the VM's primary interface")
+    .action(async (o) => {
+      const { runPodVm } = await import("../podvm/main.ts");
+      await runPodVm(o).catch(fail);
+    });
+  return program;
+}
+
+await buildCli().parseAsync(process.argv);

@@ -1,0 +1,47 @@
+// `caa serve [provider] [-flag value …]`: the daemon. Flags and env names are upstream's
+// (`cloud-api-adaptor <provider> -socket …`), so the same DaemonSet settings work.
+import { daemonOptions, runtimeRoot } from "../config/daemon.ts";
+import { ConfigError, parseFlags } from "../config/options.ts";
+import { startDaemon } from "../daemon/daemon.ts";
+
+export function serveHelp(): string {
+  const lines = ["Usage: caa serve [provider] [flags]", "", "Flags (env name, default):"];
+  for (const o of Object.values(daemonOptions())) {
+    const def = Array.isArray(o.default) ? o.default.join(",") : String(o.default);
+    lines.push(
+      `  -${o.flag.padEnd(40)} ${(o.env ?? "").padEnd(38)} ${o.usage}${def !== "" ? ` (default ${def})` : ""}`,
+    );
+  }
+  lines.push("", "Provider settings are read from the environment (see README).");
+  return lines.join("\n");
+}
+
+export async function serve(args: string[]): Promise<void> {
+  if (args.includes("-h") || args.includes("--help")) {
+    console.log(serveHelp());
+    return;
+  }
+  const positional = args[0] !== undefined && !args[0].startsWith("-") ? args[0] : undefined;
+  const flags = parseFlags(positional ? args.slice(1) : args, [daemonOptions()]);
+  if (positional) flags.provider = positional;
+  if (process.getuid?.() !== 0) {
+    console.error(`caa: not running as root; default paths are under ${runtimeRoot()}`);
+  }
+  const daemon = await startDaemon({ env: process.env, flags });
+  const stop = (signal: string) => {
+    daemon.logger.info({ signal }, `received ${signal}, shutting down`);
+    daemon.close().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        console.error(err);
+        process.exit(1);
+      },
+    );
+  };
+  process.once("SIGINT", () => stop("SIGINT"));
+  process.once("SIGTERM", () => stop("SIGTERM"));
+}
+
+export function isConfigError(err: unknown): err is ConfigError {
+  return err instanceof ConfigError;
+}

@@ -1,0 +1,126 @@
+// The daemon's settings, with upstream's flag and env names (upstream-caa.md §2.3) and ours.
+// When not root, the default paths move to a user-writable runtime directory.
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { bool, duration, int, str, type OptionSpec } from "./options.ts";
+
+export function runtimeRoot(): string {
+  if (process.getuid?.() === 0) return "/run/peerpod";
+  const xdg = process.env.XDG_RUNTIME_DIR;
+  return join(xdg && xdg !== "" ? xdg : tmpdir(), `peerpod-${process.getuid?.() ?? "user"}`);
+}
+
+export function daemonOptions(root = runtimeRoot()) {
+  return {
+    cloudProvider: str(
+      "provider",
+      "CLOUD_PROVIDER",
+      "local",
+      "cloud provider: local, aws, azure, or an external plugin",
+    ),
+    socket: str(
+      "socket",
+      "REMOTE_HYPERVISOR_ENDPOINT",
+      join(root, "hypervisor.sock"),
+      "ttrpc hypervisor socket",
+    ),
+    grpcSocket: str(
+      "grpc-socket",
+      "REMOTE_HYPERVISOR_GRPC_ENDPOINT",
+      join(root, "hypervisor-grpc.sock"),
+      'gRPC hypervisor socket ("" turns it off)',
+    ),
+    podsDir: str("pods-dir", "PODS_DIR", join(root, "pods"), "per-sandbox directories (agent sockets)"),
+    stateDir: str("state-dir", "STATE_DIR", join(root, "state"), "durable sandbox and provider state"),
+    pauseImage: str("pause-image", "PAUSE_IMAGE", "", "accepted for compatibility; unused (as upstream)"),
+    forwarderPort: int("forwarder-port", "FORWARDER_PORT", 15150, "agent-protocol-forwarder port in the VM"),
+    proxyTimeoutMs: duration(
+      "proxy-timeout",
+      "PROXY_TIMEOUT",
+      5 * 60_000,
+      "how long StartVM waits for the VM's forwarder",
+    ),
+    tunnelType: str("tunnel-type", "TUNNEL_TYPE", "vxlan", "pod network tunnel (vxlan)"),
+    vxlanPort: int("vxlan-port", "VXLAN_PORT", 4789, "VXLAN UDP port"),
+    vxlanMinId: int("vxlan-min-id", "VXLAN_MIN_ID", 555000, "first VXLAN id"),
+    hostInterface: str(
+      "host-interface",
+      undefined,
+      "",
+      "worker interface for the tunnel (default: the default-route one)",
+    ),
+    initdata: str("initdata", "INITDATA", "", "default initdata (gzip+base64) for pods without cc_init_data"),
+    cloudConfigVerify: bool(
+      "cloud-config-verify",
+      "CLOUD_CONFIG_VERIFY",
+      false,
+      "check the cloud configuration at start-up",
+    ),
+    peerpodsLimitPerNode: int(
+      "peerpods-limit-per-node",
+      "PEERPODS_LIMIT_PER_NODE",
+      10,
+      "kata.peerpods.io/vm capacity",
+    ),
+    enableScratchSpace: bool(
+      "enable-scratch-space",
+      "ENABLE_SCRATCH_SPACE",
+      false,
+      "ask the pod VM for scratch space",
+    ),
+    disablePodNetwork: bool(
+      "disable-pod-network",
+      "DISABLE_POD_NETWORK",
+      false,
+      "do not tunnel the pod network",
+    ),
+    clusterName: str(
+      "cluster-name",
+      "CLUSTER_NAME",
+      "peerpods",
+      "owner tag naming this cluster on every instance",
+    ),
+    nodeName: str("node-name", "NODE_NAME", "", "this node (downward API); enables Kubernetes integration"),
+    podUid: str("pod-uid", "POD_UID", "", "this daemon pod's uid (downward API)"),
+    probePort: int("probe-port", "PROBE_PORT", 8000, "ops HTTP port on 127.0.0.1 (0 turns it off)"),
+    runtimeClassName: str(
+      "runtimeclass-name",
+      "RUNTIMECLASS_NAME",
+      "kata-remote",
+      "runtime class of peer pods",
+    ),
+    leakInterval: duration(
+      "leak-interval",
+      "LEAK_COLLECTOR_INTERVAL",
+      5 * 60_000,
+      "leak collector period (0 turns it off)",
+    ),
+    leakGrace: duration(
+      "leak-grace",
+      "LEAK_COLLECTOR_GRACE",
+      2 * 60_000,
+      "age before an unowned instance is deleted",
+    ),
+    leakDryRun: bool("leak-dry-run", "LEAK_COLLECTOR_DRY_RUN", false, "only report leaked instances"),
+    logLevel: str("log-level", "LOG_LEVEL", "info", "debug, info, warn, error"),
+    logFormat: str("log-format", "LOG_FORMAT", "text", "text (upstream's Go log lines) or json"),
+    externalPlugin: bool(
+      "enable-cloud-provider-external-plugin",
+      "ENABLE_CLOUD_PROVIDER_EXTERNAL_PLUGIN",
+      false,
+      "load the provider from an external module",
+    ),
+    externalPluginPath: str(
+      "cloud-provider-external-plugin-path",
+      "CLOUD_PROVIDER_EXTERNAL_PLUGIN_PATH",
+      "",
+      "module path or package",
+    ),
+    externalPluginHash: str(
+      "cloud-provider-external-plugin-hash",
+      "CLOUD_PROVIDER_EXTERNAL_PLUGIN_HASH",
+      "",
+      "its sha256",
+    ),
+  } satisfies OptionSpec;
+}

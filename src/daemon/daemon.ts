@@ -1,0 +1,104 @@
+// `caa serve`: wires config → provider → sandbox manager → hypervisor service, serves it over
+// ttrpc (and gRPC), and recovers the sandboxes of a previous run before taking calls.
+import { mkdir } from "node:fs/promises";
+import { join } from "node:path";
+import { ConfigError, resolve, type ConfigSource, type Resolved } from "../config/options.ts";
+import { daemonOptions } from "../config/daemon.ts";
+import { createLogger, type Logger } from "../log/logger.ts";
+import { loadProvider } from "../../providers/registry.ts";
+import type { Provider } from "../../providers/types.ts";
+import { SandboxManager } from "../sandbox/manager.ts";
+import { recoverSandboxes } from "../sandbox/recovery.ts";
+import { SandboxStore } from "../sandbox/store.ts";
+import { MAX_SOCKET_PATH, agentSocketPath } from "../sandbox/create.ts";
+import { HypervisorService } from "../hypervisor/service.ts";
+import { hypervisorTtrpcServer } from "../hypervisor/ttrpc.ts";
+import { serveGrpc, type GrpcEndpoint } from "../hypervisor/grpc.ts";
+
+export type DaemonConfig = Resolved<ReturnType<typeof daemonOptions>>;
+
+export interface Daemon {
+  config: DaemonConfig;
+  logger: Logger;
+  provider: Provider;
+  manager: SandboxManager;
+  close(): Promise<void>;
+}
+
+/** containerd sandbox ids are 64 hex characters; their agent socket must fit in a sockaddr_un. */
+const LONGEST_SANDBOX_ID = "f".repeat(64);
+
+export function checkPodsDir(podsDir: string): void {
+  const longest = agentSocketPath(podsDir, LONGEST_SANDBOX_ID);
+  if (Buffer.byteLength(longest) > MAX_SOCKET_PATH) {
+    throw new ConfigError(
+      `PODS_DIR ${podsDir} is too long: the agent socket of a 64-character sandbox id would be ${Buffer.byteLength(longest)} bytes, over the ${MAX_SOCKET_PATH}-byte limit of a unix socket path; choose a directory of at most ${MAX_SOCKET_PATH - (Buffer.byteLength(longest) - Buffer.byteLength(podsDir))} bytes`,
+    );
+  }
+}
+
+export async function startDaemon(src: ConfigSource, opts: { logger?: Logger } = {}): Promise<Daemon> {
+  const config = resolve(daemonOptions(), src);
+  checkPodsDir(config.podsDir);
+  const logger = opts.logger ?? createLogger({ level: config.logLevel, format: config.logFormat });
+  await mkdir(config.stateDir, { recursive: true, mode: 0o700 });
+
+  const provider = await loadProvider(
+    config.cloudProvider,
+    { ...src.env },
+    {
+      logger: logger.child({ component: `provider/${config.cloudProvider}` }),
+      stateDir: join(config.stateDir, `provider-${config.cloudProvider}`),
+    },
+    { enabled: config.externalPlugin, path: config.externalPluginPath, hash: config.externalPluginHash },
+  );
+  await provider.start({ verify: config.cloudConfigVerify });
+
+  const store = await SandboxStore.open(join(config.stateDir, "sandboxes"));
+  const manager = new SandboxManager({
+    provider,
+    store,
+    logger,
+    config: {
+      podsDir: config.podsDir,
+      cluster: config.clusterName,
+      node: config.nodeName,
+      initdata: config.initdata,
+      enableScratchSpace: config.enableScratchSpace,
+    },
+  });
+  await recoverSandboxes(manager);
+
+  const service = new HypervisorService(manager, logger);
+  const ttrpc = hypervisorTtrpcServer(service);
+  await ttrpc.listen(config.socket);
+  let grpc: GrpcEndpoint | undefined;
+  if (config.grpcSocket !== "") grpc = await serveGrpc(service, config.grpcSocket);
+  logger.info(
+    {
+      socket: config.socket,
+      grpcSocket: config.grpcSocket || undefined,
+      provider: config.cloudProvider,
+      podsDir: config.podsDir,
+      stateDir: config.stateDir,
+    },
+    `serving the remote hypervisor on ${config.socket}`,
+  );
+
+  let closed = false;
+  return {
+    config,
+    logger,
+    provider,
+    manager,
+    async close() {
+      if (closed) return;
+      closed = true;
+      await ttrpc.close();
+      await grpc?.close();
+      await manager.close();
+      await provider.close();
+      logger.info({}, "stopped");
+    },
+  };
+}

@@ -1,0 +1,64 @@
+// hypervisor.Hypervisor and podvminfo.PodVMInfo, independent of the transport: src/hypervisor/
+// ttrpc.ts and grpc.ts serve this one implementation.
+import type {
+  CreateVMRequest,
+  CreateVMResponse,
+  StartVMRequest,
+  StartVMResponse,
+  StopVMRequest,
+  StopVMResponse,
+  VersionRequest,
+  VersionResponse,
+} from "../gen/hypervisor/hypervisor.ts";
+import type { GetInfoRequest, GetInfoResponse } from "../gen/podvminfo/podvminfo.ts";
+import type { Logger } from "../log/logger.ts";
+import type { SandboxManager } from "../sandbox/manager.ts";
+
+/** Upstream's Version answers this constant (CAA pkg/adaptor/cloud/cloud.go). */
+export const HYPERVISOR_VERSION = "0.0.0";
+
+export interface CallContext {
+  /** Fires at the caller's deadline or when its connection closes. */
+  signal: AbortSignal;
+}
+
+export class HypervisorService {
+  private readonly manager: SandboxManager;
+  private readonly logger: Logger;
+
+  constructor(manager: SandboxManager, logger: Logger) {
+    this.manager = manager;
+    this.logger = logger;
+  }
+
+  async version(_req: VersionRequest): Promise<VersionResponse> {
+    return { version: HYPERVISOR_VERSION };
+  }
+
+  async createVM(req: CreateVMRequest): Promise<CreateVMResponse> {
+    const res = await this.manager.createVM({
+      id: req.id,
+      annotations: req.annotations,
+      netnsPath: req.networkNamespacePath,
+    });
+    return { agentSocketPath: res.agentSocketPath };
+  }
+
+  async startVM(req: StartVMRequest, ctx: CallContext): Promise<StartVMResponse> {
+    await this.manager.startVM(req.id, ctx.signal);
+    return {};
+  }
+
+  /** The caller's deadline is deliberately not passed on: see SandboxManager.stopVM. */
+  async stopVM(req: StopVMRequest, ctx: CallContext): Promise<StopVMResponse> {
+    const done = this.manager.stopVM(req.id);
+    if (ctx.signal.aborted) this.logger.debug({ sandbox: req.id }, "StopVM caller's deadline already passed");
+    await done;
+    return {};
+  }
+
+  async getInfo(req: GetInfoRequest, ctx: CallContext): Promise<GetInfoResponse> {
+    const id = await this.manager.instanceIdOf(req.PodName, req.PodNamespace, req.Wait, ctx.signal);
+    return { VMID: id };
+  }
+}

@@ -1,0 +1,36 @@
+// gRPC status codes for lifecycle failures; ttrpc and gRPC share the numbers (upstream-caa.md §1.4).
+import { LifecycleError, type LifecycleErrorKind } from "../sandbox/errors.ts";
+
+export const Code = {
+  OK: 0,
+  Canceled: 1,
+  Unknown: 2,
+  InvalidArgument: 3,
+  DeadlineExceeded: 4,
+  NotFound: 5,
+  AlreadyExists: 6,
+  FailedPrecondition: 9,
+  Unimplemented: 12,
+  Internal: 13,
+  Unavailable: 14,
+} as const;
+
+const BY_KIND: Record<LifecycleErrorKind, number> = {
+  "invalid-argument": Code.InvalidArgument,
+  "not-found": Code.NotFound,
+  "already-exists": Code.AlreadyExists,
+  "failed-precondition": Code.FailedPrecondition,
+  // Upstream returns plain Go errors for a failed StartVM, which ttrpc sends as Unknown; the kata
+  // shim and the e2e suite read the message (`rpc error: code = Unknown desc = …`).
+  failed: Code.Unknown,
+};
+
+export interface RpcFailure {
+  code: number;
+  message: string;
+}
+
+export function toRpcFailure(err: unknown): RpcFailure {
+  if (err instanceof LifecycleError) return { code: BY_KIND[err.kind], message: err.message };
+  return { code: Code.Unknown, message: err instanceof Error ? err.message : String(err) };
+}

@@ -1,0 +1,57 @@
+// Upstream's log line shape, `YYYY/MM/DD HH:MM:SS [component] message` (Go log with LstdFlags |
+// Lmsgprefix). The upstream e2e suite greps CAA's log for such lines (upstream-caa.md §10), so this
+// is the default; LOG_FORMAT=json gives pino's JSON. Fields follow the message as key=value.
+import { Writable } from "node:stream";
+
+const LEVELS: Record<number, string> = {
+  10: "trace",
+  20: "debug",
+  30: "info",
+  40: "warn",
+  50: "error",
+  60: "fatal",
+};
+const SKIP = new Set(["level", "time", "msg", "component", "name", "pid", "hostname"]);
+
+function pad(n: number): string {
+  return n < 10 ? `0${n}` : String(n);
+}
+
+export function goTimestamp(d: Date): string {
+  return `${d.getFullYear()}/${pad(d.getMonth() + 1)}/${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
+}
+
+function fieldText(v: unknown): string {
+  const s = typeof v === "string" ? v : JSON.stringify(v);
+  return /[\s"=]/.test(s) ? JSON.stringify(s) : s;
+}
+
+export function formatLine(entry: Record<string, unknown>): string {
+  const time = new Date(typeof entry.time === "number" ? entry.time : Date.now());
+  const component = typeof entry.component === "string" ? entry.component : "adaptor";
+  const level = typeof entry.level === "number" ? entry.level : 30;
+  const prefix = level >= 40 ? `${LEVELS[level]}: ` : "";
+  const fields = Object.entries(entry)
+    .filter(([k, v]) => !SKIP.has(k) && v !== undefined)
+    .map(([k, v]) => `${k}=${fieldText(v)}`)
+    .join(" ");
+  const msg = typeof entry.msg === "string" ? entry.msg : "";
+  return `${goTimestamp(time)} [${component}] ${prefix}${msg}${fields ? ` ${fields}` : ""}\n`;
+}
+
+/** A pino destination that writes upstream-style text lines to `out`. */
+export function textDestination(out: NodeJS.WritableStream = process.stderr): Writable {
+  return new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      for (const line of chunk.toString("utf8").split("\n")) {
+        if (line === "") continue;
+        try {
+          out.write(formatLine(JSON.parse(line) as Record<string, unknown>));
+        } catch {
+          out.write(line + "\n");
+        }
+      }
+      cb();
+    },
+  });
+}

@@ -1,0 +1,151 @@
+// Runs `caa serve` as a child process on private paths, as CI and a user would, and tears down
+// what it made (VM namespaces, the local bridge) afterwards.
+import { spawn, execFileSync, type ChildProcess } from "node:child_process";
+import { mkdtemp, rm, stat } from "node:fs/promises";
+import net from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { randomBytes } from "node:crypto";
+import { fileURLToPath } from "node:url";
+
+export const CLI = fileURLToPath(new URL("../../src/cli/main.ts", import.meta.url));
+
+export const isRoot = process.getuid?.() === 0;
+
+export interface DaemonProcess {
+  dir: string;
+  socket: string;
+  grpcSocket: string;
+  podsDir: string;
+  stateDir: string;
+  bridge: string;
+  env: Record<string, string>;
+  child: ChildProcess;
+  /** Everything the daemon wrote to stdout and stderr so far. */
+  logs(): string;
+  /** Send a signal and wait for the process to exit. */
+  kill(signal?: NodeJS.Signals): Promise<void>;
+}
+
+let subnetCounter = 0;
+
+/** A /28 of 203.0.113.0/24 (documentation range) per daemon, so concurrent tests don't collide. */
+function testSubnet(): string {
+  const k = (process.pid + subnetCounter++) % 16;
+  return `203.0.113.${k * 16}/28`;
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.listen(0, "127.0.0.1", () => {
+      const port = (srv.address() as net.AddressInfo).port;
+      srv.close(() => resolve(port));
+    });
+    srv.on("error", reject);
+  });
+}
+
+export async function makeDaemonDir(): Promise<string> {
+  return mkdtemp(join(tmpdir(), "caa-"));
+}
+
+export function daemonEnv(dir: string, extra: Record<string, string> = {}): Record<string, string> {
+  return {
+    REMOTE_HYPERVISOR_ENDPOINT: join(dir, "hv.sock"),
+    REMOTE_HYPERVISOR_GRPC_ENDPOINT: join(dir, "hv-grpc.sock"),
+    PODS_DIR: join(dir, "pods"),
+    STATE_DIR: join(dir, "state"),
+    PROBE_PORT: "0",
+    LEAK_COLLECTOR_INTERVAL: "0",
+    LOCAL_BRIDGE: `caat${randomBytes(3).toString("hex")}`,
+    LOCAL_VM_SUBNET: testSubnet(),
+    LOG_LEVEL: "debug",
+    ...extra,
+  };
+}
+
+async function canConnect(path: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = net.connect(path);
+    s.once("connect", () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once("error", () => resolve(false));
+  });
+}
+
+/** Start `caa serve` with env (see daemonEnv) and resolve once its ttrpc socket accepts connections. */
+export async function startDaemon(
+  dir: string,
+  env: Record<string, string>,
+  timeoutMs = 30_000,
+): Promise<DaemonProcess> {
+  let output = "";
+  const child = spawn(process.execPath, [CLI, "serve"], {
+    env: { ...process.env, ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  child.stdout.on("data", (d: Buffer) => (output += d.toString()));
+  child.stderr.on("data", (d: Buffer) => (output += d.toString()));
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  const socket = env.REMOTE_HYPERVISOR_ENDPOINT;
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (child.exitCode !== null || child.signalCode !== null) {
+      throw new Error(`caa serve exited (${child.exitCode ?? child.signalCode}):\n${output}`);
+    }
+    if ((await stat(socket).catch(() => undefined)) && (await canConnect(socket))) break;
+    if (Date.now() > deadline) {
+      child.kill("SIGKILL");
+      throw new Error(`caa serve did not listen on ${socket} within ${timeoutMs} ms:\n${output}`);
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return {
+    dir,
+    socket,
+    grpcSocket: env.REMOTE_HYPERVISOR_GRPC_ENDPOINT ?? "",
+    podsDir: env.PODS_DIR,
+    stateDir: env.STATE_DIR,
+    bridge: env.LOCAL_BRIDGE ?? "",
+    env,
+    child,
+    logs: () => output,
+    async kill(signal: NodeJS.Signals = "SIGTERM") {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      await exited;
+    },
+  };
+}
+
+/** Network namespaces of local VMs (caa-vm-*) that exist now. */
+export function vmNamespaces(): string[] {
+  if (!isRoot) return [];
+  const out = execFileSync("ip", ["-j", "netns", "list"], { encoding: "utf8" }).trim();
+  if (out === "") return [];
+  return (JSON.parse(out) as { name: string }[]).map((n) => n.name).filter((n) => n.startsWith("caa-vm-"));
+}
+
+/** Processes whose command line mentions `text` (e.g. a daemon's state dir), excluding this one. */
+export function processesMentioning(text: string): number[] {
+  const out = execFileSync("ps", ["-eo", "pid=,args="], { encoding: "utf8" });
+  return out
+    .split("\n")
+    .filter((l) => l.includes(text))
+    .map((l) => Number.parseInt(l.trim(), 10))
+    .filter((pid) => pid !== process.pid && Number.isFinite(pid));
+}
+
+/** Remove what a test daemon left: its bridge and its temp dir. */
+export async function cleanupDaemon(d: { dir: string; bridge: string }): Promise<void> {
+  if (isRoot && d.bridge) {
+    try {
+      execFileSync("ip", ["link", "del", d.bridge], { stdio: "ignore" });
+    } catch {
+      /* not there */
+    }
+  }
+  await rm(d.dir, { recursive: true, force: true });
+}
