@@ -1,0 +1,41 @@
+// The EC2 client: credentials as upstream (static keys if ID and secret are both set, else the
+// profile, else the SDK default chain, which covers IRSA; upstream-caa.md §7), an endpoint
+// override for moto, one request timeout, and our retry middleware with the SDK's own retries off.
+import { EC2Client, type EC2ClientConfig } from "@aws-sdk/client-ec2";
+import type { AwsConfig } from "./options.ts";
+import { endpointOf } from "./options.ts";
+import { retryPlugin, type CallHooks } from "./retry.ts";
+
+export type ClientCustomizer = (client: EC2Client) => void;
+
+export function credentialsMode(cfg: AwsConfig): "static" | "profile" | "default-chain" {
+  if (cfg.accessKeyId && cfg.secretKey) return "static";
+  return cfg.profile ? "profile" : "default-chain";
+}
+
+export function createEc2Client(cfg: AwsConfig, hooks: CallHooks, customize?: ClientCustomizer): EC2Client {
+  const conf: EC2ClientConfig = {
+    region: cfg.region,
+    maxAttempts: 1,
+    requestHandler: {
+      requestTimeout: cfg.apiTimeoutMs,
+      connectionTimeout: Math.min(cfg.apiTimeoutMs, 10_000),
+    },
+  };
+  const endpoint = endpointOf(cfg);
+  if (endpoint) conf.endpoint = endpoint;
+  const mode = credentialsMode(cfg);
+  if (mode === "static") {
+    conf.credentials = {
+      accessKeyId: cfg.accessKeyId,
+      secretAccessKey: cfg.secretKey,
+      ...(cfg.sessionToken ? { sessionToken: cfg.sessionToken } : {}),
+    };
+  } else if (mode === "profile") {
+    conf.profile = cfg.profile;
+  }
+  const client = new EC2Client(conf);
+  client.middlewareStack.use(retryPlugin(hooks));
+  customize?.(client);
+  return client;
+}

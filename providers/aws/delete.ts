@@ -1,0 +1,79 @@
+// DeleteInstance as upstream (upstream-caa.md §7): release the instance's Elastic IPs (failures
+// only logged), then TerminateInstances without waiting. An instance that does not exist, or is
+// already shutting down or terminated, counts as deleted.
+import {
+  DescribeAddressesCommand,
+  DisassociateAddressCommand,
+  ReleaseAddressCommand,
+  TerminateInstancesCommand,
+  type EC2Client,
+} from "@aws-sdk/client-ec2";
+import { NotFoundError } from "../errors.ts";
+import type { ProviderLogger } from "../types.ts";
+import { awsCode, toProviderError } from "./aws-errors.ts";
+import { describeInstance } from "./instances.ts";
+
+export async function deleteInstance(
+  ec2: EC2Client,
+  id: string,
+  logger: ProviderLogger,
+  signal?: AbortSignal,
+): Promise<void> {
+  await releaseAddresses(ec2, id, logger, signal);
+  logger.info({ instance: id }, `Deleting instance ${id}`);
+  try {
+    await ec2.send(new TerminateInstancesCommand({ InstanceIds: [id] }), { abortSignal: signal });
+  } catch (err) {
+    if (await isAlreadyGone(ec2, id, signal)) return;
+    throw toProviderError(`TerminateInstances ${id}`, err);
+  }
+  logger.info({ instance: id }, `Deleted instance ${id}`);
+}
+
+/**
+ * After a failed terminate: is the instance gone anyway? (EC2 answers InvalidInstanceID.NotFound
+ * for an unknown id; moto also fails a repeated terminate of an instance whose NIC is gone.)
+ */
+async function isAlreadyGone(ec2: EC2Client, id: string, signal?: AbortSignal): Promise<boolean> {
+  try {
+    await describeInstance(ec2, id, signal);
+    return false;
+  } catch (err) {
+    return err instanceof NotFoundError;
+  }
+}
+
+async function releaseAddresses(
+  ec2: EC2Client,
+  id: string,
+  logger: ProviderLogger,
+  signal?: AbortSignal,
+): Promise<void> {
+  let addresses;
+  try {
+    const out = await ec2.send(
+      new DescribeAddressesCommand({ Filters: [{ Name: "instance-id", Values: [id] }] }),
+      { abortSignal: signal },
+    );
+    addresses = out.Addresses ?? [];
+  } catch (err) {
+    logger.warn({ instance: id, code: awsCode(err) }, "DescribeAddresses failed; not releasing Elastic IPs");
+    return;
+  }
+  for (const a of addresses) {
+    try {
+      if (a.AssociationId)
+        await ec2.send(new DisassociateAddressCommand({ AssociationId: a.AssociationId }), {
+          abortSignal: signal,
+        });
+      if (a.AllocationId)
+        await ec2.send(new ReleaseAddressCommand({ AllocationId: a.AllocationId }), { abortSignal: signal });
+      logger.info({ instance: id, allocation: a.AllocationId }, "released Elastic IP");
+    } catch (err) {
+      logger.warn(
+        { instance: id, allocation: a.AllocationId, code: awsCode(err) },
+        "releasing Elastic IP failed",
+      );
+    }
+  }
+}

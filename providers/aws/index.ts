@@ -1,0 +1,34 @@
+// The AWS provider module: upstream's configuration (upstream-caa.md §7) resolved once, empty
+// network settings filled from IMDS as upstream does, then one AwsProvider.
+import { ConfigError } from "../../src/config/options.ts";
+import { InvalidConfigError } from "../errors.ts";
+import type { ProviderDeps, ProviderModule } from "../types.ts";
+import { fillFromImds } from "./imds.ts";
+import { awsEnvNames, resolveAwsConfig } from "./options.ts";
+import { AwsProvider, type AwsProviderOptions, type CloudCallHook } from "./provider.ts";
+
+export { AwsProvider, type AwsProviderOptions, type CloudCallHook } from "./provider.ts";
+export { awsOptions, awsEnvNames, type AwsConfig } from "./options.ts";
+
+export async function createAwsProvider(
+  env: Readonly<Record<string, string | undefined>>,
+  deps: ProviderDeps & CloudCallHook,
+  opts: AwsProviderOptions = {},
+): Promise<AwsProvider> {
+  let cfg;
+  try {
+    cfg = resolveAwsConfig(env);
+  } catch (err) {
+    if (err instanceof ConfigError) throw new InvalidConfigError(err.message, { cause: err });
+    throw err;
+  }
+  return new AwsProvider(await fillFromImds(cfg, deps.logger), deps, opts);
+}
+
+const awsProviderModule: ProviderModule = {
+  name: "aws",
+  envNames: awsEnvNames,
+  create: (env, deps) => createAwsProvider(env, deps),
+};
+
+export default awsProviderModule;

@@ -1,0 +1,209 @@
+// The AWS provider behind the one Provider interface (providers/types.ts). Each step lives in
+// its own file: catalog (start-up reads), run-request + create, delete, instances (get/list).
+import type { EC2Client, RunInstancesCommandInput } from "@aws-sdk/client-ec2";
+import { InvalidConfigError } from "../errors.ts";
+import type {
+  CreateRequest,
+  Instance,
+  InstanceType,
+  OwnerTags,
+  Provider,
+  ProviderDeps,
+  ProviderLogger,
+} from "../types.ts";
+import { OWNER_TAG_KEYS } from "../types.ts";
+import {
+  describeImage,
+  describeInstanceTypes,
+  sortForSelection,
+  type ImageInfo,
+  type TypeInfo,
+} from "./catalog.ts";
+import { createEc2Client, credentialsMode, type ClientCustomizer } from "./client.ts";
+import { createInstance } from "./create.ts";
+import { deleteInstance } from "./delete.ts";
+import { capacityCandidates } from "./fallback.ts";
+import { describeInstance, findBySandbox, listByOwner, toInstance } from "./instances.ts";
+import { endpointOf, type AwsConfig } from "./options.ts";
+import type { Reconciler } from "./retry.ts";
+import { effectiveRootVolumeSize } from "./run-request.ts";
+import { verifyConfig } from "./verify.ts";
+
+/** Optional metrics hook: called once per EC2 API attempt with "ok" or the AWS error code. */
+export interface CloudCallHook {
+  onCloudCall?(provider: string, operation: string, outcome: string): void;
+}
+
+export interface AwsProviderOptions {
+  /** Adjust the SDK client (unit tests add a middleware that answers instead of EC2). */
+  customizeClient?: ClientCustomizer;
+  /** Jitter source for the retry backoff. */
+  random?: () => number;
+}
+
+export class AwsProvider implements Provider {
+  readonly name = "aws";
+  readonly #cfg: AwsConfig;
+  readonly #logger: ProviderLogger;
+  readonly #ec2: EC2Client;
+  readonly #images = new Map<string, Promise<ImageInfo>>();
+  readonly #types = new Map<string, TypeInfo>();
+  readonly #unsettled = new Set<string>();
+  #sorted: TypeInfo[] = [];
+
+  constructor(cfg: AwsConfig, deps: ProviderDeps & CloudCallHook, opts: AwsProviderOptions = {}) {
+    this.#cfg = cfg;
+    this.#logger = deps.logger;
+    const findLaunched: Reconciler = async (input, signal) => {
+      const sandbox = sandboxTagOf(input as RunInstancesCommandInput);
+      const inst = sandbox ? await findBySandbox(this.#ec2, sandbox, signal) : undefined;
+      if (inst)
+        this.#logger.info(
+          { sandbox, instance: inst.InstanceId },
+          "RunInstances answer lost; found its instance",
+        );
+      return inst ? { Instances: [inst], $metadata: {} } : undefined;
+    };
+    this.#ec2 = createEc2Client(
+      cfg,
+      {
+        policy: {
+          maxAttempts: Math.max(1, cfg.retryMaxAttempts),
+          budgetMs: cfg.retryBudgetMs,
+          baseDelayMs: cfg.retryBaseMs,
+          maxDelayMs: cfg.retryMaxDelayMs,
+        },
+        reconcilers: { RunInstances: findLaunched },
+        onAttempt: deps.onCloudCall ? (op, outcome) => deps.onCloudCall?.("aws", op, outcome) : undefined,
+        onRetry: (r) => this.#logger.debug(r, `retrying ${r.operation} after AWS ${r.code}`),
+        random: opts.random,
+      },
+      opts.customizeClient,
+    );
+    this.#logger.info(
+      {
+        region: cfg.region,
+        endpoint: endpointOf(cfg) || undefined,
+        credentials: credentialsMode(cfg),
+        instanceType: cfg.instanceType,
+        instanceTypes: cfg.instanceTypes,
+        imageId: cfg.imageId,
+        subnetId: cfg.subnetId,
+        securityGroupIds: cfg.securityGroupIds,
+        keyName: cfg.keyName,
+        usePublicIp: cfg.usePublicIp,
+        rootVolumeSize: cfg.rootVolumeSize,
+        disableCvm: cfg.disableCvm,
+        useLaunchTemplate: cfg.useLaunchTemplate,
+        launchTemplateName: cfg.launchTemplateName,
+        tags: cfg.tags,
+      },
+      "aws config",
+    );
+  }
+
+  async start(opts: { verify: boolean; signal?: AbortSignal }): Promise<void> {
+    const cfg = this.#cfg;
+    const { signal } = opts;
+    if (!cfg.region)
+      throw new InvalidConfigError("AWS_REGION is empty and was not found in IMDS placement/region", {
+        code: "RegionMissing",
+      });
+    if (!cfg.imageId && (opts.verify || !cfg.useLaunchTemplate))
+      throw new InvalidConfigError("ImageId is empty (set PODVM_AMI_ID)", { code: "ImageIdEmpty" });
+    if (cfg.imageId) {
+      const image = await this.#image(cfg.imageId, "PODVM_AMI_ID", signal);
+      this.#logger.info(
+        { imageId: image.id, rootDeviceName: image.rootDeviceName },
+        `RootDeviceName and RootVolumeSize of the image ${image.id} is ${image.rootDeviceName}, ${effectiveRootVolumeSize(cfg.rootVolumeSize, image.sizeGiB)}`,
+      );
+    }
+    const listed = cfg.instanceTypes.length > 0 ? cfg.instanceTypes : [cfg.instanceType];
+    const infos = await describeInstanceTypes(this.#ec2, [...listed, cfg.instanceType], signal);
+    for (const [name, info] of infos) this.#types.set(name, info);
+    this.#sorted = sortForSelection(listed.map((n) => infos.get(n) as TypeInfo));
+    this.#logger.info({ instanceTypes: this.#sorted }, "InstanceTypeSpecList");
+    if (!cfg.disableCvm && !cfg.useLaunchTemplate)
+      for (const t of infos.values())
+        if (!t.sevSnp)
+          this.#logger.warn(
+            { instanceType: t.name },
+            `instance type ${t.name} does not support AMD SEV-SNP; creates with it are refused unless DISABLECVM=true`,
+          );
+    if (opts.verify) for (const w of await verifyConfig(this.#ec2, cfg, signal)) this.#logger.warn({}, w);
+  }
+
+  instanceTypes(): InstanceType[] {
+    return this.#sorted.map(({ name, vcpus, memoryMiB, gpus }) => ({ name, vcpus, memoryMiB, gpus }));
+  }
+
+  defaultInstanceType(): string {
+    return this.#cfg.instanceType;
+  }
+
+  allowList(): string[] {
+    return [...this.#cfg.instanceTypes];
+  }
+
+  create(req: CreateRequest, signal?: AbortSignal): Promise<Instance> {
+    return createInstance(
+      {
+        ec2: this.#ec2,
+        cfg: this.#cfg,
+        logger: this.#logger,
+        image: (id, label, s) => this.#image(id, label, s),
+        typeInfo: (name, s) => this.#typeInfo(name, s),
+        candidates: (r) =>
+          capacityCandidates(
+            r.spec.instanceType || this.#cfg.instanceType,
+            this.#sorted,
+            r.spec,
+            !this.#cfg.disableCvm,
+          ),
+        unsettled: this.#unsettled,
+      },
+      req,
+      signal,
+    );
+  }
+
+  delete(id: string, signal?: AbortSignal): Promise<void> {
+    return deleteInstance(this.#ec2, id, this.#logger, signal);
+  }
+
+  async get(id: string, signal?: AbortSignal): Promise<Instance> {
+    return toInstance(await describeInstance(this.#ec2, id, signal), this.#cfg.usePublicIp);
+  }
+
+  async list(owner: Partial<OwnerTags>, signal?: AbortSignal): Promise<Instance[]> {
+    return (await listByOwner(this.#ec2, owner, signal)).map((i) => toInstance(i, this.#cfg.usePublicIp));
+  }
+
+  async close(): Promise<void> {
+    this.#ec2.destroy();
+  }
+
+  #image(id: string, label: string, signal?: AbortSignal): Promise<ImageInfo> {
+    let p = this.#images.get(id);
+    if (!p) {
+      p = describeImage(this.#ec2, id, label, signal);
+      this.#images.set(id, p);
+      void p.catch(() => this.#images.delete(id));
+    }
+    return p;
+  }
+
+  async #typeInfo(name: string, signal?: AbortSignal): Promise<TypeInfo> {
+    const known = this.#types.get(name);
+    if (known) return known;
+    const info = (await describeInstanceTypes(this.#ec2, [name], signal)).get(name) as TypeInfo;
+    this.#types.set(name, info);
+    return info;
+  }
+}
+
+function sandboxTagOf(input: RunInstancesCommandInput): string | undefined {
+  for (const spec of input.TagSpecifications ?? [])
+    for (const t of spec.Tags ?? []) if (t.Key === OWNER_TAG_KEYS.sandboxId) return t.Value;
+  return undefined;
+}

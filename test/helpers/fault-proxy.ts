@@ -1,0 +1,202 @@
+// An HTTP proxy between the AWS SDK and moto that injects the faults EC2 shows under load
+// (reference/users-and-clouds.md §0): RequestLimitExceeded (HTTP 503, EC2 XML error), a plain
+// 503, InsufficientInstanceCapacity (HTTP 500) and dropped connections, either before the
+// request reaches moto or after moto has acted on it (the ambiguous case). Counts calls per
+// EC2 Action. Run as a program (`node fault-proxy.ts --target URL`) it prints its URL and serves
+// the counters at GET /__proxy/counts, so that a benchmark can keep it out of its own CPU time.
+import { randomUUID } from "node:crypto";
+import { Agent, createServer, request, type IncomingMessage, type ServerResponse } from "node:http";
+
+export type Fault = "throttle" | "unavailable" | "capacity" | "drop-before" | "drop-after";
+
+export interface FaultPlan {
+  /** Share of calls in [0, 1] that get a fault. */
+  rate?: number;
+  /** Faults picked uniformly when a call is hit (default: all but capacity). */
+  faults?: readonly Fault[];
+  /** Only these actions get faults (default: all). */
+  actions?: readonly string[];
+  /** Scripted plan, consulted first: the fault for the n-th call (1-based) of an action. */
+  script?: (action: string, n: number) => Fault | undefined;
+  /** Seed of the pseudo-random choice, for reproducible runs. */
+  seed?: number;
+}
+
+export interface FaultProxy {
+  url: string;
+  port: number;
+  /** Calls received per Action, faulted ones included. */
+  counts(): Record<string, number>;
+  /** Faults injected per kind. */
+  injected(): Record<string, number>;
+  setPlan(plan: FaultPlan): void;
+  resetCounts(): void;
+  stop(): Promise<void>;
+}
+
+const DEFAULT_FAULTS: readonly Fault[] = ["throttle", "unavailable", "drop-before", "drop-after"];
+
+/** mulberry32: small, seedable, good enough to spread faults. */
+function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export function ec2ErrorXml(code: string, message: string): string {
+  return (
+    `<?xml version="1.0" encoding="UTF-8"?>\n<Response><Errors><Error><Code>${code}</Code>` +
+    `<Message>${message}</Message></Error></Errors><RequestID>${randomUUID()}</RequestID></Response>`
+  );
+}
+
+function readBody(req: IncomingMessage): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    req.on("data", (c: Buffer) => chunks.push(c));
+    req.on("end", () => resolve(Buffer.concat(chunks)));
+    req.on("error", reject);
+  });
+}
+
+function actionOf(req: IncomingMessage, body: Buffer): string {
+  const fromBody = new URLSearchParams(body.toString("utf8")).get("Action");
+  const fromQuery = new URL(req.url ?? "/", "http://x").searchParams.get("Action");
+  return fromBody ?? fromQuery ?? "Unknown";
+}
+
+interface Upstream {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: Buffer;
+}
+
+function forward(target: URL, agent: Agent, req: IncomingMessage, body: Buffer): Promise<Upstream> {
+  return new Promise((resolve, reject) => {
+    const up = request(
+      {
+        hostname: target.hostname,
+        port: target.port,
+        path: req.url,
+        method: req.method,
+        headers: { ...req.headers, "content-length": String(body.length) },
+        agent,
+      },
+      (res) => {
+        readBody(res).then(
+          (b) => resolve({ status: res.statusCode ?? 502, headers: res.headers, body: b }),
+          reject,
+        );
+      },
+    );
+    up.on("error", reject);
+    up.end(body);
+  });
+}
+
+function reply(res: ServerResponse, status: number, body: string, type: string): void {
+  res.writeHead(status, { "content-type": type, "content-length": Buffer.byteLength(body) });
+  res.end(body);
+}
+
+export async function startFaultProxy(target: string, initial: FaultPlan = {}): Promise<FaultProxy> {
+  const targetUrl = new URL(target);
+  const agent = new Agent({ keepAlive: true, maxSockets: 64 });
+  let plan = initial;
+  let random = prng(plan.seed ?? 1);
+  const counts: Record<string, number> = {};
+  const injected: Record<string, number> = {};
+
+  const choose = (action: string, n: number): Fault | undefined => {
+    const scripted = plan.script?.(action, n);
+    if (scripted) return scripted;
+    if (!plan.rate || (plan.actions && !plan.actions.includes(action))) return undefined;
+    if (random() >= plan.rate) return undefined;
+    const faults = plan.faults ?? DEFAULT_FAULTS;
+    return faults[Math.floor(random() * faults.length)];
+  };
+
+  const server = createServer((req, res) => {
+    void (async () => {
+      const body = await readBody(req);
+      if (req.method === "GET" && req.url === "/__proxy/counts") {
+        reply(res, 200, JSON.stringify({ counts, injected }), "application/json");
+        return;
+      }
+      const action = actionOf(req, body);
+      const n = (counts[action] = (counts[action] ?? 0) + 1);
+      const fault = choose(action, n);
+      if (fault) injected[fault] = (injected[fault] ?? 0) + 1;
+      switch (fault) {
+        case "throttle":
+          return reply(res, 503, ec2ErrorXml("RequestLimitExceeded", "Request limit exceeded."), "text/xml");
+        case "capacity":
+          return reply(
+            res,
+            500,
+            ec2ErrorXml(
+              "InsufficientInstanceCapacity",
+              "We currently do not have sufficient capacity in the Availability Zone you requested.",
+            ),
+            "text/xml",
+          );
+        case "unavailable":
+          return reply(res, 503, "Service Unavailable", "text/plain");
+        case "drop-before":
+          req.socket.destroy();
+          return;
+        default:
+          break;
+      }
+      const up = await forward(targetUrl, agent, req, body);
+      if (fault === "drop-after") {
+        req.socket.destroy();
+        return;
+      }
+      const headers = { ...up.headers };
+      delete headers["transfer-encoding"];
+      headers["content-length"] = String(up.body.length);
+      res.writeHead(up.status, headers);
+      res.end(up.body);
+    })().catch(() => req.socket.destroy());
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const addr = server.address();
+  const port = typeof addr === "object" && addr ? addr.port : 0;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    port,
+    counts: () => ({ ...counts }),
+    injected: () => ({ ...injected }),
+    setPlan(p) {
+      plan = p;
+      random = prng(p.seed ?? 1);
+    },
+    resetCounts() {
+      for (const k of Object.keys(counts)) delete counts[k];
+      for (const k of Object.keys(injected)) delete injected[k];
+    },
+    async stop() {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      agent.destroy();
+    },
+  };
+}
+
+if (import.meta.main) {
+  const at = process.argv.indexOf("--target");
+  const target = at > 0 ? process.argv[at + 1] : undefined;
+  if (!target) {
+    process.stderr.write("usage: node fault-proxy.ts --target http://127.0.0.1:PORT\n");
+    process.exit(2);
+  }
+  const proxy = await startFaultProxy(target);
+  process.stdout.write(`${JSON.stringify({ url: proxy.url })}\n`);
+  process.on("SIGTERM", () => void proxy.stop().then(() => process.exit(0)));
+}
