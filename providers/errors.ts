@@ -59,6 +59,7 @@ export class PartialCreateError extends ProviderError {
   }
 }
 
+/** Also true for an external provider module's own error named "NotFoundError" (it may not share our classes). */
 export function isNotFound(err: unknown): err is NotFoundError {
-  return err instanceof NotFoundError;
+  return err instanceof NotFoundError || (err instanceof Error && err.name === "NotFoundError");
 }

@@ -1,0 +1,163 @@
+// Durable state: `kill -9` the daemon — between calls and inside StartVM's cloud call — and start
+// it again. Running sandboxes stay usable, half-made ones are undone through the provider, nothing
+// is leaked or forgotten. Also: external provider modules pinned by sha256.
+import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { test } from "node:test";
+import { goShimLifecycle } from "../helpers/go-peer.ts";
+import {
+  cleanupDaemon,
+  daemonEnv,
+  makeDaemonDir,
+  processesMentioning,
+  startDaemon,
+  vmNamespaces,
+} from "../helpers/daemon.ts";
+
+const POD = { "io.kubernetes.cri.sandbox-name": "web", "io.kubernetes.cri.sandbox-namespace": "shop" };
+const FIXTURE = fileURLToPath(new URL("../fixtures/provider-plugin/fixture.ts", import.meta.url));
+const FIXTURE_HASH = createHash("sha256").update(readFileSync(FIXTURE)).digest("hex");
+
+function id(n: number): string {
+  return `${n}`.padStart(2, "0").repeat(32);
+}
+
+function fixtureEnv(extra: Record<string, string> = {}): Record<string, string> {
+  return {
+    CLOUD_PROVIDER: "fixture",
+    ENABLE_CLOUD_PROVIDER_EXTERNAL_PLUGIN: "true",
+    CLOUD_PROVIDER_EXTERNAL_PLUGIN_PATH: FIXTURE,
+    CLOUD_PROVIDER_EXTERNAL_PLUGIN_HASH: FIXTURE_HASH,
+    ...extra,
+  };
+}
+
+function fixtureInstances(stateDir: string): { id: string; tags: Record<string, string> }[] {
+  const file = join(stateDir, "provider-fixture", "instances.json");
+  return existsSync(file)
+    ? (JSON.parse(readFileSync(file, "utf8")) as { id: string; tags: Record<string, string> }[])
+    : [];
+}
+
+test("running sandboxes survive kill -9 of the daemon and stay usable", async () => {
+  const dir = await makeDaemonDir();
+  const env = daemonEnv(dir);
+  const before = vmNamespaces();
+  let daemon = await startDaemon(dir, env);
+  try {
+    const ids = [1, 2, 3].map(id);
+    for (const sid of ids) {
+      const steps = await goShimLifecycle(daemon.socket, {
+        id: sid,
+        annotations: POD,
+        steps: ["create", "start"],
+      });
+      assert.deepEqual(
+        steps.map((s) => s.code),
+        [0, 0],
+      );
+    }
+    const running = vmNamespaces().filter((n) => !before.includes(n));
+    await daemon.kill("SIGKILL");
+    // The VMs outlive the daemon, as cloud VMs would.
+    assert.deepEqual(
+      vmNamespaces().filter((n) => !before.includes(n)),
+      running,
+    );
+
+    daemon = await startDaemon(dir, env);
+    assert.match(daemon.logs(), /recovered sandboxes from the state directory running=3/);
+    for (const sid of ids) {
+      // StartVM on a known running sandbox is a no-op; StopVM tears it down.
+      const steps = await goShimLifecycle(daemon.socket, { id: sid, steps: ["start", "stop"] });
+      assert.deepEqual(
+        steps.map((s) => [s.step, s.code, s.message]),
+        [
+          ["StartVM", 0, ""],
+          ["StopVM", 0, ""],
+        ],
+      );
+    }
+    assert.deepEqual(vmNamespaces(), before, "no VM namespace orphaned");
+    await daemon.kill("SIGTERM");
+    assert.deepEqual(processesMentioning(dir), [], "no VM process orphaned");
+  } finally {
+    await daemon.kill("SIGKILL");
+    await cleanupDaemon({ dir, bridge: env.LOCAL_BRIDGE! });
+  }
+});
+
+test("kill -9 inside StartVM's cloud call: the next daemon deletes the half-made instance", async () => {
+  const dir = await makeDaemonDir();
+  const slow = daemonEnv(dir, fixtureEnv({ FIXTURE_CREATE_DELAY_MS: "20000" }));
+  let daemon = await startDaemon(dir, slow);
+  try {
+    const sid = id(4);
+    const [create] = await goShimLifecycle(daemon.socket, { id: sid, annotations: POD, steps: ["create"] });
+    assert.equal(create!.code, 0);
+    const start = goShimLifecycle(daemon.socket, { id: sid, steps: ["start"] }).catch(() => []);
+    for (let i = 0; i < 200 && fixtureInstances(daemon.stateDir).length === 0; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const made = fixtureInstances(daemon.stateDir);
+    assert.equal(made.length, 1, "the cloud made the instance");
+    assert.equal(made[0]!.tags["peerpod-sandbox-id"], sid, "and tagged it with its owner");
+    await daemon.kill("SIGKILL");
+    await start;
+
+    daemon = await startDaemon(dir, daemonEnv(dir, fixtureEnv()));
+    assert.deepEqual(fixtureInstances(daemon.stateDir), [], "the half-made instance was deleted");
+    assert.match(daemon.logs(), /undid a StartVM interrupted by a restart/);
+    // The sandbox is still known: the shim may retry StartVM, then stop it.
+    const steps = await goShimLifecycle(daemon.socket, { id: sid, steps: ["start", "stop"] });
+    assert.deepEqual(
+      steps.map((s) => s.code),
+      [0, 0],
+    );
+    assert.deepEqual(fixtureInstances(daemon.stateDir), []);
+  } finally {
+    await daemon.kill("SIGKILL");
+    await cleanupDaemon({ dir, bridge: slow.LOCAL_BRIDGE! });
+  }
+});
+
+test("an external provider module is loaded by path and hash and drives a lifecycle", async () => {
+  const dir = await makeDaemonDir();
+  const env = daemonEnv(dir, fixtureEnv());
+  const daemon = await startDaemon(dir, env);
+  try {
+    const sid = id(5);
+    const steps = await goShimLifecycle(daemon.socket, {
+      id: sid,
+      annotations: POD,
+      steps: ["create", "start"],
+    });
+    assert.deepEqual(
+      steps.map((s) => s.code),
+      [0, 0],
+    );
+    const [instance] = fixtureInstances(daemon.stateDir);
+    assert.equal(instance?.tags.Name, `podvm-web-${sid.slice(0, 8)}`);
+    await goShimLifecycle(daemon.socket, { id: sid, steps: ["stop"] });
+    assert.deepEqual(fixtureInstances(daemon.stateDir), []);
+  } finally {
+    await daemon.kill("SIGKILL");
+    await cleanupDaemon({ dir, bridge: env.LOCAL_BRIDGE! });
+  }
+});
+
+test("an external provider module whose sha256 does not match is refused", async () => {
+  const dir = await makeDaemonDir();
+  const env = daemonEnv(dir, fixtureEnv({ CLOUD_PROVIDER_EXTERNAL_PLUGIN_HASH: "0".repeat(64) }));
+  try {
+    await assert.rejects(
+      startDaemon(dir, env, 15_000),
+      /sha256 [0-9a-f]{64} does not match CLOUD_PROVIDER_EXTERNAL_PLUGIN_HASH 0{64}/,
+    );
+  } finally {
+    await cleanupDaemon({ dir, bridge: env.LOCAL_BRIDGE! });
+  }
+});
