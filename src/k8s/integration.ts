@@ -1,0 +1,44 @@
+// Wires the Kubernetes pieces for the daemon. Active only when NODE_NAME is set (upstream's
+// "k8s environment", CAA pkg/adaptor/k8sops/node.go IsKubernetesEnvironment).
+import type { Logger } from "../log/logger.ts";
+import { kubeClients } from "./client.ts";
+import { NodeCapacity } from "./node-capacity.ts";
+import { KubeNodePods } from "./node-pods.ts";
+import { PeerPodService } from "./peerpod-service.ts";
+import { PodEvents } from "./pod-events.ts";
+
+export interface KubeIntegrationOptions {
+  nodeName: string;
+  podUid?: string;
+  kubeconfig?: string;
+  peerpodsLimitPerNode: number;
+  /** CLOUD_PROVIDER (the PeerPod's spec.cloudProvider). */
+  cloudProvider: string;
+  logger: Logger;
+}
+
+export interface KubeIntegration {
+  capacity: NodeCapacity;
+  peerPods: PeerPodService;
+  events: PodEvents;
+  nodePods: KubeNodePods;
+}
+
+/** undefined outside Kubernetes (no NODE_NAME). Throws only when the kubeconfig can't be loaded. */
+export function kubeIntegration(opts: KubeIntegrationOptions): KubeIntegration | undefined {
+  if (!opts.nodeName) return undefined;
+  const { core, custom } = kubeClients({ kubeconfig: opts.kubeconfig });
+  const logger = opts.logger.child({ component: "k8s" });
+  return {
+    capacity: new NodeCapacity({
+      core,
+      nodeName: opts.nodeName,
+      podUid: opts.podUid,
+      limit: opts.peerpodsLimitPerNode,
+      logger,
+    }),
+    peerPods: new PeerPodService({ core, custom, cloudProvider: opts.cloudProvider, logger }),
+    events: new PodEvents({ core, nodeName: opts.nodeName, logger }),
+    nodePods: new KubeNodePods(core, opts.nodeName),
+  };
+}
