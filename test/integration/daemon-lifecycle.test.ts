@@ -81,7 +81,7 @@ describe("caa serve with the local provider", () => {
           ["StopVM", 0, ""],
         ],
       );
-      assert.equal(steps[0]!.agentSocketPath, `${daemon.podsDir}/${id}/agent.ttrpc`);
+      assert.equal(steps[0].agentSocketPath, `${daemon.podsDir}/${id}/agent.ttrpc`);
       assert.deepEqual(vmNamespaces(), before, "no VM namespace left");
       assert.equal(existsSync(`${daemon.podsDir}/${id}`), false, "pod directory removed");
       // Upstream's e2e suite greps for this line (upstream-caa.md §10).
@@ -104,7 +104,7 @@ describe("caa serve with the local provider", () => {
       const during = vmNamespaces().filter((n) => !before.includes(n));
       assert.equal(during.length, 1, "one VM namespace while running");
       const stop = await goShimLifecycle(daemon.socket, { id, steps: ["stop"] });
-      assert.equal(stop[0]!.code, 0);
+      assert.equal(stop[0].code, 0);
       assert.deepEqual(vmNamespaces(), before);
     },
   );
@@ -121,8 +121,8 @@ describe("caa serve with the local provider", () => {
 
   test("StopVM of a sandbox never created gives upstream's error", async () => {
     const [stop] = await goShimLifecycle(daemon.socket, { id: sandboxId(99), steps: ["stop"] });
-    assert.equal(stop!.code, 5);
-    assert.equal(stop!.message, `stopping VM: sandbox ${sandboxId(99)} does not exist`);
+    assert.equal(stop.code, 5);
+    assert.equal(stop.message, `stopping VM: sandbox ${sandboxId(99)} does not exist`);
   });
 
   test("invalid sandbox ids are refused with InvalidArgument and a clear message", async () => {
@@ -134,9 +134,9 @@ describe("caa serve with the local provider", () => {
       ["", /empty/],
     ] as const) {
       const [create] = await goShimLifecycle(daemon.socket, { id, annotations: POD, steps: ["create"] });
-      assert.equal(create!.code, 3, `id ${JSON.stringify(id)}`);
-      assert.match(create!.message, /^invalid sandbox id /);
-      assert.match(create!.message, reason);
+      assert.equal(create.code, 3, `id ${JSON.stringify(id)}`);
+      assert.match(create.message, /^invalid sandbox id /);
+      assert.match(create.message, reason);
     }
     assert.equal(existsSync(`${daemon.podsDir}/etc`), false);
   });
@@ -147,8 +147,8 @@ describe("caa serve with the local provider", () => {
       annotations: { "io.kubernetes.cri.sandbox-namespace": "default" },
       steps: ["create"],
     });
-    assert.notEqual(create!.code, 0);
-    assert.match(create!.message, /pod name .*missing/i);
+    assert.notEqual(create.code, 0);
+    assert.match(create.message, /pod name .*missing/i);
   });
 
   test("an unsupported instance type fails CreateVM with upstream's string", async () => {
@@ -157,18 +157,18 @@ describe("caa serve with the local provider", () => {
       annotations: { ...POD, "io.katacontainers.config.hypervisor.machine_type": "m5.huge" },
       steps: ["create"],
     });
-    assert.notEqual(create!.code, 0);
-    assert.match(create!.message, /requested instance type \("m5\.huge"\) is not/);
+    assert.notEqual(create.code, 0);
+    assert.match(create.message, /requested instance type \("m5\.huge"\) is not/);
   });
 
   test("unknown services and methods are Unimplemented, as containerd's server says", async () => {
     const [svc] = await goClientCall(daemon.socket, { service: "no.Such", method: "Thing" });
-    assert.deepEqual([svc!.code, svc!.message], [12, "service no.Such"]);
+    assert.deepEqual([svc.code, svc.message], [12, "service no.Such"]);
     const [m] = await goClientCall(daemon.socket, { service: "hypervisor.Hypervisor", method: "Reboot" });
-    assert.deepEqual([m!.code, m!.message], [12, "method Reboot"]);
+    assert.deepEqual([m.code, m.message], [12, "method Reboot"]);
     const [v] = await goClientCall(daemon.socket, { service: "hypervisor.Hypervisor", method: "Version" });
-    assert.equal(v!.code, 0);
-    assert.equal(Buffer.from(v!.payloadHex, "hex").toString("latin1"), "\n\u00050.0.0");
+    assert.equal(v.code, 0);
+    assert.equal(Buffer.from(v.payloadHex, "hex").toString("latin1"), "\n\u00050.0.0");
   });
 
   test("an undecodable payload is InvalidArgument", async () => {
@@ -177,7 +177,7 @@ describe("caa serve with the local provider", () => {
       method: "StartVM",
       payload: Buffer.from([0x0a, 0xff]),
     });
-    assert.equal(r!.code, 3);
+    assert.equal(r.code, 3);
   });
 
   test("an oversized frame gets ResourceExhausted and the connection keeps working", async () => {
@@ -204,7 +204,7 @@ describe("caa serve with the local provider", () => {
     const junk = net.connect(daemon.socket);
     junk.write(Buffer.from("GET / HTTP/1.1\r\nHost: x\r\n\r\n".repeat(100)));
     const [v] = await goClientCall(daemon.socket, { service: "hypervisor.Hypervisor", method: "Version" });
-    assert.equal(v!.code, 0);
+    assert.equal(v.code, 0);
     junk.destroy();
   });
 
@@ -236,6 +236,6 @@ test("a PODS_DIR too long for a 64-character sandbox id is refused at start-up",
   try {
     await assert.rejects(startDaemon(dir, env, 15_000), /PODS_DIR .* is too long/);
   } finally {
-    await cleanupDaemon({ dir, bridge: env.LOCAL_BRIDGE! });
+    await cleanupDaemon({ dir, bridge: env.LOCAL_BRIDGE });
   }
 });

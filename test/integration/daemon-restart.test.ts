@@ -86,7 +86,7 @@ test("running sandboxes survive kill -9 of the daemon and stay usable", async ()
     assert.deepEqual(processesMentioning(dir), [], "no VM process orphaned");
   } finally {
     await daemon.kill("SIGKILL");
-    await cleanupDaemon({ dir, bridge: env.LOCAL_BRIDGE! });
+    await cleanupDaemon({ dir, bridge: env.LOCAL_BRIDGE });
   }
 });
 
@@ -97,14 +97,14 @@ test("kill -9 inside StartVM's cloud call: the next daemon deletes the half-made
   try {
     const sid = id(4);
     const [create] = await goShimLifecycle(daemon.socket, { id: sid, annotations: POD, steps: ["create"] });
-    assert.equal(create!.code, 0);
+    assert.equal(create.code, 0);
     const start = goShimLifecycle(daemon.socket, { id: sid, steps: ["start"] }).catch(() => []);
     for (let i = 0; i < 200 && fixtureInstances(daemon.stateDir).length === 0; i++) {
       await new Promise((r) => setTimeout(r, 50));
     }
     const made = fixtureInstances(daemon.stateDir);
     assert.equal(made.length, 1, "the cloud made the instance");
-    assert.equal(made[0]!.tags["peerpod-sandbox-id"], sid, "and tagged it with its owner");
+    assert.equal(made[0].tags["peerpod-sandbox-id"], sid, "and tagged it with its owner");
     await daemon.kill("SIGKILL");
     await start;
 
@@ -120,7 +120,7 @@ test("kill -9 inside StartVM's cloud call: the next daemon deletes the half-made
     assert.deepEqual(fixtureInstances(daemon.stateDir), []);
   } finally {
     await daemon.kill("SIGKILL");
-    await cleanupDaemon({ dir, bridge: slow.LOCAL_BRIDGE! });
+    await cleanupDaemon({ dir, bridge: slow.LOCAL_BRIDGE });
   }
 });
 
@@ -145,7 +145,7 @@ test("an external provider module is loaded by path and hash and drives a lifecy
     assert.deepEqual(fixtureInstances(daemon.stateDir), []);
   } finally {
     await daemon.kill("SIGKILL");
-    await cleanupDaemon({ dir, bridge: env.LOCAL_BRIDGE! });
+    await cleanupDaemon({ dir, bridge: env.LOCAL_BRIDGE });
   }
 });
 
@@ -158,6 +158,6 @@ test("an external provider module whose sha256 does not match is refused", async
       /sha256 [0-9a-f]{64} does not match CLOUD_PROVIDER_EXTERNAL_PLUGIN_HASH 0{64}/,
     );
   } finally {
-    await cleanupDaemon({ dir, bridge: env.LOCAL_BRIDGE! });
+    await cleanupDaemon({ dir, bridge: env.LOCAL_BRIDGE });
   }
 });
