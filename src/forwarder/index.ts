@@ -1,0 +1,18 @@
+export { runForwarder, ForwarderError, type ForwarderHandle } from "./forwarder.ts";
+export { FORWARDER_OPTIONS, type ForwarderConfig } from "./options.ts";
+export {
+  provisionFiles,
+  ProvisionError,
+  DEFAULT_CIDATA_DIR,
+  type ProvisionOptions,
+  type ProvisionResult,
+} from "./provision.ts";
+export { processInitdata, DUMMY_INITDATA_TOML } from "./initdata.ts";
+export {
+  detectCloud,
+  fetchAwsUserData,
+  fetchAzureUserData,
+  DEFAULT_IMDS_URL,
+  type CloudKind,
+} from "./imds.ts";
+export { vmEdits, addPodNetworkNamespace, clearSandboxDns } from "./edits.ts";
