@@ -1,0 +1,198 @@
+// Creating one pod VM: ONE VM PUT as upstream, waited on; on a capacity error the next allowed size
+// that fits is tried. A create that fails after Azure may have made something (the LRO ended
+// Failed, 409, 5xx, a timeout) removes the VM, NIC, disk and public IP before the error is
+// returned (users-and-clouds.md §1.1). If that cleanup itself fails the name is remembered, and
+// the next create of it GETs the VM first instead of PUTting blindly (azure-aci#132).
+import type { VirtualMachine } from "@azure/arm-compute";
+import { setTimeout as sleep } from "node:timers/promises";
+import { InsufficientCapacityError, PartialCreateError, ProviderError } from "../errors.ts";
+import { OWNER_TAG_KEYS, type CreateRequest, type Instance, type InstanceType } from "../types.ts";
+import { describeFailure, toProviderError } from "./azure-errors.ts";
+import { callOptions, lroOptions, type AzureContext } from "./context.ts";
+import { vmId } from "./ids.ts";
+import { readAddresses, toInstance } from "./instance.ts";
+import { captureLroFailure } from "./lro-capture.ts";
+import { getOrUndefined, removeVm } from "./removal.ts";
+import { sizesToTry } from "./sizes.ts";
+import { buildVmParameters, ownerTags } from "./vm-params.ts";
+
+/** Sizes tried per create (the chosen one included) when Azure has no capacity. */
+export const MAX_SIZE_ATTEMPTS = 3;
+/** Cleanup after a failed create is not bound to the caller's deadline, but to this one. */
+const CLEANUP_TIMEOUT_MS = 10 * 60_000;
+/** Codes on the PUT itself that mean ARM refused the request before making anything. */
+const REFUSED_STATUSES = new Set([400, 401, 403, 404, 429]);
+
+export interface CreateDeps {
+  ctx: AzureContext;
+  sshPublicKey: string;
+  types: readonly InstanceType[];
+  /** VM names whose state is unknown after a failed cleanup. */
+  suspects: Set<string>;
+}
+
+function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+export async function createVm(d: CreateDeps, req: CreateRequest, signal?: AbortSignal): Promise<Instance> {
+  const chosen = req.spec.instanceType || d.ctx.cfg.instanceSize;
+  const sizes = sizesToTry(d.types, chosen, req.spec, MAX_SIZE_ATTEMPTS);
+  const tried: string[] = [];
+  let last: InsufficientCapacityError | undefined;
+  for (const size of sizes) {
+    try {
+      return await createWithSize(d, req, size, signal);
+    } catch (err) {
+      if (!(err instanceof InsufficientCapacityError)) throw err;
+      last = err;
+      tried.push(size);
+      d.ctx.logger.warn(
+        { sandbox: req.owner.sandboxId, instance: req.name, size, code: err.code },
+        "no Azure capacity for size",
+      );
+    }
+  }
+  const next = sizes.length > 1 ? `; tried ${tried.join(", ")}` : "";
+  throw new InsufficientCapacityError(`${last?.message ?? "no capacity"}${next}`, {
+    code: last?.code,
+    cause: last,
+  });
+}
+
+async function createWithSize(
+  d: CreateDeps,
+  req: CreateRequest,
+  size: string,
+  signal?: AbortSignal,
+): Promise<Instance> {
+  const { ctx } = d;
+  const { cfg } = ctx;
+  const rg = cfg.resourceGroup;
+  const what = `Azure VM create ${req.name} (${size} in ${cfg.region})`;
+  const params = buildVmParameters(cfg, {
+    name: req.name,
+    size,
+    image: req.spec.image,
+    userData: req.userData,
+    sshPublicKey: d.sshPublicKey,
+    owner: req.owner,
+  });
+  if (d.suspects.has(req.name)) {
+    const adopted = await adoptOrClear(d, req, signal);
+    if (adopted) return adopted;
+  }
+  ctx.logger.info(
+    { sandbox: req.owner.sandboxId, instance: req.name, stage: "provisioning", size },
+    "creating Azure VM",
+  );
+  let poller: ReturnType<typeof ctx.compute.virtualMachines.createOrUpdate> | undefined;
+  let vm: VirtualMachine;
+  try {
+    vm = await captureLroFailure(() => {
+      poller = ctx.compute.virtualMachines.createOrUpdate(rg, req.name, params, lroOptions(ctx, signal));
+      return poller;
+    });
+  } catch (err) {
+    throw await afterFailedCreate(d, req, what, err, poller?.operationState === undefined);
+  }
+  try {
+    return toInstance(vm, await readAddresses(ctx, vm, signal));
+  } catch (err) {
+    throw await afterFailedCreate(d, req, `${what}: reading its addresses`, err, false);
+  }
+}
+
+/** Remove what the failed create may have made; the error says what Azure said and what was removed. */
+async function afterFailedCreate(
+  d: CreateDeps,
+  req: CreateRequest,
+  what: string,
+  err: unknown,
+  putRefused: boolean,
+): Promise<ProviderError> {
+  const { ctx } = d;
+  const failure = describeFailure(err);
+  if (putRefused && failure.status !== undefined && REFUSED_STATUSES.has(failure.status)) {
+    return toProviderError(what, err);
+  }
+  const log = { sandbox: req.owner.sandboxId, instance: req.name, code: failure.code };
+  try {
+    const leftovers = await removeVm(
+      ctx,
+      ctx.cfg.resourceGroup,
+      req.name,
+      AbortSignal.timeout(CLEANUP_TIMEOUT_MS),
+    );
+    ctx.logger.warn({ ...log, leftovers }, "Azure VM create failed; removed what it had made");
+    return toProviderError(what, err, "; removed the VM, NIC, disk and public IP it had made");
+  } catch (cleanupErr) {
+    d.suspects.add(req.name);
+    ctx.logger.error(
+      { ...log, cleanupError: errorText(cleanupErr) },
+      "Azure VM create failed and its cleanup failed",
+    );
+    const typed = toProviderError(what, err);
+    const instance: Instance = {
+      id: vmId({
+        subscriptionId: ctx.cfg.subscriptionId,
+        resourceGroup: ctx.cfg.resourceGroup,
+        name: req.name,
+      }),
+      name: req.name,
+      ips: [],
+      tags: ownerTags(req.owner),
+    };
+    return new PartialCreateError(
+      `${typed.message}; removing what it made failed too (${errorText(cleanupErr)}), so VM ${req.name} may exist`,
+      instance,
+      { code: typed.code, cause: err },
+    );
+  }
+}
+
+const TERMINAL = new Set(["Succeeded", "Failed", "Canceled"]);
+
+async function waitForTerminal(
+  d: CreateDeps,
+  name: string,
+  signal?: AbortSignal,
+): Promise<VirtualMachine | undefined> {
+  const { ctx } = d;
+  for (;;) {
+    const vm = await getOrUndefined(() =>
+      ctx.compute.virtualMachines.get(ctx.cfg.resourceGroup, name, callOptions(signal)),
+    );
+    if (!vm || TERMINAL.has(vm.provisioningState ?? "Succeeded")) return vm;
+    await sleep(ctx.pollIntervalMs, undefined, { signal });
+  }
+}
+
+/**
+ * Before creating a VM whose earlier create ended unknown: GET it. Ours and provisioned (or
+ * provisioning) — use it; failed — remove it and create afresh; someone else's — refuse.
+ */
+async function adoptOrClear(
+  d: CreateDeps,
+  req: CreateRequest,
+  signal?: AbortSignal,
+): Promise<Instance | undefined> {
+  const { ctx } = d;
+  const vm = await waitForTerminal(d, req.name, signal);
+  if (vm && vm.tags?.[OWNER_TAG_KEYS.sandboxId] !== req.owner.sandboxId) {
+    throw new ProviderError(`Azure VM ${req.name} exists and belongs to another sandbox`, {
+      code: "VmNameInUse",
+    });
+  }
+  if (vm?.provisioningState === "Succeeded") {
+    ctx.logger.info(
+      { sandbox: req.owner.sandboxId, instance: req.name },
+      "found the VM an earlier create made; using it",
+    );
+    d.suspects.delete(req.name);
+    return toInstance(vm, await readAddresses(ctx, vm, signal));
+  }
+  await removeVm(ctx, ctx.cfg.resourceGroup, req.name, signal);
+  d.suspects.delete(req.name);
+  return undefined;
+}

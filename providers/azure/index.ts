@@ -1,0 +1,38 @@
+// The Azure provider module: `CLOUD_PROVIDER=azure`. Settings come from upstream's env names
+// (options.ts); ARM and the login endpoint can be overridden for sovereign clouds and tests.
+import type { Provider, ProviderDeps, ProviderModule } from "../types.ts";
+import { makeClients } from "./clients.ts";
+import { makeCredential } from "./credential.ts";
+import { azureEnvNames, checkRequired, resolveAzureConfig } from "./options.ts";
+import { AzureProvider } from "./provider.ts";
+
+export { azureEnvNames, azureOptions, resolveAzureConfig, type AzureConfig } from "./options.ts";
+export { AzureProvider } from "./provider.ts";
+
+function createAzureProvider(env: NodeJS.ProcessEnv, deps: ProviderDeps): Provider {
+  const cfg = resolveAzureConfig(env);
+  checkRequired(cfg);
+  const { compute, network } = makeClients(makeCredential(cfg), {
+    subscriptionId: cfg.subscriptionId,
+    armEndpoint: cfg.armEndpoint,
+    retry: {
+      maxAttempts: cfg.retryMaxAttempts,
+      budgetMs: cfg.retryBudgetMs,
+      baseDelayMs: 500,
+      maxDelayMs: 30_000,
+    },
+    hooks: {
+      onRetry: (info) => deps.logger.debug(info, "retrying ARM request"),
+    },
+  });
+  const ctx = { cfg, compute, network, logger: deps.logger, pollIntervalMs: cfg.pollIntervalMs };
+  return new AzureProvider(ctx, env.HOME);
+}
+
+const azure: ProviderModule = {
+  name: "azure",
+  envNames: azureEnvNames,
+  create: createAzureProvider,
+};
+
+export default azure;

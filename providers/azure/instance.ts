@@ -1,0 +1,80 @@
+// A VM as our Instance: id, name, tags, creation time, and its IPs read from its NICs — public
+// addresses first when asked, then private ones (upstream-caa.md §8, CAA azure/provider.go getIPs).
+import type { VirtualMachine } from "@azure/arm-compute";
+import type { NetworkInterface, PublicIPAddress } from "@azure/arm-network";
+import type { Instance } from "../types.ts";
+import { callOptions, type AzureContext } from "./context.ts";
+import { nameOf, resourceGroupOf } from "./ids.ts";
+
+export class AddressNotReadyError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "AddressNotReadyError";
+  }
+}
+
+function usable(addr: string | undefined): addr is string {
+  return addr !== undefined && addr !== "" && addr !== "0.0.0.0";
+}
+
+export function nicIdsOf(vm: VirtualMachine): string[] {
+  return (vm.networkProfile?.networkInterfaces ?? []).flatMap((r) => (r.id ? [r.id] : []));
+}
+
+/** Addresses of some NICs, in NIC order: public ones (looked up in `publicIps`) and private ones. */
+export function addressesOf(
+  nics: readonly NetworkInterface[],
+  publicIps: ReadonlyMap<string, PublicIPAddress>,
+): { public: string[]; private: string[] } {
+  const ipcs = nics.flatMap((n) => n.ipConfigurations ?? []);
+  return {
+    public: ipcs.flatMap((c) => {
+      const id = c.publicIPAddress?.id?.toLowerCase();
+      const addr = id ? publicIps.get(id)?.ipAddress : undefined;
+      return usable(addr) ? [addr] : [];
+    }),
+    private: ipcs.flatMap((c) => (usable(c.privateIPAddress) ? [c.privateIPAddress] : [])),
+  };
+}
+
+export function toInstance(vm: VirtualMachine, ips: string[]): Instance {
+  return {
+    id: vm.id ?? "",
+    name: vm.name ?? "",
+    ips,
+    tags: { ...vm.tags },
+    ...(vm.timeCreated ? { createdAt: new Date(vm.timeCreated) } : {}),
+  };
+}
+
+/** GET the VM's NICs (and public IPs when used) and return its addresses. */
+export async function readAddresses(
+  ctx: AzureContext,
+  vm: VirtualMachine,
+  signal?: AbortSignal,
+): Promise<string[]> {
+  const opts = callOptions(signal);
+  const rg = ctx.cfg.resourceGroup;
+  const nics = await Promise.all(
+    nicIdsOf(vm).map((id) => ctx.network.networkInterfaces.get(resourceGroupOf(id) ?? rg, nameOf(id), opts)),
+  );
+  const publicIps = new Map<string, PublicIPAddress>();
+  if (ctx.cfg.usePublicIp) {
+    const ids = nics
+      .flatMap((n) => n.ipConfigurations ?? [])
+      .flatMap((c) => (c.publicIPAddress?.id ? [c.publicIPAddress.id] : []));
+    for (const id of ids) {
+      publicIps.set(
+        id.toLowerCase(),
+        await ctx.network.publicIPAddresses.get(resourceGroupOf(id) ?? rg, nameOf(id), opts),
+      );
+    }
+  }
+  const found = addressesOf(nics, publicIps);
+  if (found.private.length === 0 || (ctx.cfg.usePublicIp && found.public.length === 0)) {
+    throw new AddressNotReadyError(
+      `VM ${vm.name ?? ""} has no ${ctx.cfg.usePublicIp ? "public " : ""}address yet`,
+    );
+  }
+  return ctx.cfg.usePublicIp ? [...found.public, ...found.private] : found.private;
+}
