@@ -14,6 +14,7 @@ export const SandboxSchema = Type.Object(
     createdAt: Type.String(),
     instanceId: Type.Optional(Type.String()),
     instanceName: Type.Optional(Type.String()),
+    instanceType: Type.Optional(Type.String()),
     ips: Type.Array(Type.String()),
     vni: Type.Optional(Type.Integer()),
     timings: Type.Partial(Type.Record(StageSchema, Type.Number()), { additionalProperties: false }),

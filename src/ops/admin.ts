@@ -42,6 +42,7 @@ function toReply(v: SandboxView): SandboxReply {
     createdAt: v.createdAt,
     instanceId: v.instanceId,
     instanceName: v.instanceName,
+    instanceType: v.instanceType,
     ips: [...v.ips],
     vni: v.vni,
     timings: { ...v.timings },

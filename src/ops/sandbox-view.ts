@@ -2,10 +2,19 @@
 // The manager in src/sandbox/ satisfies it structurally; nothing here can change a sandbox.
 
 export type Stage =
-  "validating" | "provisioning" | "booting" | "agent-connect" | "running" | "stopping" | "stopped" | "failed";
+  | "validating"
+  | "created"
+  | "provisioning"
+  | "booting"
+  | "agent-connect"
+  | "running"
+  | "stopping"
+  | "stopped"
+  | "failed";
 
 export const STAGES: readonly Stage[] = [
   "validating",
+  "created",
   "provisioning",
   "booting",
   "agent-connect",
@@ -23,6 +32,7 @@ export interface SandboxView {
   createdAt: string;
   instanceId?: string;
   instanceName?: string;
+  instanceType?: string;
   ips: string[];
   vni?: number;
   /** Milliseconds spent in each stage reached so far. */

@@ -32,12 +32,10 @@ export async function buildOpsApp(opts: Omit<OpsServerOptions, "port" | "host">)
     const code = err.statusCode && err.statusCode < 500 ? err.statusCode : 500;
     if (code >= 500) opts.logger?.error({ err, url: req.url }, "ops request failed");
     // Only the framework's own message for client errors (e.g. validation); never internals.
-    return reply
-      .code(code)
-      .send({
-        error: code >= 500 ? "Internal" : "BadRequest",
-        message: code >= 500 ? "internal error" : err.message,
-      });
+    return reply.code(code).send({
+      error: code >= 500 ? "Internal" : "BadRequest",
+      message: code >= 500 ? "internal error" : err.message,
+    });
   });
   await app.register(healthPlugin, { startup: opts.startup });
   await app.register(metricsPlugin, {
