@@ -8,6 +8,7 @@ import { NotFoundError, ProviderError } from "../errors.ts";
 import type { CreateRequest, Instance, InstanceType, OwnerTags, Provider, ProviderDeps } from "../types.ts";
 import { OWNER_TAG_KEYS } from "../types.ts";
 import { writeFileAtomic } from "../../src/util/atomic-file.ts";
+import { splitCommand } from "../../src/util/command.ts";
 import { KeyedLock } from "../../src/util/keyed-lock.ts";
 import { hostAddress, hostCount, parseSubnet, type Subnet } from "./addresses.ts";
 import { LOCAL_INSTANCE_TYPES, type LOCAL_OPTIONS } from "./config.ts";
@@ -73,6 +74,11 @@ export class LocalProvider implements Provider {
   /** True when VMs get network namespaces (root); false in the loopback fallback. */
   get usesNamespaces(): boolean {
     return this.namespaces;
+  }
+
+  /** The bridge local VMs attach to. */
+  get bridge(): string {
+    return this.config.bridge;
   }
 
   /** The bridge address: the worker's address as seen from local VMs. */
@@ -247,9 +253,4 @@ export class LocalProvider implements Provider {
       createdAt: new Date(rec.createdAt),
     };
   }
-}
-
-/** Split a command line on spaces, honouring simple double quotes. */
-export function splitCommand(cmd: string): string[] {
-  return [...cmd.matchAll(/"([^"]*)"|(\S+)/g)].map((m) => m[1] ?? m[2]);
 }

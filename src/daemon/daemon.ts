@@ -14,6 +14,11 @@ import { MAX_SOCKET_PATH, agentSocketPath } from "../sandbox/create.ts";
 import { HypervisorService } from "../hypervisor/service.ts";
 import { hypervisorTtrpcServer } from "../hypervisor/ttrpc.ts";
 import { serveGrpc, type GrpcEndpoint } from "../hypervisor/grpc.ts";
+import { CertAuthority } from "../tls/authority.ts";
+import { TLS_OPTIONS, validateTlsConfig } from "../tls/index.ts";
+import { LocalProvider } from "../../providers/local/provider.ts";
+import type { PodNetworkPort } from "../sandbox/ports.ts";
+import { agentPort, podNetworkPort } from "./ports.ts";
 
 export type DaemonConfig = Resolved<ReturnType<typeof daemonOptions>>;
 
@@ -37,6 +42,30 @@ export function checkPodsDir(podsDir: string): void {
   }
 }
 
+/** The worker side of the pod tunnel, when this host can build it. */
+function podNetwork(config: DaemonConfig, provider: Provider, logger: Logger): PodNetworkPort | undefined {
+  if (config.disablePodNetwork) {
+    logger.info({}, "pod networking disabled (DISABLE_POD_NETWORK)");
+    return undefined;
+  }
+  if (config.tunnelType !== "vxlan")
+    throw new ConfigError(`unsupported TUNNEL_TYPE ${JSON.stringify(config.tunnelType)} (only vxlan)`);
+  if (process.getuid?.() !== 0) {
+    logger.warn({}, "not running as root: pod networking (VXLAN) is off");
+    return undefined;
+  }
+  if (provider instanceof LocalProvider && !provider.usesNamespaces) return undefined;
+  // Local VMs reach this host through the provider's bridge, whatever the default route says.
+  const hostInterface =
+    config.hostInterface === "" && provider instanceof LocalProvider ? provider.bridge : config.hostInterface;
+  return podNetworkPort({
+    hostInterface,
+    vxlanPort: config.vxlanPort,
+    vxlanMinId: config.vxlanMinId,
+    logger,
+  });
+}
+
 export async function startDaemon(src: ConfigSource, opts: { logger?: Logger } = {}): Promise<Daemon> {
   const config = resolve(daemonOptions(), src);
   checkPodsDir(config.podsDir);
@@ -54,6 +83,12 @@ export async function startDaemon(src: ConfigSource, opts: { logger?: Logger } =
   );
   await provider.start({ verify: config.cloudConfigVerify });
 
+  const tls = resolve(TLS_OPTIONS, src);
+  validateTlsConfig(tls);
+  // The CA lives in the state directory: a restarted daemon must keep trusting its running VMs.
+  const ca = await CertAuthority.loadOrCreate(join(config.stateDir, "tls"));
+  const network = podNetwork(config, provider, logger);
+
   const store = await SandboxStore.open(join(config.stateDir, "sandboxes"));
   const manager = new SandboxManager({
     provider,
@@ -66,6 +101,14 @@ export async function startDaemon(src: ConfigSource, opts: { logger?: Logger } =
       initdata: config.initdata,
       enableScratchSpace: config.enableScratchSpace,
     },
+    network,
+    agent: agentPort({
+      tls,
+      ca,
+      forwarderPort: config.forwarderPort,
+      proxyTimeoutMs: config.proxyTimeoutMs,
+      logger,
+    }),
   });
   await recoverSandboxes(manager);
 

@@ -1,9 +1,13 @@
 // `caa podvm`: the boot chain of a local VM, in the order a real pod VM runs it
-// (upstream-caa.md §5.1): process-user-data from the cidata directory, the kata agent, then the
-// agent-protocol-forwarder. Runs inside the VM's network namespace (or on its loopback address).
+// (upstream-caa.md §5.1): the kata agent, then process-user-data and the agent-protocol-forwarder
+// (provisioning is the forwarder's first step). Runs inside the VM's network namespace (or, without
+// root, on the VM's loopback address).
+import { spawn, type ChildProcess } from "node:child_process";
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { Logger } from "../log/logger.ts";
+import { runForwarder, type ForwarderHandle } from "../forwarder/index.ts";
+import { splitCommand } from "../util/command.ts";
 
 export interface PodVmOptions {
   cidata: string;
@@ -11,14 +15,60 @@ export interface PodVmOptions {
   listen: string;
   agentCommand: string;
   bootDelayMs: number;
+  /** The VM's namespace; its pod namespace is derived from it (`podns-…`), one per VM on this host. */
   vmNetns?: string;
   hostInterface?: string;
 }
 
-export async function bootPodVm(opts: PodVmOptions, logger: Logger): Promise<{ stop(): Promise<void> }> {
+export interface PodVm {
+  stop(): Promise<void>;
+}
+
+export function podNetnsName(vmNetns: string | undefined): string {
+  return vmNetns ? `podns-${vmNetns.replace(/^caa-vm-/, "")}` : "podns";
+}
+
+function startAgent(command: string, socket: string, record: string, logger: Logger): ChildProcess {
+  const [exe, ...args] = splitCommand(command);
+  const child = spawn(exe!, [...args, "--socket", socket, "--record", record], { stdio: "inherit" });
+  child.on("exit", (code, signal) => logger.info({ code, signal }, "kata agent exited"));
+  return child;
+}
+
+export async function bootPodVm(opts: PodVmOptions, logger: Logger): Promise<PodVm> {
   await mkdir(opts.root, { recursive: true, mode: 0o755 });
   if (opts.bootDelayMs > 0) await new Promise((r) => setTimeout(r, opts.bootDelayMs));
+  const agentSocket = join(opts.root, "run/kata-containers/agent.sock");
+  await mkdir(join(opts.root, "run/kata-containers"), { recursive: true });
+  const agent =
+    opts.agentCommand !== ""
+      ? startAgent(opts.agentCommand, agentSocket, join(opts.root, "agent-calls.jsonl"), logger)
+      : undefined;
+  let forwarder: ForwarderHandle | undefined;
+  try {
+    forwarder = await runForwarder(
+      {
+        listen: opts.listen,
+        kataAgentSocket: agentSocket,
+        podNamespace: podNetnsName(opts.vmNetns),
+        hostInterface: opts.hostInterface ?? "",
+        rootDir: opts.root,
+        cidataDir: opts.cidata,
+        imds: "none",
+        noPodNetwork: opts.vmNetns === undefined,
+      },
+      logger,
+    );
+  } catch (err) {
+    agent?.kill("SIGTERM");
+    throw err;
+  }
   await writeFile(join(opts.root, "booted"), new Date().toISOString());
-  logger.info({ root: opts.root }, "pod VM booted");
-  return { stop: async () => undefined };
+  logger.info({ root: opts.root, listen: forwarder.address }, "pod VM booted");
+  return {
+    async stop() {
+      await forwarder?.close();
+      agent?.kill("SIGTERM");
+    },
+  };
 }

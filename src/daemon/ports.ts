@@ -1,0 +1,63 @@
+// Adapters from the parts below the lifecycle (pod network, TLS + agent proxy) to the ports the
+// sandbox manager calls (src/sandbox/ports.ts).
+import type { Logger } from "../log/logger.ts";
+import { AgentProxy, type CallObserver } from "../agentproxy/index.ts";
+import { apfTlsFields, buildClientTls, type TlsConfig } from "../tls/index.ts";
+import type { CertAuthority } from "../tls/authority.ts";
+import { inspectPodNetwork } from "../podnetwork/inspect.ts";
+import { setupWorkerTunnel, teardownWorkerTunnel } from "../podnetwork/worker.ts";
+import { vniFor } from "../podnetwork/vni.ts";
+import type { PodNetworkConfig } from "../podnetwork/types.ts";
+import type { AgentPort, PodNetworkPort } from "../sandbox/ports.ts";
+
+export function podNetworkPort(opts: {
+  hostInterface: string;
+  vxlanPort: number;
+  vxlanMinId: number;
+  logger: Logger;
+}): PodNetworkPort {
+  const { logger } = opts;
+  return {
+    inspect: (netnsPath, index) =>
+      inspectPodNetwork({
+        netnsPath,
+        index,
+        hostInterface: opts.hostInterface === "" ? undefined : opts.hostInterface,
+        vxlanPort: opts.vxlanPort,
+        vxlanMinId: opts.vxlanMinId,
+        logger,
+      }),
+    vni: (index) => vniFor(index, opts.vxlanMinId),
+    setup: (netnsPath, config, remoteIp) =>
+      setupWorkerTunnel({ netnsPath, config: config as PodNetworkConfig, remoteIp, logger }),
+    teardown: (netnsPath, config, remoteIp) =>
+      teardownWorkerTunnel({ netnsPath, config: config as PodNetworkConfig, remoteIp, logger }),
+  };
+}
+
+export function agentPort(opts: {
+  tls: TlsConfig;
+  ca: CertAuthority;
+  forwarderPort: number;
+  proxyTimeoutMs: number;
+  logger: Logger;
+  onCall?: CallObserver;
+}): AgentPort {
+  return {
+    apfTls: async (vmName) => ({ ...(await apfTlsFields(opts.tls, opts.ca, vmName)) }),
+    async connect({ sandboxId, socketPath, vmName, ip, signal }) {
+      const proxy = new AgentProxy({
+        socketPath,
+        host: ip,
+        port: opts.forwarderPort,
+        tls: buildClientTls(opts.tls, opts.ca, vmName),
+        timeoutMs: opts.proxyTimeoutMs,
+        logger: opts.logger,
+        sandboxId,
+        onCall: opts.onCall,
+      });
+      await proxy.start(signal);
+      return proxy;
+    },
+  };
+}
