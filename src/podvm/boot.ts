@@ -30,7 +30,7 @@ export function podNetnsName(vmNetns: string | undefined): string {
 
 function startAgent(command: string, socket: string, record: string, logger: Logger): ChildProcess {
   const [exe, ...args] = splitCommand(command);
-  const child = spawn(exe!, [...args, "--socket", socket, "--record", record], { stdio: "inherit" });
+  const child = spawn(exe, [...args, "--socket", socket, "--record", record], { stdio: "inherit" });
   child.on("exit", (code, signal) => logger.info({ code, signal }, "kata agent exited"));
   return child;
 }
