@@ -1,0 +1,39 @@
+// Create one instance with user-data and owner tags; read the user-data back where the provider
+// offers a way (readUserData), so a provider cannot silently drop or re-encode it.
+import type { Provider } from "../../../providers/types.ts";
+import type { ConformanceCase } from "../types.ts";
+import { checkInstance, createInstance, createRequest, ownerTags } from "./instances.ts";
+
+/** Optional provider hook: the user-data the cloud holds for an instance, decoded. */
+export interface UserDataReader {
+  readUserData(id: string, signal?: AbortSignal): Promise<string>;
+}
+
+function userDataReader(p: Provider): UserDataReader | undefined {
+  const candidate = p as Provider & Partial<UserDataReader>;
+  return typeof candidate.readUserData === "function" ? (candidate as UserDataReader) : undefined;
+}
+
+export const createCase: ConformanceCase = {
+  id: "create",
+  title: "creates an instance with user-data and owner tags",
+  needs: ["start"],
+  async run(ctx) {
+    const req = createRequest(ctx, ownerTags(ctx, "create"));
+    ctx.step(`creating ${req.name} (${req.spec.instanceType})`);
+    const inst = await createInstance(ctx, req);
+    ctx.first = inst;
+    checkInstance(inst, req, "create()");
+    const reader = userDataReader(ctx.provider);
+    if (reader === undefined)
+      return `${inst.id} at ${inst.ips[0]}; user-data not read back (the provider offers no readUserData)`;
+    const stored = await reader.readUserData(inst.id, ctx.signal);
+    if (stored !== req.userData) {
+      throw new Error(
+        `user-data of ${inst.id} differs from what create() was given: sent ${JSON.stringify(req.userData)}, ` +
+          `the cloud holds ${JSON.stringify(stored)}`,
+      );
+    }
+    return `${inst.id} at ${inst.ips[0]}; user-data read back intact`;
+  },
+};
