@@ -11,6 +11,11 @@ import { Code, canceled, deadlineExceeded } from "./status.ts";
 const WRITE_HIGH_WATER = 1 << 20;
 /** A peer that lets this much pile up is not reading at all: drop it rather than grow without bound. */
 const WRITE_HARD_LIMIT = 32 << 20;
+/**
+ * Handlers one connection may have running at once. Go has no such bound (a goroutine per request); beyond it we
+ * answer 8 ResourceExhausted rather than stop reading, because a paused socket would not notice its peer leave.
+ */
+export const MAX_INFLIGHT = 1024;
 /** setTimeout's maximum; a longer timeout_nano is as good as none. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
@@ -33,7 +38,7 @@ export class ServerConnection {
     let resolveDone!: () => void;
     this.done = new Promise((resolve) => (resolveDone = resolve));
     socket.on("data", (chunk: Buffer) => this.onData(chunk));
-    socket.on("drain", () => socket.resume());
+    socket.on("drain", () => this.throttle());
     socket.on("error", () => this.close());
     socket.on("end", () => this.close());
     socket.on("close", () => {
@@ -97,6 +102,10 @@ export class ServerConnection {
     } catch (err) {
       return this.sendStatus(streamId, invalidArgument(`unmarshal request error: ${String(err)}`));
     }
+    if (this.inflight.size >= MAX_INFLIGHT) {
+      const message = `ttrpc: more than ${MAX_INFLIGHT} concurrent requests on one connection`;
+      return this.sendStatus(streamId, { code: Code.ResourceExhausted, message, details: [] });
+    }
     void this.run(streamId, {
       service: req.service,
       method: req.method,
@@ -143,8 +152,18 @@ export class ServerConnection {
     if (this.closed) return;
     const data = Response.encode(response).finish();
     this.socket.write(encodeFrame(streamId, FrameType.Response, data));
-    const pending = this.socket.writableLength;
-    if (pending > WRITE_HARD_LIMIT) this.close();
-    else if (pending > WRITE_HIGH_WATER) this.socket.pause();
+    if (this.socket.writableLength > WRITE_HARD_LIMIT) this.close();
+    else this.throttle();
+  }
+
+  /**
+   * Back-pressure: like Go's server, whose reader blocks while its replies cannot be written, we stop reading while
+   * replies wait for the peer, so one that never reads holds bounded memory. A peer that leaves is still noticed:
+   * the pending write fails.
+   */
+  private throttle(): void {
+    if (this.closed) return;
+    if (this.socket.writableLength > WRITE_HIGH_WATER) this.socket.pause();
+    else if (this.socket.isPaused()) this.socket.resume();
   }
 }

@@ -8,8 +8,10 @@ import { after, before, describe, test } from "node:test";
 import { Status } from "../../src/gen/google/rpc/status.ts";
 import { HypervisorDefinition } from "../../src/gen/hypervisor/hypervisor.ts";
 import { FrameType, MAX_DATA_LENGTH, encodeFrame } from "../../src/ttrpc/frame.ts";
+import { MAX_INFLIGHT } from "../../src/ttrpc/connection.ts";
 import { Code, TtrpcClient, TtrpcError, TtrpcServer } from "../../src/ttrpc/index.ts";
-import { goClientCall, startGoServer } from "../helpers/go-peer.ts";
+import type { CallContext } from "../../src/ttrpc/index.ts";
+import { goClientCall, goShimLifecycle, startGoServer } from "../helpers/go-peer.ts";
 import type { GoProcess } from "../helpers/go-peer.ts";
 import { RawConn } from "../helpers/ttrpc-raw.ts";
 
@@ -23,6 +25,7 @@ let server: TtrpcServer;
 let goServer: GoProcess;
 const aborts: { code: number; afterMs: number }[] = [];
 const gate: (() => void)[] = [];
+const hvCalls: { method: string; request: unknown; timeoutMs: number | undefined }[] = [];
 
 async function waitFor(cond: () => boolean, timeoutMs = 5000): Promise<void> {
   const until = Date.now() + timeoutMs;
@@ -60,10 +63,20 @@ before(async () => {
         });
       }),
   });
+  const record = (method: string, request: unknown, ctx: CallContext): void => {
+    hvCalls.push({
+      method,
+      request,
+      timeoutMs: ctx.deadline === undefined ? undefined : ctx.deadline - Date.now(),
+    });
+  };
   server.registerService(HypervisorDefinition, {
-    createVM: (req) => ({ agentSocketPath: `/run/peerpod/pods/${req.id}/agent.ttrpc` }),
-    startVM: () => ({}),
-    stopVM: () => ({}),
+    createVM: (req, ctx) => {
+      record("CreateVM", req, ctx);
+      return { agentSocketPath: `/run/peerpod/pods/${req.id}/agent.ttrpc` };
+    },
+    startVM: (req, ctx) => (record("StartVM", req, ctx), {}),
+    stopVM: (req, ctx) => (record("StopVM", req, ctx), {}),
     version: () => ({ version: "0.0.0" }),
   });
   await server.listen(ourSock);
@@ -171,6 +184,57 @@ describe("Go client → our server", () => {
     const results = await goClientCall(ourSock, { method: "Gate", payload: text("8"), count: 8 });
     assert.equal(results.length, 8);
     for (const r of results) assert.deepEqual([r.code, r.payloadHex], [0, hexOf("open")]);
+  });
+});
+
+describe("the kata shim's hypervisor call sequence (Go ttrpc client) against our server", () => {
+  const annotations = {
+    "io.kubernetes.cri.sandbox-name": "nginx",
+    "io.katacontainers.config.hypervisor.default_vcpus": "2",
+  };
+
+  test("go style: CreateVM and StopVM without deadline, StartVM with 600 s", async () => {
+    hvCalls.length = 0;
+    const steps = await goShimLifecycle(ourSock, { id: "sb1", netns: "/var/run/netns/cni-1", annotations });
+    assert.deepEqual(
+      steps.map((s) => [s.step, s.code, s.agentSocketPath]),
+      [
+        ["CreateVM", 0, "/run/peerpod/pods/sb1/agent.ttrpc"],
+        ["StartVM", 0, undefined],
+        ["StopVM", 0, undefined],
+      ],
+    );
+    assert.deepEqual(hvCalls[0].request, {
+      id: "sb1",
+      annotations,
+      networkNamespacePath: "/var/run/netns/cni-1",
+      _unknownFields: {},
+    });
+    assert.deepEqual(
+      hvCalls.map((c) => [c.method, c.timeoutMs === undefined ? "none" : Math.round(c.timeoutMs / 1000)]),
+      [
+        ["CreateVM", "none"],
+        ["StartVM", 600],
+        ["StopVM", "none"],
+      ],
+    );
+  });
+
+  test("rust style: one connection, StopVM with a 1 s deadline", async () => {
+    hvCalls.length = 0;
+    const steps = await goShimLifecycle(ourSock, { id: "sb2", style: "rust", startTimeout: "60s" });
+    assert.deepEqual(
+      steps.map((s) => s.code),
+      [0, 0, 0],
+    );
+    assert.deepEqual(
+      hvCalls.map((c) => [c.method, c.timeoutMs === undefined ? "none" : Math.round(c.timeoutMs / 1000)]),
+      [
+        ["CreateVM", "none"],
+        ["StartVM", 60],
+        ["StopVM", 1],
+      ],
+    );
   });
 });
 
@@ -365,6 +429,19 @@ describe("hostile input on our server", () => {
     huge.close();
     half.close();
     await othersStillWork();
+  });
+
+  test("beyond 1024 running handlers a connection gets 8; disconnecting cancels the running ones", async () => {
+    aborts.length = 0;
+    const raw = await RawConn.open(ourSock);
+    const total = MAX_INFLIGHT + 500;
+    for (let i = 0; i < total; i++) raw.request(2 * i + 1, "test.Echo", "Slow");
+    const got = await raw.waitFrames(total - MAX_INFLIGHT, 10_000);
+    assert.ok(got.every((r) => r.code === Code.ResourceExhausted && r.streamId > 2 * MAX_INFLIGHT));
+    await othersStillWork();
+    raw.close();
+    await waitFor(() => aborts.length === MAX_INFLIGHT);
+    assert.ok(aborts.every((a) => a.code === Code.Canceled));
   });
 
   test("a client that never reads is throttled (the server stops reading) without hurting others", async () => {
