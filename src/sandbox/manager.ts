@@ -51,36 +51,52 @@ export class SandboxManager {
 
   async createVM(input: CreateVMInput): Promise<{ agentSocketPath: string }> {
     const { store } = this.deps;
-    return this.lock.run(input.id, async () => {
-      const existing = store.get(input.id);
-      if (existing && existing.stage !== "stopped") {
-        throw new LifecycleError("already-exists", `sandbox ${input.id} already exists`);
-      }
-      const record = await buildSandboxRecord(input, this.deps);
-      await mkdir(record.podDir, { recursive: true, mode: 0o700 });
-      await store.put(record);
-      this.stageStartedAt.set(record.id, Date.now());
-      // The upstream e2e suite greps for this exact line (upstream-caa.md §3.1, §10).
-      this.log.info(
-        { component: "adaptor/cloud", sandbox: record.id, pod: record.podName, stage: record.stage },
-        `create a sandbox ${record.id} for pod ${record.podName} in namespace ${record.podNamespace} (netns: ${record.netnsPath})`,
-      );
-      return { agentSocketPath: record.agentSocketPath };
-    });
+    return this.timed("create", () =>
+      this.lock.run(input.id, async () => {
+        const existing = store.get(input.id);
+        if (existing && existing.stage !== "stopped") {
+          throw new LifecycleError("already-exists", `sandbox ${input.id} already exists`);
+        }
+        const record = await buildSandboxRecord(input, this.deps);
+        await mkdir(record.podDir, { recursive: true, mode: 0o700 });
+        await store.put(record);
+        this.stageStartedAt.set(record.id, Date.now());
+        // The upstream e2e suite greps for this exact line (upstream-caa.md §3.1, §10).
+        this.log.info(
+          { component: "adaptor/cloud", sandbox: record.id, pod: record.podName, stage: record.stage },
+          `create a sandbox ${record.id} for pod ${record.podName} in namespace ${record.podNamespace} (netns: ${record.netnsPath})`,
+        );
+        return { agentSocketPath: record.agentSocketPath };
+      }),
+    );
+  }
+
+  private async timed<T>(operation: "create" | "start" | "stop", fn: () => Promise<T>): Promise<T> {
+    const t0 = performance.now();
+    try {
+      const v = await fn();
+      this.deps.observer?.call?.(operation, performance.now() - t0, true);
+      return v;
+    } catch (err) {
+      this.deps.observer?.call?.(operation, performance.now() - t0, false);
+      throw err;
+    }
   }
 
   async startVM(id: string, signal: AbortSignal): Promise<void> {
-    return this.lock.run(id, async () => {
-      const record = this.deps.store.get(id);
-      if (!record || record.stage === "stopped") {
-        throw new LifecycleError("not-found", `sandbox ${id} does not exist`);
-      }
-      if (record.stage === "running") return;
-      if (record.stage === "stopping") {
-        throw new LifecycleError("failed-precondition", `sandbox ${id} is stopping`);
-      }
-      await this.provision(record, signal);
-    });
+    return this.timed("start", () =>
+      this.lock.run(id, async () => {
+        const record = this.deps.store.get(id);
+        if (!record || record.stage === "stopped") {
+          throw new LifecycleError("not-found", `sandbox ${id} does not exist`);
+        }
+        if (record.stage === "running") return;
+        if (record.stage === "stopping") {
+          throw new LifecycleError("failed-precondition", `sandbox ${id} is stopping`);
+        }
+        await this.provision(record, signal);
+      }),
+    );
   }
 
   /**
@@ -88,12 +104,14 @@ export class SandboxManager {
    * (upstream-caa.md §1.3) and a VM must be deleted all the same.
    */
   async stopVM(id: string): Promise<void> {
-    return this.lock.run(id, async () => {
-      const record = this.deps.store.get(id);
-      if (!record) throw new LifecycleError("not-found", `stopping VM: sandbox ${id} does not exist`);
-      if (record.stage === "stopped") return;
-      await this.stop(record);
-    });
+    return this.timed("stop", () =>
+      this.lock.run(id, async () => {
+        const record = this.deps.store.get(id);
+        if (!record) throw new LifecycleError("not-found", `stopping VM: sandbox ${id} does not exist`);
+        if (record.stage === "stopped") return;
+        await this.stop(record);
+      }),
+    );
   }
 
   /** podvminfo.PodVMInfo/GetInfo: the instance id of a pod, optionally waiting until it is known. */

@@ -35,6 +35,8 @@ export interface AgentSession {
 
 /** Side effects that report the lifecycle (metrics, Kubernetes PeerPods and Events). Never throw. */
 export interface LifecycleObserver {
+  /** A whole call: CreateVM, StartVM or StopVM, with its duration and outcome. */
+  call?(operation: "create" | "start" | "stop", ms: number, ok: boolean): void;
   stage?(sandbox: SandboxRecord, stage: Stage, ms: number): void;
   failed?(sandbox: SandboxRecord, error: SandboxError): void;
   instanceCreated?(sandbox: SandboxRecord): Promise<void>;

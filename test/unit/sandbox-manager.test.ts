@@ -1,0 +1,204 @@
+// The lifecycle on its own, with an in-memory provider and agent port: what is persisted when,
+// what a failure cleans up, and which stage its message names.
+import assert from "node:assert/strict";
+import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, test } from "node:test";
+import { ProviderError } from "../../providers/errors.ts";
+import type { CreateRequest, Instance, OwnerTags, Provider } from "../../providers/types.ts";
+import { silentLogger } from "../../src/log/logger.ts";
+import { LifecycleError } from "../../src/sandbox/errors.ts";
+import { SandboxManager } from "../../src/sandbox/manager.ts";
+import type { AgentPort } from "../../src/sandbox/ports.ts";
+import { recoverSandboxes } from "../../src/sandbox/recovery.ts";
+import { SandboxStore } from "../../src/sandbox/store.ts";
+
+class MemoryProvider implements Provider {
+  readonly name = "memory";
+  readonly instances = new Map<string, Instance>();
+  creates = 0;
+  deletes = 0;
+  failCreate: ProviderError | undefined;
+  createDelayMs = 0;
+  async start() {}
+  instanceTypes() {
+    return [{ name: "m.small", vcpus: 2, memoryMiB: 4096, gpus: 0 }];
+  }
+  defaultInstanceType() {
+    return "m.small";
+  }
+  async create(req: CreateRequest) {
+    this.creates++;
+    if (this.createDelayMs) await new Promise((r) => setTimeout(r, this.createDelayMs));
+    if (this.failCreate) throw this.failCreate;
+    const inst: Instance = {
+      id: `i-${this.creates}`,
+      name: req.name,
+      ips: ["192.0.2.10"],
+      tags: { "peerpod-sandbox-id": req.owner.sandboxId, "peerpod-cluster": req.owner.cluster },
+    };
+    this.instances.set(inst.id, inst);
+    return inst;
+  }
+  async delete(id: string) {
+    this.deletes++;
+    this.instances.delete(id);
+  }
+  async get(id: string) {
+    const i = this.instances.get(id);
+    if (!i) throw new ProviderError("gone", { code: "NotFound" });
+    return i;
+  }
+  async list(owner: Partial<OwnerTags>) {
+    return [...this.instances.values()].filter(
+      (i) => owner.sandboxId === undefined || i.tags["peerpod-sandbox-id"] === owner.sandboxId,
+    );
+  }
+  async close() {}
+}
+
+const POD = { "io.kubernetes.cri.sandbox-name": "web", "io.kubernetes.cri.sandbox-namespace": "shop" };
+let dir: string;
+
+before(async () => {
+  dir = await mkdtemp(join(tmpdir(), "caa-mgr-"));
+});
+after(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+let setups = 0;
+
+async function setup(name: string, agent?: AgentPort) {
+  // Short pod dirs: a 64-character id's agent socket must fit in 107 bytes.
+  const podsDir = join(dir, `p${setups++}`);
+  const provider = new MemoryProvider();
+  const store = await SandboxStore.open(join(dir, name, "state"));
+  const manager = new SandboxManager({
+    provider,
+    store,
+    logger: silentLogger(),
+    config: { podsDir, cluster: "c1", node: "n1", initdata: "", enableScratchSpace: false },
+    agent,
+  });
+  return { provider, store, manager };
+}
+
+const never = new AbortController().signal;
+
+test("CreateVM persists the sandbox with rendered user-data and no cloud call", async () => {
+  const { provider, store, manager } = await setup("create");
+  const res = await manager.createVM({ id: "a".repeat(64), annotations: POD, netnsPath: "" });
+  assert.equal(res.agentSocketPath, join(manager.deps.config.podsDir, "a".repeat(64), "agent.ttrpc"));
+  assert.equal(provider.creates, 0);
+  const files = await readdir(store.dir);
+  assert.deepEqual(files, ["a".repeat(64) + ".json"]);
+  const rec = JSON.parse(await readFile(join(store.dir, files[0]), "utf8")) as {
+    stage: string;
+    userData: string;
+  };
+  assert.equal(rec.stage, "created");
+  assert.match(rec.userData, /^#cloud-config\n\nwrite_files:\n {2}- path: \/run\/peerpod\/apf.json\n/);
+  await assert.rejects(
+    manager.createVM({ id: "a".repeat(64), annotations: POD, netnsPath: "" }),
+    (e: LifecycleError) => e.kind === "already-exists",
+  );
+});
+
+test("a failed agent connection deletes the instance and names the stage", async () => {
+  const agent: AgentPort = {
+    apfTls: async () => ({}),
+    connect: async () => {
+      throw new Error("no answer from 192.0.2.10:15150 after 5m");
+    },
+  };
+  const { provider, store, manager } = await setup("agentfail", agent);
+  const id = "b".repeat(64);
+  await manager.createVM({ id, annotations: POD, netnsPath: "" });
+  await assert.rejects(manager.startVM(id, never), (e: LifecycleError) => {
+    assert.equal(e.message, "agent-connect: no answer from 192.0.2.10:15150 after 5m");
+    return true;
+  });
+  assert.equal(provider.instances.size, 0, "the instance was deleted");
+  const rec = store.get(id)!;
+  assert.equal(rec.stage, "failed");
+  assert.equal(rec.instance, undefined);
+  assert.equal(rec.lastError?.stage, "agent-connect");
+});
+
+test("a cloud error reaches the caller with the stage and the cloud's code", async () => {
+  const { provider, store, manager } = await setup("cloudfail");
+  provider.failCreate = new ProviderError("AWS InsufficientInstanceCapacity for m.small", {
+    code: "InsufficientInstanceCapacity",
+  });
+  const id = "c".repeat(64);
+  await manager.createVM({ id, annotations: POD, netnsPath: "" });
+  await assert.rejects(manager.startVM(id, never), (e: LifecycleError) => {
+    assert.equal(e.code, "InsufficientInstanceCapacity");
+    assert.match(e.message, /^provisioning: AWS InsufficientInstanceCapacity/);
+    return true;
+  });
+  assert.equal(store.get(id)?.lastError?.code, "InsufficientInstanceCapacity");
+  // A retried StartVM after the failure works.
+  provider.failCreate = undefined;
+  await manager.startVM(id, never);
+  assert.equal(store.get(id)?.stage, "running");
+});
+
+test("calls for one sandbox are serialised; a concurrent StartVM creates one instance", async () => {
+  const { provider, manager } = await setup("serial");
+  provider.createDelayMs = 50;
+  const id = "d".repeat(64);
+  await manager.createVM({ id, annotations: POD, netnsPath: "" });
+  await Promise.all([manager.startVM(id, never), manager.startVM(id, never), manager.startVM(id, never)]);
+  assert.equal(provider.creates, 1);
+  await Promise.all([manager.stopVM(id), manager.stopVM(id)]);
+  assert.equal(provider.instances.size, 0);
+});
+
+test("the instance id is on disk before StartVM's later steps can fail", async () => {
+  let seenOnDisk: string | undefined;
+  const { store, manager } = await setup("order", {
+    apfTls: async () => ({}),
+    connect: async ({ sandboxId }) => {
+      const text = await readFile(join(store.dir, `${sandboxId}.json`), "utf8");
+      seenOnDisk = (JSON.parse(text) as { instance?: { id: string } }).instance?.id;
+      return { close: async () => undefined };
+    },
+  });
+  const id = "e".repeat(64);
+  await manager.createVM({ id, annotations: POD, netnsPath: "" });
+  await manager.startVM(id, never);
+  assert.equal(seenOnDisk, "i-1");
+});
+
+test("recovery undoes a StartVM cut off inside the cloud call, found by its owner tag", async () => {
+  const { provider, store, manager } = await setup("recover");
+  const id = "f".repeat(64);
+  await manager.createVM({ id, annotations: POD, netnsPath: "" });
+  // Simulate the daemon dying inside provider.create: the cloud has the instance, the record says provisioning.
+  const rec = store.get(id)!;
+  rec.stage = "provisioning";
+  await store.put(rec);
+  await provider.create({
+    name: "podvm-web-ffffffff",
+    userData: "",
+    spec: rec.spec,
+    owner: { cluster: "c1", node: "n1", sandboxId: id, podName: "web", podNamespace: "shop" },
+  });
+  const fresh = new SandboxManager({ ...manager.deps, store: await SandboxStore.open(store.dir) });
+  const report = await recoverSandboxes(fresh);
+  assert.deepEqual(report.undone, [id]);
+  assert.equal(provider.instances.size, 0);
+  assert.equal(fresh.get(id)?.stage, "failed");
+});
+
+test("tunnel indexes are unique across concurrent CreateVMs and reused only after StopVM", async () => {
+  const store = await SandboxStore.open(join(dir, "vni", "state"));
+  const a = store.reserveTunnelIndex();
+  const b = store.reserveTunnelIndex();
+  assert.notEqual(a, b);
+  store.releaseTunnelIndex(a);
+  assert.equal(store.reserveTunnelIndex(), a);
+});
