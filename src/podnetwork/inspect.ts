@@ -5,7 +5,7 @@ import type { IpRoute } from "./iproute-parse.ts";
 import { findLink, mainRoutes, permanentNeighbors } from "./iproute.ts";
 import { COPIED_PROTOCOLS, protocolName, scopeName } from "./names.ts";
 import { findPrimaryInterface } from "./primary.ts";
-import type { PodNeighbor, PodNetworkConfig, PodRoute } from "./types.ts";
+import type { ApfNeighbor, ApfRoute, PodNetworkConfig } from "../userdata/apf-config.ts";
 import { checkVxlanPort, vniFor } from "./vni.ts";
 
 export interface InspectOptions {
@@ -45,15 +45,9 @@ export function copiedRoutes(routes: readonly IpRoute[]): IpRoute[] {
   );
 }
 
-export function toPodRoute(r: {
-  dst: string;
-  gateway: string;
-  dev: string;
-  protocol: number;
-  scope: number;
-}): PodRoute {
-  const route: PodRoute = { dst: r.dst, gw: r.gateway };
-  if (r.dev !== "") route.dev = r.dev;
+/** A route in apf.json form; dev "" and protocol/scope 0 are left for the renderer to omit. */
+export function toPodRoute(r: IpRoute): ApfRoute {
+  const route: ApfRoute = { dst: r.dst, gw: r.gateway, dev: r.dev };
   const protocol = protocolName(r.protocol);
   if (protocol !== undefined) route.protocol = protocol;
   const scope = scopeName(r.scope);
@@ -107,13 +101,12 @@ async function inspect(opts: InspectOptions): Promise<PodNetworkConfig> {
     podRoutes.push({ dst, gw: primary.gateway, dev });
   }
 
-  const neighbors: PodNeighbor[] = (await permanentNeighbors(ns, dev)).map((n) => {
-    const neighbor: PodNeighbor = { ip: n.dst };
-    if (n.lladdr !== "") neighbor["hw-addr"] = n.lladdr;
-    neighbor.dev = n.dev;
-    neighbor.state = "permanent";
-    return neighbor;
-  });
+  const neighbors: ApfNeighbor[] = (await permanentNeighbors(ns, dev)).map((n) => ({
+    ip: n.dst,
+    "hw-addr": n.lladdr,
+    dev: n.dev,
+    state: "permanent",
+  }));
 
   return {
     podip: `${podIp.local}/${podIp.prefixlen}`,

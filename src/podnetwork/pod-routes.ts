@@ -1,10 +1,9 @@
 // Turns apf.json routes and neighbours back into iproute2 commands on the VM side, as upstream's
 // netops RouteAdd / NeighborAdd do (upstream-caa.md §4.3 step 3).
 import { isIP } from "node:net";
-import { NEIGHBOR_STATES, isRouteProtocolName, isRouteScopeName } from "./names.ts";
+import { PROTOCOL_NUMBERS, isAddableNeighborState, isRouteProtocol, isRouteScope } from "./names.ts";
 import type { PodNeighbor, PodRoute } from "./types.ts";
 
-const PROTOCOL_NUMBERS: Record<string, number> = { kernel: 2, boot: 3, static: 4, dhcp: 16 };
 const MAC = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i;
 
 /** Gateway-less routes first: a gateway route fails until its gateway is reachable (Calico). */
@@ -17,10 +16,10 @@ export function routeAddArgs(r: PodRoute): string[] {
   if (!/^[\d.]+\/\d+$/.test(r.dst) || isIP(r.dst.split("/")[0] ?? "") !== 4) {
     throw new Error(`route destination ${JSON.stringify(r.dst)} is not an IPv4 prefix`);
   }
-  if (r.protocol !== undefined && !isRouteProtocolName(r.protocol)) {
+  if (r.protocol !== undefined && !isRouteProtocol(r.protocol)) {
     throw new Error(`unknown route protocol: ${String(r.protocol)}`);
   }
-  if (r.scope !== undefined && !isRouteScopeName(r.scope))
+  if (r.scope !== undefined && !isRouteScope(r.scope))
     throw new Error(`unknown route scope: ${String(r.scope)}`);
   const args = ["ip", "route", "add", r.dst];
   if (r.gw) {
@@ -48,7 +47,7 @@ export function neighborAddArgs(n: PodNeighbor): string[] {
       `failed to add a new neighbor entry: invalid hardware address ${JSON.stringify(n["hw-addr"] ?? "")}`,
     );
   }
-  if (n.state === undefined || !NEIGHBOR_STATES.includes(n.state)) {
+  if (!isAddableNeighborState(n.state)) {
     throw new Error(
       `failed to add a new neighbor entry: invalid neighbor state ${JSON.stringify(n.state ?? "none")}`,
     );

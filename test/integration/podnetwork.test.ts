@@ -5,7 +5,7 @@ import { after, before, describe, it } from "node:test";
 import { silentLogger } from "../../src/log/logger.ts";
 import { inspectPodNetwork } from "../../src/podnetwork/inspect.ts";
 import { setupPodNode, teardownPodNode } from "../../src/podnetwork/podnode.ts";
-import type { PodNetworkConfig } from "../../src/podnetwork/types.ts";
+import { parseApfJson, renderApfJson, type PodNetworkConfig } from "../../src/userdata/apf-config.ts";
 import { setupWorkerTunnel, teardownWorkerTunnel } from "../../src/podnetwork/worker.ts";
 import {
   PEER_IP,
@@ -61,8 +61,12 @@ describe("pod network VXLAN tunnel", { skip }, () => {
     assert.equal(config["vxlan-id"], 555003);
 
     const worker = { netnsPath: t.podPath, config, remoteIp: VM_IP, logger, hostNetns: t.worker };
+    // The VM side gets the config the way a pod VM does: rendered into apf.json and parsed back.
+    const apf = renderApfJson({ "pod-network": config, "pod-namespace": "default", "pod-name": "p" });
+    const vmConfig = parseApfJson(apf)["pod-network"];
+    assert.ok(vmConfig);
     const vm = {
-      config,
+      config: vmConfig,
       podNetns: t.vmPod,
       logger,
       vmNetns: t.vm,

@@ -10,6 +10,7 @@ import { copiedRoutes, inspectPodNetwork, toPodRoute } from "../../src/podnetwor
 import { parseLinks, parseNeighbors, parseRoutes } from "../../src/podnetwork/iproute-parse.ts";
 import { neighborAddArgs, orderRoutes, routeAddArgs } from "../../src/podnetwork/pod-routes.ts";
 import { DEFAULT_VXLAN_MIN_ID, DEFAULT_VXLAN_PORT, vniFor } from "../../src/podnetwork/vni.ts";
+import { parseApfJson, renderApfJson } from "../../src/userdata/apf-config.ts";
 import { isRoot, sh, uniqueId } from "../helpers/podnetwork-topology.ts";
 
 // `ip -4 -j -d route show table main` from a pod netns (iproute2 6.1), names as printed by default.
@@ -154,61 +155,72 @@ describe("ip -j parsing and upstream's route selection", () => {
   });
 });
 
-// Written by hand from upstream's Go structs and json tags (tunneler.Config, Route, Neighbor):
-// netip values as text, zero gw as "", protocol/scope omitted at 0, neighbours' state by name.
+// Written by hand from upstream's Go structs and json tags (forwarder.Config, tunneler.Config, Route,
+// Neighbor) as json.MarshalIndent(cfg, "", "    ") prints them: netip values as text, a zero gw as "",
+// dev/protocol/scope omitted when empty or 0, neighbour state by name. The multipath route has no
+// top-level device or gateway, as netlink reports it.
 const GOLDEN = `{
-    "podip": "198.51.100.10/24",
-    "pod-hw-addr": "0a:58:c6:33:64:0a",
-    "interface": "eth0",
-    "worker-node-ip": "192.0.2.1/24",
-    "tunnel-type": "vxlan",
-    "routes": [
-        {
-            "dst": "0.0.0.0/0",
-            "gw": "169.254.1.1",
-            "dev": "eth0",
-            "protocol": "boot"
-        },
-        {
-            "dst": "169.254.1.1/32",
-            "gw": "",
-            "dev": "eth0",
-            "protocol": "boot",
-            "scope": "link"
-        },
-        {
-            "dst": "198.51.100.0/24",
-            "gw": "",
-            "dev": "eth0",
-            "protocol": "kernel",
-            "scope": "link"
-        },
-        {
-            "dst": "203.0.113.0/24",
-            "gw": "169.254.1.1",
-            "dev": "eth0",
-            "protocol": "static"
-        },
-        {
-            "dst": "198.18.0.0/15",
-            "gw": "169.254.1.1",
-            "dev": "eth0"
-        }
-    ],
-    "neighbors": [
-        {
-            "ip": "169.254.1.1",
-            "hw-addr": "ee:ee:ee:ee:ee:ee",
-            "dev": "eth0",
-            "state": "permanent"
-        }
-    ],
-    "mtu": 1480,
-    "index": 12,
-    "vxlan-port": 4789,
-    "vxlan-id": 555012,
-    "dedicated": false,
-    "external-net-via-pod-vm": false
+    "pod-network": {
+        "podip": "198.51.100.10/24",
+        "pod-hw-addr": "0a:58:c6:33:64:0a",
+        "interface": "eth0",
+        "worker-node-ip": "192.0.2.1/24",
+        "tunnel-type": "vxlan",
+        "routes": [
+            {
+                "dst": "0.0.0.0/0",
+                "gw": "169.254.1.1",
+                "dev": "eth0",
+                "protocol": "boot"
+            },
+            {
+                "dst": "169.254.1.1/32",
+                "gw": "",
+                "dev": "eth0",
+                "protocol": "boot",
+                "scope": "link"
+            },
+            {
+                "dst": "192.0.2.128/25",
+                "gw": "",
+                "protocol": "static"
+            },
+            {
+                "dst": "198.51.100.0/24",
+                "gw": "",
+                "dev": "eth0",
+                "protocol": "kernel",
+                "scope": "link"
+            },
+            {
+                "dst": "203.0.113.0/24",
+                "gw": "169.254.1.1",
+                "dev": "eth0",
+                "protocol": "static"
+            },
+            {
+                "dst": "198.18.0.0/15",
+                "gw": "169.254.1.1",
+                "dev": "eth0"
+            }
+        ],
+        "neighbors": [
+            {
+                "ip": "169.254.1.1",
+                "hw-addr": "ee:ee:ee:ee:ee:ee",
+                "dev": "eth0",
+                "state": "permanent"
+            }
+        ],
+        "mtu": 1480,
+        "index": 12,
+        "vxlan-port": 4789,
+        "vxlan-id": 555012,
+        "dedicated": false,
+        "external-net-via-pod-vm": false
+    },
+    "pod-namespace": "default",
+    "pod-name": "nginx"
 }`;
 
 describe(
@@ -260,6 +272,24 @@ describe(
       await run(pod, "route", "add", "blackhole", "192.0.2.0/24");
       await run(
         pod,
+        "route",
+        "add",
+        "192.0.2.128/25",
+        "proto",
+        "static",
+        "nexthop",
+        "via",
+        "169.254.1.1",
+        "dev",
+        "eth0",
+        "nexthop",
+        "via",
+        "198.51.100.1",
+        "dev",
+        "eth0",
+      );
+      await run(
+        pod,
         "neigh",
         "add",
         "169.254.1.1",
@@ -288,7 +318,7 @@ describe(
       await sh(["ip", "netns", "del", pod]).catch(() => undefined);
     });
 
-    it("produces upstream's pod-network JSON", async () => {
+    it("produces upstream's pod-network JSON, as rendered into apf.json", async () => {
       const config = await inspectPodNetwork({
         netnsPath: `/run/netns/${pod}`,
         index: 12,
@@ -297,7 +327,9 @@ describe(
         podSubnetCidrs: ["198.18.0.0/15", "not-a-cidr"],
         hostNetns: host,
       });
-      assert.equal(JSON.stringify(config, null, 4), GOLDEN);
+      const apf = renderApfJson({ "pod-network": config, "pod-namespace": "default", "pod-name": "nginx" });
+      assert.equal(apf, GOLDEN);
+      assert.deepEqual(parseApfJson(GOLDEN)["pod-network"], config);
     });
 
     it("marks a non-primary -host-interface as dedicated and takes its first IPv4 address", async () => {
