@@ -112,7 +112,7 @@ export class ServerConnection {
       payload: req.payload,
       timeoutNano: req.timeoutNano,
       metadata: req.metadata.map(({ key, value }) => ({ key, value })),
-    });
+    }).catch(() => this.close());
   }
 
   private async run(streamId: number, req: RawRequest): Promise<void> {

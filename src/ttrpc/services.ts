@@ -94,15 +94,22 @@ export class ServiceSet {
     try {
       const service = this.services.get(req.service);
       if (!service) {
-        if (this.fallback) return await this.fallback(req, ctx);
+        if (this.fallback) return checkResult(await this.fallback(req, ctx));
         return { status: { code: Code.Unimplemented, message: `service ${req.service}`, details: [] } };
       }
       const handler = service.get(req.method);
       if (!handler)
         return { status: { code: Code.Unimplemented, message: `method ${req.method}`, details: [] } };
-      return { payload: await handler(req.payload, ctx) };
+      return checkResult({ payload: await handler(req.payload, ctx) });
     } catch (err) {
       return { status: toStatus(err) };
     }
   }
+}
+
+/** A handler that returns no message gets services.go's answer: 2 "ttrpc: marshal called with nil". */
+function checkResult(result: RawResult | undefined): RawResult {
+  if (result && "status" in result && typeof result.status?.code === "number") return result;
+  if (result && "payload" in result && result.payload instanceof Uint8Array) return result;
+  throw new Error("ttrpc: marshal called with nil");
 }

@@ -34,7 +34,14 @@ before(async () => {
     },
     version: () => ({ version: "0.0.0" }),
   });
-  server.register("test.Echo", { Echo: (p) => p });
+  server.register("test.Echo", {
+    Echo: (p) => p,
+    Nothing: () => undefined as unknown as Uint8Array,
+    Hang: (_p, ctx) =>
+      new Promise<Uint8Array>((_r, reject) =>
+        ctx.signal.addEventListener("abort", () => reject(new Error("x"))),
+      ),
+  });
   server.setFallback(async (req) =>
     req.service === "relay.Me"
       ? { payload: Buffer.from(`${req.method}:${req.timeoutNano}`) }
@@ -128,4 +135,49 @@ test("server close rejects pending calls with 14 and removes only its own socket
   await rejected;
   await assert.rejects(stat(otherSock), { code: "ENOENT" });
   stale.close();
+});
+
+test("a handler returning nothing gets Go's 'marshal called with nil'; the process survives", async () => {
+  const client = await TtrpcClient.connect(sock);
+  await assert.rejects(client.call("test.Echo", "Nothing", new Uint8Array()), {
+    code: Code.Unknown,
+    message: "ttrpc: marshal called with nil",
+  });
+  client.close();
+});
+
+test("aborting a call's signal rejects it with 1 Canceled, or with the signal's TtrpcError reason", async () => {
+  const client = await TtrpcClient.connect(sock);
+  const ac = new AbortController();
+  const canceled = assert.rejects(client.call("test.Echo", "Hang", new Uint8Array(), { signal: ac.signal }), {
+    code: Code.Canceled,
+  });
+  ac.abort();
+  await canceled;
+  const relayed = new AbortController();
+  relayed.abort(new TtrpcError(Code.DeadlineExceeded, "context deadline exceeded"));
+  await assert.rejects(client.call("test.Echo", "Echo", new Uint8Array(), { signal: relayed.signal }), {
+    code: Code.DeadlineExceeded,
+  });
+  assert.deepEqual(
+    Buffer.from(await client.call("test.Echo", "Echo", Buffer.from("still"))),
+    Buffer.from("still"),
+  );
+  client.close();
+});
+
+test("serve() takes connections accepted elsewhere (here TCP on 127.0.0.1), and connect() wraps a socket", async () => {
+  const tcp = net.createServer((s) => server.serve(s));
+  await new Promise<void>((r) => tcp.listen(0, "127.0.0.1", r));
+  const { port } = tcp.address() as net.AddressInfo;
+  const socket = net.connect(port, "127.0.0.1");
+  await new Promise((r) => socket.once("connect", r));
+  const client = await TtrpcClient.connect({ socket });
+  assert.deepEqual(
+    Buffer.from(await client.call("test.Echo", "Echo", Buffer.from("tcp"))),
+    Buffer.from("tcp"),
+  );
+  client.close();
+  await client.done;
+  await new Promise((r) => tcp.close(r));
 });
