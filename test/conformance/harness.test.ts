@@ -65,6 +65,7 @@ test("a provider that keeps the contract passes every case and leaves nothing be
       "list:pass",
       "delete:pass",
       "concurrent-create:pass",
+      "leak-collection:pass",
       "cleanup:pass",
     ],
   );
@@ -72,15 +73,15 @@ test("a provider that keeps the contract passes every case and leaves nothing be
   assert.deepEqual(provider.remaining(), []);
   assert.match(result(report, "create").summary, /user-data read back intact/);
   // Progress: a line as each case starts and one with its result, then the table.
-  assert.match(out, /^\[1\/8\] start: starts, verifies its configuration/m);
-  assert.match(out, /^\[7\/8\] concurrent-create: PASS \(\d+(\.\d)?m?s\) 5 instances/m);
+  assert.match(out, /^\[1\/9\] start: starts, verifies its configuration/m);
+  assert.match(out, /^\[7\/9\] concurrent-create: PASS \(\d+(\.\d)?m?s\) 5 instances/m);
   assert.match(out, /^CASE\s+RESULT\s+TIME\s+DETAIL$/m);
-  assert.match(out, /^memory: 8 passed, 0 failed, 0 skipped in .* — CONFORMANT$/m);
+  assert.match(out, /^memory: 9 passed, 0 failed, 0 skipped in .* — CONFORMANT$/m);
   assert.match(
     junit,
-    /^<\?xml version="1.0" encoding="UTF-8"\?>\n<testsuites name="caa conformance" tests="8" failures="0"/,
+    /^<\?xml version="1.0" encoding="UTF-8"\?>\n<testsuites name="caa conformance" tests="9" failures="0"/,
   );
-  assert.equal(junit.match(/<testcase /g)?.length, 8);
+  assert.equal(junit.match(/<testcase /g)?.length, 9);
   assert.doesNotMatch(junit, /<failure/);
 });
 
@@ -93,7 +94,7 @@ test("a provider whose list ignores tags fails the list case and says why", asyn
     list.summary,
     /^list\(\{peerpod-cluster=conformance-[0-9a-f]{8}-other\}\) returned 1 instance\(s\) without those tags: mem-1; list must return only instances carrying every given owner tag$/,
   );
-  assert.match(out, /\[5\/8\] list: FAIL/);
+  assert.match(out, /\[5\/9\] list: FAIL/);
   assert.match(out, /NOT CONFORMANT$/m);
   assert.match(
     junit,
@@ -115,8 +116,8 @@ test("a provider whose delete leaks fails delete and cleanup, naming what to del
   const cleanup = result(report, "cleanup");
   assert.equal(cleanup.status, "fail");
   assert.match(cleanup.detail!, /delete by hand what carries peerpod-cluster=conformance-[0-9a-f]{8}/);
-  assert.match(cleanup.detail!, /still listed: mem-1, mem-2, mem-3/);
-  assert.deepEqual(provider.remaining(), ["mem-1", "mem-2", "mem-3"]);
+  assert.match(cleanup.detail!, /still listed: mem-1, mem-2, mem-3, mem-4, mem-5, mem-6/);
+  assert.deepEqual(provider.remaining(), ["mem-1", "mem-2", "mem-3", "mem-4", "mem-5", "mem-6"]);
 });
 
 test("a provider that re-encodes user-data fails create, and the dependent cases are skipped", async () => {

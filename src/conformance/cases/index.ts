@@ -5,6 +5,7 @@ import { createCase } from "./create.ts";
 import { deleteCase } from "./delete.ts";
 import { getCase } from "./get.ts";
 import { instanceTypesCase } from "./instance-types.ts";
+import { leakCase } from "./leak.ts";
 import { listCase } from "./list.ts";
 import { startCase } from "./start.ts";
 
@@ -16,4 +17,5 @@ export const CASES: readonly ConformanceCase[] = [
   listCase,
   deleteCase,
   concurrentCase,
+  leakCase,
 ];
