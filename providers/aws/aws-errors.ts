@@ -98,18 +98,33 @@ export function isCapacityCode(code: string): boolean {
   return CAPACITY_CODES.has(code);
 }
 
-function awsMessage(err: unknown): string {
+function awsMessage(err: unknown, code: string): string {
+  // A 5xx without an EC2 error body only gives the SDK's XML parse error: say what happened.
+  if (code.startsWith("HTTP")) return `HTTP ${code.slice(4)} without an EC2 error body`;
   const msg = (err as SdkErrorLike | undefined)?.message;
   return typeof msg === "string" && msg !== "" ? msg : "no message";
 }
 
-/** `<what>: AWS <code>: <message>` as the matching typed error. */
+const attemptsByError = new WeakMap<object, number>();
+
+/** Noted by the retry middleware when it gives up on a call. */
+export function recordAttempts(err: unknown, attempts: number): void {
+  if (typeof err === "object" && err !== null) attemptsByError.set(err, attempts);
+}
+
+/** How many attempts a failed call made (1 if it was not retried). */
+export function attemptsOf(err: unknown): number {
+  return (typeof err === "object" && err !== null && attemptsByError.get(err)) || 1;
+}
+
+/** `<what>: AWS <code>: <message>[ (after N attempts)]` as the matching typed error. */
 export function toProviderError(what: string, err: unknown): ProviderError {
   if (err instanceof ProviderError) return err;
   const code = awsCode(err);
-  const message = `${what}: AWS ${code}: ${awsMessage(err)}`;
+  const attempts = attemptsOf(err);
+  const message = `${what}: AWS ${code}: ${awsMessage(err, code)}${attempts > 1 ? ` (after ${attempts} attempts)` : ""}`;
   const opts = { code, cause: err };
-  if (THROTTLE_CODES.has(code)) return new ThrottledError(`${message} (retry budget exhausted)`, opts);
+  if (THROTTLE_CODES.has(code)) return new ThrottledError(`${message}; retry budget exhausted`, opts);
   if (CAPACITY_CODES.has(code)) return new InsufficientCapacityError(message, opts);
   if (NOT_FOUND_CODES.has(code)) return new NotFoundError(message, opts);
   if (CONFIG_CODE.test(code)) return new InvalidConfigError(message, opts);

@@ -33,6 +33,8 @@ import {
 const RUNNING_WAIT_S = 120;
 /** A ClientToken EC2 answers with a terminated instance belongs to an earlier create of this sandbox. */
 const MAX_TOKEN_GENERATIONS = 5;
+/** Lookups, each with the full retry budget, before an ambiguous create is reported as unknown. */
+const SETTLE_LOOKUPS = 3;
 
 export interface CreateContext {
   ec2: EC2Client;
@@ -187,8 +189,9 @@ async function runOne(
 }
 
 /**
- * The retry budget ran out on an ambiguous failure: an instance may exist. Look once more; if it
- * is there it is ours, otherwise fail and look first on the next create of this sandbox.
+ * The retry budget ran out on an ambiguous failure: an instance may exist. Look for it (a read,
+ * so a few more rounds are cheap); if it is there it is ours. If nobody can tell, fail and look
+ * first on the next create of this sandbox.
  */
 async function settleAmbiguous(
   ctx: CreateContext,
@@ -197,8 +200,16 @@ async function settleAmbiguous(
   signal?: AbortSignal,
 ): Promise<Ec2Instance> {
   const sandbox = req.owner.sandboxId;
-  const found = await findBySandbox(ctx.ec2, sandbox, signal).catch(() => undefined);
-  if (found) return found;
+  for (let round = 0; round < SETTLE_LOOKUPS; round++) {
+    let found: Ec2Instance | undefined;
+    try {
+      found = await findBySandbox(ctx.ec2, sandbox, signal);
+    } catch {
+      continue;
+    }
+    if (found) return found;
+    throw toProviderError(`RunInstances for sandbox ${sandbox} (no instance was made)`, err);
+  }
   ctx.unsettled.add(sandbox);
   throw toProviderError(
     `RunInstances for sandbox ${sandbox} (outcome unknown, will look it up before retrying)`,

@@ -10,7 +10,7 @@ import type {
   InitializeMiddleware,
   Pluggable,
 } from "@smithy/types";
-import { awsCode, classify } from "./aws-errors.ts";
+import { awsCode, classify, recordAttempts } from "./aws-errors.ts";
 
 export interface RetryPolicy {
   /** Attempts per call, the first included. */
@@ -36,13 +36,6 @@ export interface CallHooks {
   onRetry?(info: { operation: string; code: string; attempt: number; delayMs: number }): void;
   /** Uniform in [0, 1); Math.random by default. */
   random?: () => number;
-}
-
-const attemptsByError = new WeakMap<object, number>();
-
-/** How many attempts a failed call made before giving up (1 if it was not retried). */
-export function attemptsOf(err: unknown): number {
-  return (typeof err === "object" && err !== null && attemptsByError.get(err)) || 1;
 }
 
 export function operationOf(context: HandlerExecutionContext): string {
@@ -83,7 +76,7 @@ function retrying<I extends object, O extends object>(hooks: CallHooks): Initial
             attempt >= hooks.policy.maxAttempts ||
             Date.now() - started + delayMs > hooks.policy.budgetMs;
           if (giveUp) {
-            if (typeof err === "object" && err !== null) attemptsByError.set(err, attempt);
+            recordAttempts(err, attempt);
             throw err;
           }
           hooks.onRetry?.({ operation, code, attempt, delayMs });
@@ -92,7 +85,7 @@ function retrying<I extends object, O extends object>(hooks: CallHooks): Initial
             // If the lookup itself fails, whether the call took effect stays unknown: give up
             // with the original failure rather than risk a second effect.
             const found = await reconcile(args.input, signal).catch(() => {
-              attemptsByError.set(err as object, attempt);
+              recordAttempts(err, attempt);
               throw err;
             });
             if (found) return { output: found as O, response: undefined };
