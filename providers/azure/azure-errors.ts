@@ -45,6 +45,13 @@ const WRAPPER_CODES = new Set([
   "InternalOperationError",
 ]);
 
+/** @azure/identity's error names: the login endpoint refused us or no credential was usable. */
+const CREDENTIAL_ERRORS = new Set([
+  "AuthenticationError",
+  "AuthenticationRequiredError",
+  "CredentialUnavailableError",
+]);
+
 export interface AzureFailure {
   code: string;
   message: string;
@@ -97,7 +104,7 @@ export function describeFailure(err: unknown): AzureFailure {
     };
   }
   const e = err as { name?: string; message?: string } | undefined;
-  if (e?.name === "AuthenticationError" || e?.name === "CredentialUnavailableError") {
+  if (e?.name !== undefined && CREDENTIAL_ERRORS.has(e.name)) {
     return { code: "AuthenticationFailed", message: e.message ?? "" };
   }
   if (e?.name === "AbortError") return { code: "Aborted", message: e.message ?? "aborted" };

@@ -37,9 +37,9 @@ export const azureOptions = {
   imageId: str("imageid", "AZURE_IMAGE_ID", "", "Image Id (ARM id, or /CommunityGalleries/…)"),
   sshKeyPath: str(
     "ssh-key-path",
-    undefined,
+    "AZURE_SSH_KEY_PATH",
     "",
-    "Path to SSH public key; empty generates a key nobody holds",
+    "Path to SSH public key; empty generates a key nobody holds (upstream has only the flag; the env name is ours)",
   ),
   sshUserName: str("ssh-username", "SSH_USERNAME", "peerpod", "SSH User Name"),
   disableCvm: bool("disable-cvm", "DISABLECVM", false, "Use non-CVMs for peer pods"),

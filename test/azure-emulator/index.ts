@@ -18,6 +18,7 @@ import type { EmulatorOptions, FaultPlan, RecordedRequest } from "./types.ts";
 
 export type { EmulatorOptions, FaultPlan, RecordedRequest, VmSize } from "./types.ts";
 export type { EmulatorState } from "./state.ts";
+export { azureProviderEnv } from "./env.ts";
 
 export interface ArmEmulator {
   /** https://127.0.0.1:PORT — both the ARM endpoint and the authority host. */
@@ -27,6 +28,8 @@ export interface ArmEmulator {
   caFile: string;
   subscriptionId: string;
   tenantId: string;
+  clientId: string;
+  clientSecret: string;
   resourceGroup: string;
   location: string;
   subnetId: string;
@@ -62,6 +65,8 @@ export async function startArmEmulator(opts: EmulatorOptions = {}): Promise<ArmE
     caFile,
     subscriptionId: options.subscriptionId,
     tenantId: options.tenantId,
+    clientId: options.clientId,
+    clientSecret: options.clientSecret,
     resourceGroup: options.resourceGroups[0],
     location: options.location,
     subnetId: options.subnets[0].id,

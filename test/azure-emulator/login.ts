@@ -38,14 +38,14 @@ export function token(ctx: Ctx, state: EmulatorState): Reply {
       error_description: `AADSTS90002: Tenant '${ctx.params.tenant}' not found.`,
     });
   }
-  if (clientId !== undefined && form.get("client_id") !== clientId) {
+  if (form.get("client_id") !== clientId) {
     return refuse("unauthorized_client", "AADSTS700016: Application not found in the directory.");
   }
   const secret = form.get("client_secret");
   const assertion = form.get("client_assertion");
   if (secret === null && !assertion)
     return refuse("invalid_client", "AADSTS7000216: client_assertion or client_secret is required.");
-  if (secret !== null && clientSecret !== undefined && secret !== clientSecret) {
+  if (secret !== null && secret !== clientSecret) {
     return refuse("invalid_client", "AADSTS7000215: Invalid client secret provided.");
   }
   const accessToken = randomBytes(24).toString("base64url");

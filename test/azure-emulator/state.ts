@@ -38,8 +38,8 @@ export interface Operation {
 export interface ResolvedOptions {
   subscriptionId: string;
   tenantId: string;
-  clientId: string | undefined;
-  clientSecret: string | undefined;
+  clientId: string;
+  clientSecret: string;
   location: string;
   resourceGroups: string[];
   subnets: Array<{ id: string; addressPrefix: string }>;
@@ -71,8 +71,8 @@ export function resolveOptions(o: EmulatorOptions): ResolvedOptions {
   return {
     subscriptionId,
     tenantId: o.tenantId ?? "00000000-0000-0000-0000-0000000071e0",
-    clientId: o.clientId,
-    clientSecret: o.clientSecret,
+    clientId: o.clientId ?? "peerpod-caa-test-client",
+    clientSecret: o.clientSecret ?? "emulator-only-client-secret",
     location: o.location ?? "eastus",
     resourceGroups,
     subnets: o.subnets ?? [

@@ -10,7 +10,7 @@ export interface VmSize {
 export interface EmulatorOptions {
   subscriptionId?: string;
   tenantId?: string;
-  /** Client id and secret the token endpoint accepts (any secret when unset). */
+  /** Client id and secret the token endpoint accepts (a fixed test pair by default). */
   clientId?: string;
   clientSecret?: string;
   location?: string;
