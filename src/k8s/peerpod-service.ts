@@ -94,13 +94,26 @@ export class PeerPodService {
   /** Release every PeerPod of this instance in any namespace (after the leak collector deleted it). */
   async releaseInstance(instanceId: string): Promise<void> {
     for (const pp of await this.listAll()) {
-      if (this.matches(pp, instanceId)) await this.removeFinalizers(pp);
+      if (!this.matches(pp, instanceId)) continue;
+      try {
+        await this.removeFinalizers(pp);
+      } catch (err) {
+        throw cleanError(
+          `removing the finalizer of PeerPod ${pp.metadata.namespace}/${pp.metadata.name}`,
+          err,
+        );
+      }
     }
   }
 
-  /** PeerPods of this provider in all namespaces. Throws on API failure (callers decide). */
+  /** PeerPods of this provider in all namespaces. Throws a short Error on API failure. */
   private async listAll(): Promise<PeerPod[]> {
-    const list = (await this.opts.custom.listClusterCustomObject(API)) as PeerPodList;
+    let list: PeerPodList;
+    try {
+      list = (await this.opts.custom.listClusterCustomObject(API)) as PeerPodList;
+    } catch (err) {
+      throw cleanError("listing PeerPods", err);
+    }
     return list.items.filter((pp) => pp.spec?.cloudProvider === this.opts.cloudProvider);
   }
 
@@ -118,4 +131,11 @@ export class PeerPodService {
       body: [{ op: "remove", path: "/metadata/finalizers" }],
     });
   }
+}
+
+/** An Error naming the call, the HTTP code and the API's message, without the raw response. */
+function cleanError(what: string, err: unknown): Error {
+  const info = apiError(err);
+  const status = info.status ? ` (HTTP ${info.status}${info.reason ? ` ${info.reason}` : ""})` : "";
+  return new Error(`${what} failed${status}: ${info.message}`);
 }
