@@ -206,11 +206,11 @@ export class SandboxManager {
       if (!ip) throw new ProviderError(`instance ${instance.id} has no IP address`, { code: "NoAddress" });
 
       stage = "booting";
-      await this.enter(record, "booting");
+      await this.enter(record, "booting", false);
       if (network && record.podNetwork) await network.setup(record.netnsPath, record.podNetwork, ip);
 
       stage = "agent-connect";
-      await this.enter(record, "agent-connect");
+      await this.enter(record, "agent-connect", false);
       if (agent) {
         const session = await agent.connect({
           sandboxId: record.id,
@@ -414,13 +414,16 @@ export class SandboxManager {
     }
     this.log.info({ sandbox: record.id, instance: instance.id }, `deleted instance ${instance.name}`);
     await this.deps.observer?.instanceDeleted?.(record);
+    // Persisted with the next stage; if the daemon dies first, the retried delete finds nothing.
     record.instance = undefined;
-    await this.deps.store.put(record);
     return true;
   }
 
-  /** Move to a stage: time the one that ends, persist, report. */
-  async enter(record: SandboxRecord, stage: Stage): Promise<void> {
+  /**
+   * Move to a stage: time the one that ends, persist, report. Stages inside StartVM after the
+   * instance is recorded need not reach the disk: recovery treats them all as "StartVM cut off".
+   */
+  async enter(record: SandboxRecord, stage: Stage, persist = true): Promise<void> {
     const now = Date.now();
     const since = this.stageStartedAt.get(record.id);
     if (since !== undefined && record.stage !== stage) {
@@ -430,7 +433,7 @@ export class SandboxManager {
     }
     this.stageStartedAt.set(record.id, now);
     record.stage = stage;
-    await this.deps.store.put(record);
+    if (persist) await this.deps.store.put(record);
   }
 
   private view(r: SandboxRecord): SandboxView {
