@@ -129,6 +129,56 @@ describe("pod network VXLAN tunnel", { skip }, () => {
     assert.doesNotMatch(links, /ppvxlan/);
   }
 
+  it("sets up two pods' tunnels concurrently, and removes the shared chains only with the last one", async () => {
+    const pod2 = `${t.pod}b`;
+    await sh(["ip", "netns", "add", pod2]);
+    try {
+      await sh(["ip", "link", "add", "eth0", "netns", pod2, "type", "veth", "peer", "pod1"], t.worker);
+      await sh(["ip", "addr", "add", "198.51.100.130/25", "dev", "eth0"], pod2);
+      await sh(["ip", "link", "set", "eth0", "up"], pod2);
+      await sh(["ip", "route", "add", "default", "via", "198.51.100.129", "dev", "eth0"], pod2);
+      const opts = { index: 0, vxlanPort: 4789, vxlanMinId: 555000, hostNetns: t.worker };
+      const [c1, c2] = await Promise.all([
+        inspectPodNetwork({ ...opts, netnsPath: t.podPath, index: 10 }),
+        inspectPodNetwork({ ...opts, netnsPath: `/run/netns/${pod2}`, index: 11 }),
+      ]);
+      const w1 = { netnsPath: t.podPath, config: c1, remoteIp: VM_IP, logger, hostNetns: t.worker };
+      const w2 = {
+        netnsPath: `/run/netns/${pod2}`,
+        config: c2,
+        remoteIp: "192.0.2.3",
+        logger,
+        hostNetns: t.worker,
+      };
+      await Promise.all([setupWorkerTunnel(w1), setupWorkerTunnel(w2)]);
+      for (const [ns, vni, remote] of [
+        [t.pod, 555010, VM_IP],
+        [pod2, 555011, "192.0.2.3"],
+      ] as const) {
+        const [link] = JSON.parse(await sh(["ip", "-j", "-d", "link", "show", "vxlan1"], ns)) as {
+          linkinfo: { info_data: { id: number; remote: string } };
+        }[];
+        assert.deepEqual(
+          { id: link?.linkinfo.info_data.id, remote: link?.linkinfo.info_data.remote },
+          { id: vni, remote },
+        );
+      }
+      assert.doesNotMatch(await sh(["ip", "-br", "link"], t.worker), /ppvxlan/);
+      await teardownWorkerTunnel(w1);
+      const left = (await residue(t.worker)).iptables;
+      assert.ok(
+        left.includes("-N peerpod-OUTPUT") && left.includes("-A OUTPUT -j peerpod-OUTPUT"),
+        left.join("\n"),
+      );
+      assert.equal(left.filter((r) => r.includes("vni:555011")).length, 2);
+      assert.equal(left.filter((r) => r.includes("vni:555010")).length, 0);
+      await teardownWorkerTunnel(w2);
+      await assertClean(t);
+    } finally {
+      await sh(["ip", "netns", "del", pod2]);
+    }
+  });
+
   it("a worker failure midway leaves nothing behind", async () => {
     const config = { ...(await inspect(t, 4)), interface: "nope0" };
     const worker = { netnsPath: t.podPath, config, remoteIp: VM_IP, logger, hostNetns: t.worker };
@@ -182,6 +232,37 @@ describe("pod network VXLAN tunnel", { skip }, () => {
     } finally {
       await sh(["ip", "netns", "del", t.vmPod]);
     }
+  });
+
+  it("with external-net-via-pod-vm, moves the VM's secondary NIC into the pod netns as its default route", async () => {
+    await sh(["ip", "link", "add", "eth1", "type", "veth", "peer", "name", "ext1"], t.vm);
+    await sh(["ip", "addr", "add", "203.0.113.50/24", "dev", "eth1"], t.vm);
+    await sh(["ip", "link", "set", "eth1", "up"], t.vm);
+    await sh(["ip", "route", "add", "default", "via", "203.0.113.1", "dev", "eth1", "metric", "200"], t.vm);
+    const config = { ...(await inspect(t, 8)), "external-net-via-pod-vm": true };
+    const vm = {
+      config,
+      podNetns: t.vmPod,
+      logger,
+      vmNetns: t.vm,
+      detectTimeoutMs: 5000,
+      deletePodNetns: true,
+    };
+    try {
+      await setupPodNode(vm);
+      assert.match(await sh(["ip", "-br", "addr", "show", "eth1"], t.vmPod), /203\.0\.113\.50\/24/);
+      // Only one default route is left: the copied one via the pod gateway was replaced.
+      const defaults = (await sh(["ip", "route", "show", "default"], t.vmPod)).trim().split("\n");
+      assert.equal(defaults.length, 1);
+      assert.match(defaults[0], /^default via 203\.0\.113\.1 dev eth1\b/);
+      assert.match(await sh(["ip", "-br", "link"], t.vm), /^ext1@/m);
+      assert.doesNotMatch(await sh(["ip", "-br", "link"], t.vm), /^eth1@/m);
+    } finally {
+      await teardownPodNode(vm);
+    }
+    // The pod netns went with the veth end inside it, which took its peer along.
+    await assertClean(t);
+    assert.doesNotMatch(await sh(["ip", "-br", "link"], t.vm), /ext1/);
   });
 
   it("names the step when the pod netns has 2 IPv4 addresses on its interface", async () => {
