@@ -53,10 +53,13 @@ export function ownerTagList(owner: Partial<OwnerTags>): Tag[] {
   return out;
 }
 
-/** Name, then TAGS, then owner tags; a later key replaces an earlier one (EC2 rejects duplicates). */
+/**
+ * Name, then TAGS, then owner tags, each key once (EC2 rejects duplicates). TAGS can name
+ * neither the VM nor its owner: the Name tag and the owner tags win.
+ */
 export function instanceTags(plan: Pick<RunPlan, "name" | "tags" | "owner">): Tag[] {
   const byKey = new Map<string, string>([["Name", plan.name]]);
-  for (const [k, v] of Object.entries(plan.tags)) byKey.set(k, v);
+  for (const [k, v] of Object.entries(plan.tags)) if (k !== "Name") byKey.set(k, v);
   for (const t of ownerTagList(plan.owner)) byKey.set(t.Key ?? "", t.Value ?? "");
   return [...byKey].map(([Key, Value]) => ({ Key, Value }));
 }
