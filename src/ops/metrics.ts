@@ -15,7 +15,12 @@ const CALL_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5
 // Label values from the wire (agent method names) are bounded so a misbehaving peer cannot grow
 // the registry without limit.
 const MAX_METHODS = 256;
-const METHOD_RE = /^[A-Za-z0-9_./-]{1,128}$/;
+const MAX_CODES = 256;
+const LABEL_RE = /^[A-Za-z0-9_./-]{1,128}$/;
+
+// Throttling codes of EC2 (users-and-clouds.md §0) and ARM (HTTP 429), for `cloudAttempt`.
+const THROTTLE_RE =
+  /^(?:RequestLimitExceeded|Throttl\w*|RequestThrottled\w*|TooManyRequests\w*|EC2ThrottledException|429)$/;
 
 export class Metrics {
   readonly registry: Registry;
@@ -23,14 +28,15 @@ export class Metrics {
   private readonly stageSeconds: Histogram<"stage">;
   private readonly lifecycleSeconds: Histogram<"operation" | "outcome">;
   private readonly cloudCalls: Counter<"provider" | "operation" | "outcome">;
-  private readonly cloudErrors: Counter<"provider" | "operation">;
-  private readonly cloudThrottles: Counter<"provider" | "operation">;
+  private readonly cloudErrors: Counter<"provider" | "operation" | "code">;
+  private readonly cloudThrottles: Counter<"provider" | "operation" | "code">;
   private readonly cloudSeconds: Histogram<"provider" | "operation">;
   private readonly agentCalls: Counter<"method" | "outcome">;
   private readonly agentSeconds: Histogram<"method">;
   private readonly agentBytes: Counter<"method" | "direction">;
   private readonly leaks: Counter<"event" | "provider">;
   private readonly methods = new Set<string>();
+  private readonly codes = new Set<string>();
 
   constructor(opts: { defaultMetrics?: boolean } = {}) {
     this.registry = new Registry();
@@ -65,14 +71,14 @@ export class Metrics {
     });
     this.cloudErrors = new Counter({
       name: "caa_cloud_api_errors_total",
-      help: "Cloud API calls that failed (throttling not included)",
-      labelNames: ["provider", "operation"],
+      help: "Cloud API calls that failed (throttling not included), by the cloud's error code",
+      labelNames: ["provider", "operation", "code"],
       registers,
     });
     this.cloudThrottles = new Counter({
       name: "caa_cloud_api_throttles_total",
       help: "Cloud API calls refused by the cloud's rate limits",
-      labelNames: ["provider", "operation"],
+      labelNames: ["provider", "operation", "code"],
       registers,
     });
     this.cloudSeconds = new Histogram({
@@ -122,15 +128,27 @@ export class Metrics {
     this.lifecycleSeconds.observe({ operation, outcome: ok ? "ok" : "error" }, ms / 1000);
   }
 
-  cloudCall(provider: string, operation: string, outcome: CloudOutcome, ms?: number): void {
+  /** One cloud API call (or attempt); `code` is the cloud's error code when it failed. */
+  cloudCall(provider: string, operation: string, outcome: CloudOutcome, ms?: number, code?: string): void {
     this.cloudCalls.inc({ provider, operation, outcome });
-    if (outcome === "error") this.cloudErrors.inc({ provider, operation });
-    if (outcome === "throttled") this.cloudThrottles.inc({ provider, operation });
+    const labels = { provider, operation, code: this.bounded(this.codes, MAX_CODES, code ?? "unknown") };
+    if (outcome === "error") this.cloudErrors.inc(labels);
+    if (outcome === "throttled") this.cloudThrottles.inc(labels);
     if (ms !== undefined) this.cloudSeconds.observe({ provider, operation }, ms / 1000);
   }
 
+  /**
+   * A provider's per-attempt hook (e.g. AWS `onCloudCall(provider, operation, outcome)`), where
+   * outcome is "ok" or the cloud's error code; throttling codes count as throttled.
+   */
+  cloudAttempt(provider: string, operation: string, outcomeOrCode: string): void {
+    if (outcomeOrCode === "ok") return this.cloudCall(provider, operation, "ok");
+    const outcome = THROTTLE_RE.test(outcomeOrCode) ? "throttled" : "error";
+    this.cloudCall(provider, operation, outcome, undefined, outcomeOrCode);
+  }
+
   agentCall(method: string, ms: number, ok: boolean, bytesIn: number, bytesOut: number): void {
-    const m = this.methodLabel(method);
+    const m = this.bounded(this.methods, MAX_METHODS, method);
     this.agentCalls.inc({ method: m, outcome: ok ? "ok" : "error" });
     this.agentSeconds.observe({ method: m }, ms / 1000);
     if (bytesIn > 0) this.agentBytes.inc({ method: m, direction: "in" }, bytesIn);
@@ -149,11 +167,12 @@ export class Metrics {
     return this.registry.metrics();
   }
 
-  private methodLabel(method: string): string {
-    if (!METHOD_RE.test(method)) return "other";
-    if (this.methods.has(method)) return method;
-    if (this.methods.size >= MAX_METHODS) return "other";
-    this.methods.add(method);
-    return method;
+  /** The value itself while it looks like a name and the set has room; "other" otherwise. */
+  private bounded(seen: Set<string>, max: number, value: string): string {
+    if (!LABEL_RE.test(value)) return "other";
+    if (seen.has(value)) return value;
+    if (seen.size >= max) return "other";
+    seen.add(value);
+    return value;
   }
 }

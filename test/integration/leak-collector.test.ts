@@ -260,6 +260,7 @@ describe("leak collector with the AWS provider against moto", { skip: noMoto, ti
   let ec2: EC2Client;
   let world: MotoWorld;
   let provider: AwsProvider;
+  const cloudMetrics = new Metrics({ defaultMetrics: false });
 
   before(async () => {
     moto = await startMoto();
@@ -268,6 +269,7 @@ describe("leak collector with the AWS provider against moto", { skip: noMoto, ti
     provider = await createAwsProvider(awsEnv(moto.url, world), {
       logger: recordingLogger(),
       stateDir: "/nonexistent",
+      onCloudCall: (p, op, outcome) => cloudMetrics.cloudAttempt(p, op, outcome),
     });
     await provider.start({ verify: false });
   });
@@ -320,6 +322,15 @@ describe("leak collector with the AWS provider against moto", { skip: noMoto, ti
     for (const id of [live.id, inflight.id, otherCluster.id, untagged])
       assert.equal(await state(id), "running", id);
     assert.match(await metrics.text(), /caa_leaked_instances_total\{event="removed",provider="aws"\} 2/);
+    const calls = await cloudMetrics.text();
+    assert.match(
+      calls,
+      /caa_cloud_api_calls_total\{provider="aws",operation="DescribeInstances",outcome="ok"\} \d+/,
+    );
+    assert.match(
+      calls,
+      /caa_cloud_api_calls_total\{provider="aws",operation="TerminateInstances",outcome="ok"\} 2/,
+    );
     // Terminated instances are no longer listed: the next pass finds nothing.
     assert.deepEqual(await late.runOnce(), { found: [], removed: [] });
   });

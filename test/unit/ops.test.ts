@@ -143,7 +143,10 @@ describe("metrics", () => {
     metrics.observeLifecycle("start", 26_000, true);
     metrics.cloudCall("aws", "RunInstances", "ok", 350);
     metrics.cloudCall("aws", "RunInstances", "throttled");
-    metrics.cloudCall("aws", "TerminateInstances", "error");
+    metrics.cloudCall("aws", "TerminateInstances", "error", 120, "UnauthorizedOperation");
+    metrics.cloudAttempt("aws", "DescribeInstances", "RequestLimitExceeded");
+    metrics.cloudAttempt("aws", "DescribeInstances", "ok");
+    metrics.cloudAttempt("azure", "virtualMachines.createOrUpdate", "AllocationFailed");
     metrics.agentCall("grpc.AgentService/CreateContainer", 40, true, 1200, 64);
     metrics.agentCall("grpc.AgentService/CreateContainer", 30, false, 800, 0);
     metrics.agentCall("bad method\nname", 1, true, 1, 1);
@@ -164,8 +167,11 @@ describe("metrics", () => {
       'caa_sandbox_lifecycle_duration_seconds_count{operation="start",outcome="ok"} 1',
       'caa_cloud_api_calls_total{provider="aws",operation="RunInstances",outcome="ok"} 1',
       'caa_cloud_api_calls_total{provider="aws",operation="RunInstances",outcome="throttled"} 1',
-      'caa_cloud_api_throttles_total{provider="aws",operation="RunInstances"} 1',
-      'caa_cloud_api_errors_total{provider="aws",operation="TerminateInstances"} 1',
+      'caa_cloud_api_throttles_total{provider="aws",operation="RunInstances",code="unknown"} 1',
+      'caa_cloud_api_errors_total{provider="aws",operation="TerminateInstances",code="UnauthorizedOperation"} 1',
+      'caa_cloud_api_throttles_total{provider="aws",operation="DescribeInstances",code="RequestLimitExceeded"} 1',
+      'caa_cloud_api_calls_total{provider="aws",operation="DescribeInstances",outcome="ok"} 1',
+      'caa_cloud_api_errors_total{provider="azure",operation="virtualMachines.createOrUpdate",code="AllocationFailed"} 1',
       'caa_cloud_api_call_duration_seconds_count{provider="aws",operation="RunInstances"} 1',
       'caa_agent_proxy_calls_total{method="grpc.AgentService/CreateContainer",outcome="ok"} 1',
       'caa_agent_proxy_calls_total{method="grpc.AgentService/CreateContainer",outcome="error"} 1',
