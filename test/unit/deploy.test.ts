@@ -13,6 +13,8 @@ import { RuntimeClass } from "kubernetes-models/node.k8s.io/v1";
 import { CustomResourceDefinition } from "kubernetes-models/apiextensions.k8s.io/v1";
 import type { IDaemonSet } from "kubernetes-models/apps/v1/DaemonSet";
 import type { IContainer } from "kubernetes-models/v1/Container";
+import type { ProviderModule } from "../../providers/types.ts";
+import { daemonOptions } from "../../src/config/daemon.ts";
 
 const ROOT = path.resolve(import.meta.dirname, "../..");
 const OVERLAYS = ["aws", "azure", "local"] as const;
@@ -343,14 +345,10 @@ for (const overlay of OVERLAYS) {
   );
 }
 
-/** Env names the daemon reads for a provider: the provider module's envNames plus CLOUD_PROVIDER. */
+/** Env names the daemon reads with a provider: its own settings plus the provider module's envNames. */
 async function envNamesRead(provider: string): Promise<Set<string>> {
-  const mod = (await import(`../../providers/${provider}/index.ts`)) as Record<string, unknown>;
-  const names = new Set(["CLOUD_PROVIDER"]);
-  for (const value of Object.values(mod)) {
-    const envNames = (value as { envNames?: unknown } | null)?.envNames;
-    if (Array.isArray(envNames)) for (const n of envNames) names.add(String(n));
-  }
-  assert.ok(names.size > 1, `providers/${provider}/index.ts exports no module with envNames`);
-  return names;
+  const mod = (await import(`../../providers/${provider}/index.ts`)) as { default: ProviderModule };
+  assert.ok(mod.default.envNames.length > 0, `providers/${provider} declares no envNames`);
+  const daemon = Object.values(daemonOptions()).flatMap((o) => (o.env ? [o.env] : []));
+  return new Set([...daemon, ...mod.default.envNames]);
 }
