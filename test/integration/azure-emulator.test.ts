@@ -18,9 +18,11 @@ describe("ARM emulator protocol", () => {
   let emu: ArmEmulator;
   let token = "";
 
+  /** `body` is JSON-encoded, or sent as is when it is a form string. */
   function call(method: string, url: string, body?: unknown, form = false): Promise<Answer> {
     return new Promise((resolve, reject) => {
-      const payload = body === undefined ? undefined : form ? String(body) : JSON.stringify(body);
+      const payload =
+        body === undefined ? undefined : form && typeof body === "string" ? body : JSON.stringify(body);
       const headers: Record<string, string> = {};
       if (token) headers.authorization = `Bearer ${token}`;
       if (payload) headers["content-type"] = form ? "application/x-www-form-urlencoded" : "application/json";
