@@ -90,7 +90,7 @@ function num(v: unknown, table: Record<string, number>, fallback: number): numbe
 }
 
 /** "default" → "0.0.0.0/0", "a.b.c.d" → "a.b.c.d/32" (netip.Prefix text, as upstream writes it). */
-export function normalisePrefix(dst: string): string {
+function normalisePrefix(dst: string): string {
   if (dst === "default" || dst === "") return "0.0.0.0/0";
   if (dst.includes("/")) return dst;
   return dst.includes(":") ? `${dst}/128` : `${dst}/32`;

@@ -1,5 +1,5 @@
 // Read-side iproute2 queries in a netns (undefined = the current one), parsed from `ip -j`.
-import { CommandError, run, runJson } from "./exec.ts";
+import { CommandError, runJson } from "./exec.ts";
 import {
   parseLinks,
   parseNeighbors,
@@ -45,11 +45,4 @@ export async function routeDevice(netns: string | undefined, dst: string): Promi
   const dev = parseRoutes(json)[0]?.dev ?? "";
   if (dev === "") throw new Error(`ip route get ${dst}: no device`);
   return dev;
-}
-
-/** Deletes a link if it exists; true when something was deleted. */
-export async function deleteLinkIfExists(netns: string | undefined, name: string): Promise<boolean> {
-  if ((await findLink(netns, name)) === undefined) return false;
-  await run(["ip", "link", "del", "dev", name], { netns });
-  return true;
 }

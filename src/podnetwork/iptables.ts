@@ -21,7 +21,7 @@ interface ChainRule {
 const TABLE = "raw";
 const serial = serialQueue();
 
-export function notrackRules(flow: NotrackFlow): ChainRule[] {
+function notrackRules(flow: NotrackFlow): ChainRule[] {
   const comment = `peerpod [vni:${flow.vni}]`;
   const port = String(flow.port);
   const match = ["-p", "udp", "-m", "udp", "--dport", port, "-j", "NOTRACK"];
@@ -92,12 +92,16 @@ async function removeRules(netns: string | undefined, rules: readonly ChainRule[
 export function addNotrack(netns: string | undefined, flow: NotrackFlow): Promise<() => Promise<void>> {
   return serial(async () => {
     const added: ChainRule[] = [];
+    let current: ChainRule | undefined;
     try {
       for (const rule of notrackRules(flow)) {
+        current = rule;
         if (await addRule(netns, rule)) added.push(rule);
       }
     } catch (err) {
-      await removeRules(netns, added).catch((cleanupErr: unknown) => {
+      // The failing rule may have left a new, empty chain and its jump behind: remove those too.
+      const cleanup = current !== undefined && !added.includes(current) ? [...added, current] : added;
+      await removeRules(netns, cleanup).catch((cleanupErr: unknown) => {
         throw new AggregateError(
           [err, cleanupErr],
           `${(err as Error).message}; cleanup: ${(cleanupErr as Error).message}`,

@@ -34,7 +34,7 @@ export async function addRedirect(netns: string, src: string, dst: string): Prom
 }
 
 /** True when `dev` has an ingress qdisc. */
-export async function hasIngress(netns: string, dev: string): Promise<boolean> {
+async function hasIngress(netns: string, dev: string): Promise<boolean> {
   const qdiscs = await runJson(["tc", "-j", "qdisc", "show", "dev", dev], { netns });
   return Array.isArray(qdiscs) && qdiscs.some((q) => (q as { kind?: unknown }).kind === "ingress");
 }
