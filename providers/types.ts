@@ -106,6 +106,11 @@ export interface ProviderDeps {
   logger: ProviderLogger;
   /** Private state directory for this provider (e.g. the local provider's VM records). */
   stateDir: string;
+  /**
+   * Optional metrics hook: called once per cloud API attempt (each retry counts) with the
+   * operation (e.g. "RunInstances") and "ok" or the cloud's error code.
+   */
+  onCloudCall?(provider: string, operation: string, outcome: string): void;
 }
 
 export interface ProviderLogger {

@@ -5,14 +5,14 @@ import { InvalidConfigError } from "../errors.ts";
 import type { ProviderDeps, ProviderModule } from "../types.ts";
 import { fillFromImds } from "./imds.ts";
 import { awsEnvNames, resolveAwsConfig } from "./options.ts";
-import { AwsProvider, type AwsProviderOptions, type CloudCallHook } from "./provider.ts";
+import { AwsProvider, type AwsProviderOptions } from "./provider.ts";
 
-export { AwsProvider, type AwsProviderOptions, type CloudCallHook } from "./provider.ts";
+export { AwsProvider, type AwsProviderOptions } from "./provider.ts";
 export { awsOptions, awsEnvNames, type AwsConfig } from "./options.ts";
 
 export async function createAwsProvider(
   env: Readonly<Record<string, string | undefined>>,
-  deps: ProviderDeps & CloudCallHook,
+  deps: ProviderDeps,
   opts: AwsProviderOptions = {},
 ): Promise<AwsProvider> {
   let cfg;

@@ -29,11 +29,6 @@ import type { Reconciler } from "./retry.ts";
 import { effectiveRootVolumeSize } from "./run-request.ts";
 import { verifyConfig } from "./verify.ts";
 
-/** Optional metrics hook: called once per EC2 API attempt with "ok" or the AWS error code. */
-export interface CloudCallHook {
-  onCloudCall?(provider: string, operation: string, outcome: string): void;
-}
-
 export interface AwsProviderOptions {
   /** Adjust the SDK client (unit tests add a middleware that answers instead of EC2). */
   customizeClient?: ClientCustomizer;
@@ -51,7 +46,7 @@ export class AwsProvider implements Provider {
   readonly #unsettled = new Set<string>();
   #sorted: TypeInfo[] = [];
 
-  constructor(cfg: AwsConfig, deps: ProviderDeps & CloudCallHook, opts: AwsProviderOptions = {}) {
+  constructor(cfg: AwsConfig, deps: ProviderDeps, opts: AwsProviderOptions = {}) {
     this.#cfg = cfg;
     this.#logger = deps.logger;
     const findLaunched: Reconciler = async (input, signal) => {
