@@ -64,7 +64,13 @@ export class LeakCollector {
 
   /** One pass now; concurrent callers share the pass in progress. Never throws. */
   runOnce(): Promise<LeakPass> {
-    this.running ??= this.pass().finally(() => (this.running = undefined));
+    if (this.abort.signal.aborted && !this.timer) this.abort = new AbortController();
+    this.running ??= this.pass()
+      .catch((err: unknown) => {
+        this.log.error({ err }, "leak collector pass failed");
+        return { found: [], removed: [] };
+      })
+      .finally(() => (this.running = undefined));
     return this.running;
   }
 

@@ -159,6 +159,14 @@ describe("leak collector with an in-memory provider", () => {
     p.listError = new Error("DescribeInstances: RequestLimitExceeded");
     assert.deepEqual(await c.runOnce(), { found: [], removed: [] });
     assert.equal(log.find("could not list instances").length, 1);
+    p.listError = undefined;
+    const broken = new FakeSandboxSource();
+    broken.inFlightSandboxIds = () => {
+      throw new Error("store unreadable");
+    };
+    const c2 = collector(p, broken, { logger: log.logger });
+    assert.deepEqual(await c2.runOnce(), { found: [], removed: [] });
+    assert.equal(log.find("leak collector pass failed").length, 1);
   });
 
   test("an instance whose PeerPod is being deleted goes at once and its finalizer is cleared", async () => {
