@@ -32,6 +32,8 @@ export interface ArmRequestEvent {
   path: string;
   /** HTTP status, or "error" when no response came. */
   status: number | "error";
+  /** The response body (ARM error bodies name the code), or the transport error's code. */
+  detail: string | undefined;
   attempt: number;
 }
 
@@ -110,7 +112,8 @@ export function armRetryPolicy(
           failure = err;
         }
         const status = response?.status ?? "error";
-        hooks.onRequest?.({ method: request.method, path, status, attempt });
+        const detail = response ? response.bodyAsText : (failure as { code?: string } | undefined)?.code;
+        hooks.onRequest?.({ method: request.method, path, status, detail: detail ?? undefined, attempt });
         const again = response
           ? retryable(request.method, response.status)
           : IDEMPOTENT.has(request.method) && isTransportError(failure);

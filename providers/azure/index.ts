@@ -1,6 +1,7 @@
 // The Azure provider module: `CLOUD_PROVIDER=azure`. Settings come from upstream's env names
 // (options.ts); ARM and the login endpoint can be overridden for sovereign clouds and tests.
 import type { Provider, ProviderDeps, ProviderModule } from "../types.ts";
+import { armOperation, armOutcome } from "./call-names.ts";
 import { makeClients } from "./clients.ts";
 import { makeCredential } from "./credential.ts";
 import { azureEnvNames, checkRequired, resolveAzureConfig } from "./options.ts";
@@ -23,6 +24,12 @@ function createAzureProvider(env: NodeJS.ProcessEnv, deps: ProviderDeps): Provid
     },
     hooks: {
       onRetry: (info) => deps.logger.debug(info, "retrying ARM request"),
+      onRequest: (e) =>
+        deps.onCloudCall?.(
+          "azure",
+          armOperation(e.method, e.path),
+          e.status === "error" ? (e.detail ?? "RequestSendError") : armOutcome(e.status, e.detail),
+        ),
     },
   });
   const ctx = { cfg, compute, network, logger: deps.logger, pollIntervalMs: cfg.pollIntervalMs };

@@ -43,10 +43,13 @@ describe("Azure provider against the ARM emulator", () => {
   let keyFile: string;
   let key: string;
   const log = captureLogger();
+  const calls: string[] = [];
 
   async function provider(extra: Record<string, string> = {}): Promise<Provider> {
     const env = azureProviderEnv(emu, { AZURE_SSH_KEY_PATH: keyFile, ...extra });
-    return azure.create(env, { logger: log.logger, stateDir: dir });
+    const onCloudCall = (provider: string, op: string, outcome: string) =>
+      calls.push(`${provider} ${op} ${outcome}`);
+    return azure.create(env, { logger: log.logger, stateDir: dir, onCloudCall });
   }
 
   before(async () => {
@@ -84,8 +87,12 @@ describe("Azure provider against the ARM emulator", () => {
     const p = await provider({ TAGS: "team=peerpods,peerpod-sandbox-id=forged" });
     await p.start({ verify: false });
     const since = emu.requests.length;
+    const callsBefore = calls.length;
     const req = request("a1b2c3d4e5f60718");
     const inst = await p.create(req);
+    const made = calls.slice(callsBefore);
+    assert.equal(made.filter((c) => c === "azure PUT virtualMachines ok").length, 1, made.join("\n"));
+    assert.equal(made.length, emu.count(undefined, since), "every ARM request is reported once");
 
     const puts = vmPuts(emu, since);
     assert.equal(puts.length, 1, "exactly one VM PUT");

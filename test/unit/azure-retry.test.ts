@@ -11,6 +11,7 @@ import {
   ThrottleGate,
   type PipelinePolicy,
 } from "../../providers/azure/arm-retry.ts";
+import { armOperation, armOutcome } from "../../providers/azure/call-names.ts";
 import { makeClients } from "../../providers/azure/clients.ts";
 
 type Req = Parameters<PipelinePolicy["sendRequest"]>[0];
@@ -100,4 +101,24 @@ test("the SDK clients run our retry policy in place of the SDK's default one", (
     assert.ok(!names.includes(SDK_RETRY_POLICY), names.join(","));
     assert.equal(names.filter((n) => /retry/i.test(n)).length, 1, names.join(","));
   }
+});
+
+test("ARM calls are named by method and resource type, outcomes by Azure's error code", () => {
+  const rg = "/subscriptions/s/resourceGroups/rg/providers";
+  assert.equal(armOperation("PUT", `${rg}/Microsoft.Compute/virtualMachines/vm1`), "PUT virtualMachines");
+  assert.equal(armOperation("GET", `${rg}/Microsoft.Compute/virtualMachines`), "LIST virtualMachines");
+  assert.equal(
+    armOperation("GET", "/subscriptions/s/providers/Microsoft.Compute/locations/eastus/operations/abc"),
+    "GET operations",
+  );
+  assert.equal(
+    armOperation("GET", "/subscriptions/s/providers/Microsoft.Compute/locations/eastus/vmSizes"),
+    "LIST vmSizes",
+  );
+  assert.equal(armOutcome(201, "{}"), "ok");
+  assert.equal(
+    armOutcome(409, JSON.stringify({ error: { code: "OperationNotAllowed" } })),
+    "OperationNotAllowed",
+  );
+  assert.equal(armOutcome(502, "<html>"), "HTTP502");
 });
