@@ -157,4 +157,18 @@ test("the file the caa entrypoint runs exists in the output scripts/build.ts pro
   assert.equal(help.status, 0, `caa --help from the build output failed:\n${help.stderr}`);
   assert.match(help.stdout, /\bserve\b/);
   assert.match(help.stdout, /\bforwarder\b/, "the forwarder must be runnable from the same image");
+  // The registry loads the built-in providers lazily: each must resolve inside the build output.
+  const registry = path.join(path.dirname(entry), "../../providers/registry.js");
+  const load = spawnSync(
+    process.execPath,
+    [
+      "--input-type=module",
+      "-e",
+      `const r = await import(${JSON.stringify(registry)});
+       for (const n of r.BUILTIN_PROVIDERS) console.log((await r.loadProviderModule(n, { enabled: false })).name);`,
+    ],
+    { encoding: "utf8", cwd: app },
+  );
+  assert.equal(load.status, 0, `loading the providers from the build output failed:\n${load.stderr}`);
+  assert.deepEqual(load.stdout.trim().split("\n").sort(), ["aws", "azure", "local"]);
 });
