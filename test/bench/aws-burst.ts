@@ -1,0 +1,204 @@
+// AWS burst: n sandboxes created and deleted concurrently against moto, through the fault proxy
+// with no faults so that it counts the EC2 calls. Reports wall time, create/delete latency,
+// EC2 API calls per sandbox (by action) and CPU time per sandbox. The proxy runs as its own
+// process, so the CPU figure is this process's (the provider and SDK) unless the lifecycle
+// reports another process's CPU (a daemon).
+import { spawn, type ChildProcess } from "node:child_process";
+import { once } from "node:events";
+import { createInterface } from "node:readline";
+import { fileURLToPath } from "node:url";
+import { createAwsProvider } from "../../providers/aws/index.ts";
+import type { Provider } from "../../providers/types.ts";
+import { silentLogger } from "../../src/log/logger.ts";
+import { createRequest } from "../helpers/aws-requests.ts";
+import { awsEnv, motoClient, seedWorld } from "../helpers/moto-fixtures.ts";
+import { startMoto } from "../helpers/moto.ts";
+import { summarize, type Summary } from "./stats.ts";
+
+export interface BurstLifecycle {
+  /** Create sandbox i's VM (e.g. CreateVM + StartVM through a daemon). */
+  create(i: number): Promise<void>;
+  /** Delete it again (e.g. StopVM). */
+  delete(i: number): Promise<void>;
+  /** CPU time in µs of the process doing the work; default: this process. */
+  cpuMicros?(): number | Promise<number>;
+  close?(): Promise<void>;
+}
+
+export interface AwsBurstContext {
+  /** Provider env pointing at the counting proxy (AWS_ENDPOINT, AMI, subnet, SG, keys). */
+  env: Record<string, string>;
+  motoUrl: string;
+  /** A started provider on that env. */
+  provider(): Promise<Provider>;
+}
+
+export interface AwsBurstOptions {
+  n: number;
+  /** Default: provider.create + provider.delete in this process. */
+  makeLifecycle?: (ctx: AwsBurstContext) => BurstLifecycle | Promise<BurstLifecycle>;
+}
+
+export interface AwsBurstResult {
+  n: number;
+  failed: number;
+  wallMs: number;
+  create: Summary;
+  delete: Summary;
+  ec2CallsPerSandbox: number;
+  callsByAction: Record<string, number>;
+  /** Failed attempts seen by providers made through ctx.provider(), as "Operation:code". */
+  failedAttempts: Record<string, number>;
+  cpuMsPerSandbox: number;
+}
+
+interface ProxyProcess {
+  url: string;
+  counts(): Promise<Record<string, number>>;
+  stop(): Promise<void>;
+}
+
+async function startProxyProcess(target: string): Promise<ProxyProcess> {
+  const script = fileURLToPath(new URL("../helpers/fault-proxy.ts", import.meta.url));
+  const child: ChildProcess = spawn(process.execPath, [script, "--target", target], {
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  const lines = createInterface({ input: child.stdout! });
+  const [first] = (await once(lines, "line")) as [string];
+  lines.close();
+  const { url } = JSON.parse(first) as { url: string };
+  return {
+    url,
+    async counts() {
+      const res = await fetch(`${url}/__proxy/counts`);
+      return ((await res.json()) as { counts: Record<string, number> }).counts;
+    },
+    async stop() {
+      if (child.exitCode !== null) return;
+      const exited = once(child, "exit");
+      if (child.pid !== undefined) process.kill(child.pid, "SIGTERM");
+      await exited;
+    },
+  };
+}
+
+function delta(after: Record<string, number>, before: Record<string, number>): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [k, v] of Object.entries(after)) if (v - (before[k] ?? 0) > 0) out[k] = v - (before[k] ?? 0);
+  return out;
+}
+
+function defaultLifecycle(provider: Provider): BurstLifecycle {
+  const ids = new Map<number, string>();
+  return {
+    async create(i) {
+      ids.set(i, (await provider.create(createRequest({ owner: { node: "bench" } }))).id);
+    },
+    async delete(i) {
+      const id = ids.get(i);
+      if (id) await provider.delete(id);
+    },
+  };
+}
+
+export async function benchAwsBurst(opts: AwsBurstOptions): Promise<AwsBurstResult> {
+  const moto = await startMoto();
+  const direct = motoClient(moto.url);
+  const providers: Provider[] = [];
+  const failedAttempts: Record<string, number> = {};
+  let counting = false;
+  const onCloudCall = (_p: string, op: string, outcome: string): void => {
+    if (counting && outcome !== "ok")
+      failedAttempts[`${op}:${outcome}`] = (failedAttempts[`${op}:${outcome}`] ?? 0) + 1;
+  };
+  let proxy: ProxyProcess | undefined;
+  try {
+    const world = await seedWorld(direct);
+    proxy = await startProxyProcess(moto.url);
+    const env = awsEnv(proxy.url, world);
+    const ctx: AwsBurstContext = {
+      env,
+      motoUrl: moto.url,
+      async provider() {
+        const p = await createAwsProvider(env, {
+          logger: silentLogger(),
+          stateDir: "/nonexistent",
+          onCloudCall,
+        });
+        providers.push(p);
+        await p.start({ verify: false });
+        return p;
+      },
+    };
+    const lc = opts.makeLifecycle ? await opts.makeLifecycle(ctx) : defaultLifecycle(await ctx.provider());
+    // moto loads its EC2 code paths lazily (1-6 s on the first calls): one lifecycle before timing.
+    await lc.create(-1);
+    await lc.delete(-1);
+
+    const cpu = async () =>
+      lc.cpuMicros ? await lc.cpuMicros() : process.cpuUsage().user + process.cpuUsage().system;
+    const before = await proxy.counts();
+    counting = true;
+    const cpu0 = await cpu();
+    const createMs: number[] = [];
+    const deleteMs: number[] = [];
+    let failed = 0;
+    const t0 = performance.now();
+    await Promise.all(
+      Array.from({ length: opts.n }, async (_, i) => {
+        try {
+          const a = performance.now();
+          await lc.create(i);
+          const b = performance.now();
+          await lc.delete(i);
+          createMs.push(b - a);
+          deleteMs.push(performance.now() - b);
+        } catch {
+          failed++;
+        }
+      }),
+    );
+    const wallMs = performance.now() - t0;
+    const cpuMicros = (await cpu()) - cpu0;
+    counting = false;
+    const callsByAction = delta(await proxy.counts(), before);
+    const calls = Object.values(callsByAction).reduce((a, b) => a + b, 0);
+    await lc.close?.();
+    return {
+      n: opts.n,
+      failed,
+      wallMs,
+      create: summarize(createMs),
+      delete: summarize(deleteMs),
+      ec2CallsPerSandbox: calls / opts.n,
+      callsByAction,
+      failedAttempts,
+      cpuMsPerSandbox: cpuMicros / 1000 / opts.n,
+    };
+  } finally {
+    for (const p of providers) await p.close();
+    direct.destroy();
+    await proxy?.stop();
+    await moto.stop();
+  }
+}
+
+if (import.meta.main) {
+  const n = Number(process.argv[2] ?? 100);
+  const r = await benchAwsBurst({ n });
+  const f = (v: number) => v.toFixed(1);
+  console.log(
+    `## AWS burst: ${r.n} sandboxes created and deleted concurrently against moto (provider level)`,
+  );
+  console.log(
+    "| wall | create p50 / p99 | delete p50 / p99 | EC2 calls per sandbox | CPU per sandbox | failed |",
+  );
+  console.log("|---|---|---|---|---|---|");
+  console.log(
+    `| ${f(r.wallMs)} ms | ${f(r.create.p50)} / ${f(r.create.p99)} ms | ${f(r.delete.p50)} / ${f(r.delete.p99)} ms | ` +
+      `${r.ec2CallsPerSandbox.toFixed(2)} | ${r.cpuMsPerSandbox.toFixed(2)} ms | ${r.failed} |`,
+  );
+  console.log(
+    `calls by action: ${JSON.stringify(r.callsByAction)}; failed attempts: ${JSON.stringify(r.failedAttempts)}`,
+  );
+}
