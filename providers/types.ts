@@ -91,6 +91,12 @@ export interface Provider {
   get(id: string, signal?: AbortSignal): Promise<Instance>;
   /** Live instances whose tags include every given owner tag. */
   list(owner: Partial<OwnerTags>, signal?: AbortSignal): Promise<Instance[]>;
+  /**
+   * Optional: the user-data the cloud holds for an instance, decoded to the text create() was given
+   * (EC2 DescribeInstanceAttribute userData, ARM VM userData, the local VM's cidata). Used by the
+   * conformance suite (src/conformance/) to check that user-data arrives intact.
+   */
+  readUserData?(id: string, signal?: AbortSignal): Promise<string>;
   close(): Promise<void>;
 }
 
