@@ -1,18 +1,7 @@
 // Create one instance with user-data and owner tags; read the user-data back where the provider
-// offers a way (readUserData), so a provider cannot silently drop or re-encode it.
-import type { Provider } from "../../../providers/types.ts";
+// offers a way (Provider.readUserData), so a provider cannot silently drop or re-encode it.
 import type { ConformanceCase } from "../types.ts";
 import { checkInstance, createInstance, createRequest, ownerTags } from "./instances.ts";
-
-/** Optional provider hook: the user-data the cloud holds for an instance, decoded. */
-export interface UserDataReader {
-  readUserData(id: string, signal?: AbortSignal): Promise<string>;
-}
-
-function userDataReader(p: Provider): UserDataReader | undefined {
-  const candidate = p as Provider & Partial<UserDataReader>;
-  return typeof candidate.readUserData === "function" ? (candidate as UserDataReader) : undefined;
-}
 
 export const createCase: ConformanceCase = {
   id: "create",
@@ -24,10 +13,9 @@ export const createCase: ConformanceCase = {
     const inst = await createInstance(ctx, req);
     ctx.first = inst;
     checkInstance(inst, req, "create()");
-    const reader = userDataReader(ctx.provider);
-    if (reader === undefined)
+    if (ctx.provider.readUserData === undefined)
       return `${inst.id} at ${inst.ips[0]}; user-data not read back (the provider offers no readUserData)`;
-    const stored = await reader.readUserData(inst.id, ctx.signal);
+    const stored = await ctx.provider.readUserData(inst.id, ctx.signal);
     if (stored !== req.userData) {
       throw new Error(
         `user-data of ${inst.id} differs from what create() was given: sent ${JSON.stringify(req.userData)}, ` +
