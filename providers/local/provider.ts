@@ -223,16 +223,20 @@ export class LocalProvider implements Provider {
       "--boot-delay",
       `${this.config.bootDelayMs}ms`,
     ];
-    if (rec.netns) vmArgs.push("--vm-netns", rec.netns, "--host-interface", "eth0");
+    if (rec.netns) {
+      vmArgs.push("--vm-netns", rec.netns, "--pod-netns", podNetnsOf(rec.netns), "--host-interface", "eth0");
+    }
     const command = [...splitCommand(this.config.vmCommand), ...vmArgs];
-    const argv = rec.netns ? ["ip", "netns", "exec", rec.netns, ...command] : command;
+    // nsenter, not `ip netns exec`: the latter gives the VM a private mount namespace, and the pod
+    // namespace the VM creates would then not be visible on the host.
+    const argv = rec.netns ? ["nsenter", `--net=/run/netns/${rec.netns}`, "--", ...command] : command;
     rec.process = await spawnVm(argv, join(rec.dir, "console.log"), process.env);
     await this.save(rec);
   }
 
   private async destroy(rec: VmRecord): Promise<void> {
     if (rec.process) await killVm(rec.process);
-    if (rec.netns && rec.hostVeth) await deleteVmNetwork(rec.netns, rec.hostVeth);
+    if (rec.netns && rec.hostVeth) await deleteVmNetwork([rec.netns, podNetnsOf(rec.netns)], rec.hostVeth);
     await rm(rec.dir, { recursive: true, force: true });
     await rm(join(this.deps.stateDir, `${rec.id}.json`), { force: true });
     this.vms.delete(rec.id);
@@ -253,4 +257,12 @@ export class LocalProvider implements Provider {
       createdAt: new Date(rec.createdAt),
     };
   }
+}
+
+/**
+ * Named namespaces are global on a host, so each local VM's pod namespace gets its own name
+ * (a real VM has just one: /run/netns/podns).
+ */
+export function podNetnsOf(vmNetns: string): string {
+  return vmNetns.replace(/^caa-vm-/, "podns-");
 }

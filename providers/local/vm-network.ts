@@ -64,14 +64,14 @@ export async function createVmNetwork(spec: VmNetworkSpec): Promise<void> {
     await ip("-n", spec.netns, "link", "set", "lo", "up");
     await ip("-n", spec.netns, "route", "add", "default", "via", spec.gateway);
   } catch (err) {
-    await deleteVmNetwork(spec.netns, spec.hostVeth);
+    await deleteVmNetwork([spec.netns], spec.hostVeth);
     throw err;
   }
 }
 
-/** Remove a VM's namespace and veth; safe to repeat. */
-export async function deleteVmNetwork(netns: string, hostVeth: string): Promise<void> {
-  await exec("ip", ["netns", "del", netns]).catch(() => undefined);
+/** Remove a VM's namespaces and veth; safe to repeat. */
+export async function deleteVmNetwork(namespaces: string[], hostVeth: string): Promise<void> {
+  for (const ns of namespaces) await exec("ip", ["netns", "del", ns]).catch(() => undefined);
   if (await linkExists(hostVeth)) await ip("link", "del", hostVeth).catch(() => undefined);
 }
 

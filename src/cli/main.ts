@@ -109,6 +109,7 @@ export function buildCli(): Command {
     .option("--agent-command <cmd>", "kata agent command", "")
     .option("--boot-delay <duration>", "simulated boot time", "0ms")
     .option("--vm-netns <name>", "the VM's network namespace (local provider)")
+    .option("--pod-netns <name>", "the pod network namespace inside the VM", "podns")
     .option("--host-interface <name>", "the VM's primary interface")
     .action(async (o) => {
       const { runPodVm } = await import("../podvm/main.ts");

@@ -55,11 +55,8 @@ function podNetwork(config: DaemonConfig, provider: Provider, logger: Logger): P
     return undefined;
   }
   if (provider instanceof LocalProvider && !provider.usesNamespaces) return undefined;
-  // Local VMs reach this host through the provider's bridge, whatever the default route says.
-  const hostInterface =
-    config.hostInterface === "" && provider instanceof LocalProvider ? provider.bridge : config.hostInterface;
   return podNetworkPort({
-    hostInterface,
+    hostInterface: config.hostInterface,
     vxlanPort: config.vxlanPort,
     vxlanMinId: config.vxlanMinId,
     logger,

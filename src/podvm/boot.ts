@@ -15,17 +15,15 @@ export interface PodVmOptions {
   listen: string;
   agentCommand: string;
   bootDelayMs: number;
-  /** The VM's namespace; its pod namespace is derived from it (`podns-…`), one per VM on this host. */
+  /** The VM's own namespace (local provider), if it has one. */
   vmNetns?: string;
+  /** The pod namespace in the VM: `/run/netns/podns` on a real VM; one per VM on a shared host. */
+  podNetns?: string;
   hostInterface?: string;
 }
 
 export interface PodVm {
   stop(): Promise<void>;
-}
-
-export function podNetnsName(vmNetns: string | undefined): string {
-  return vmNetns ? `podns-${vmNetns.replace(/^caa-vm-/, "")}` : "podns";
 }
 
 function startAgent(command: string, socket: string, record: string, logger: Logger): ChildProcess {
@@ -50,7 +48,7 @@ export async function bootPodVm(opts: PodVmOptions, logger: Logger): Promise<Pod
       {
         listen: opts.listen,
         kataAgentSocket: agentSocket,
-        podNamespace: podNetnsName(opts.vmNetns),
+        podNamespace: opts.podNetns ?? "podns",
         hostInterface: opts.hostInterface ?? "",
         rootDir: opts.root,
         cidataDir: opts.cidata,

@@ -10,6 +10,7 @@ export async function runPodVm(o: {
   agentCommand: string;
   bootDelay: string;
   vmNetns?: string;
+  podNetns?: string;
   hostInterface?: string;
 }): Promise<void> {
   const logger = createLogger({ level: process.env.LOG_LEVEL ?? "info" }).child({ component: "podvm" });

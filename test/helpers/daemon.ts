@@ -81,9 +81,15 @@ export async function startDaemon(
   dir: string,
   env: Record<string, string>,
   timeoutMs = 30_000,
+  opts: { netns?: string } = {},
 ): Promise<DaemonProcess> {
   let output = "";
-  const child = spawn(process.execPath, [CLI, "serve"], {
+  // nsenter execs the command, so the child's pid is the daemon's; unlike `ip netns exec` it keeps
+  // the host's mount namespace, so namespaces the daemon names stay visible to the test.
+  const argv = opts.netns
+    ? ["nsenter", `--net=/run/netns/${opts.netns}`, "--", process.execPath, CLI, "serve"]
+    : [process.execPath, CLI, "serve"];
+  const child = spawn(argv[0], argv.slice(1), {
     env: { ...process.env, ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
