@@ -81,8 +81,14 @@ export async function runForwarder(
   server.setFallback(relay.handle);
 
   let listener: net.Server;
+  const sockets = new Set<net.Socket>();
   try {
     listener = await listen(serverTls, listenAt, server, log);
+    // Connections still in their TLS handshake are not the ttrpc server's yet: close() ends them too.
+    listener.on("connection", (socket: net.Socket) => {
+      sockets.add(socket);
+      socket.once("close", () => sockets.delete(socket));
+    });
   } catch (err) {
     relay.close();
     await network?.close();
@@ -100,8 +106,11 @@ export async function runForwarder(
     config: apf,
     close: () =>
       (closing ??= (async () => {
-        await new Promise<void>((done) => listener.close(() => done()));
+        // server.close() ends the served connections; listener.close() alone would wait for them.
+        const stopped = new Promise<void>((done) => listener.close(() => done()));
+        for (const socket of sockets) socket.destroy();
         await server.close();
+        await stopped;
         relay.close();
         await network?.close();
         log.info("forwarder stopped");
