@@ -2,20 +2,12 @@
 // JUnit, and leaves no VM, NIC, public IP or disk behind in the emulator.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { PassThrough } from "node:stream";
 import { generatedPublicKey } from "../../providers/azure/ssh-key.ts";
-import { conformanceCommand } from "../../src/conformance/command.ts";
 import { azureProviderEnv, startArmEmulator, trustCaInProcess } from "../azure-emulator/index.ts";
-
-function capture(): { stream: PassThrough; text: () => string } {
-  const stream = new PassThrough();
-  let text = "";
-  stream.on("data", (c: Buffer) => (text += c.toString("utf8")));
-  return { stream, text: () => text };
-}
+import { runSuite } from "./fixtures/run-suite.ts";
 
 test(
   "caa conformance --provider azure passes against the ARM emulator and leaves nothing",
@@ -31,18 +23,11 @@ test(
     trustCaInProcess(emu.caPem);
     const keyFile = path.join(dir, "id_rsa.pub");
     await writeFile(keyFile, `${await generatedPublicKey(2048)}\n`);
-    const junit = path.join(dir, "junit-conformance-azure.xml");
-    const stdout = capture();
-    const stderr = capture();
-    const code = await conformanceCommand(["--provider", "azure", "--junit", junit], {
-      env: azureProviderEnv(emu, { AZURE_SSH_KEY_PATH: keyFile }),
-      stdout: stdout.stream,
-      stderr: stderr.stream,
-    });
-    assert.equal(code, 0, `${stdout.text()}\n${stderr.text()}`);
-    assert.match(stdout.text(), /^azure: 9 passed, 0 failed, 0 skipped .* — CONFORMANT$/m);
+    const run = await runSuite("azure", azureProviderEnv(emu, { AZURE_SSH_KEY_PATH: keyFile }));
+    assert.equal(run.code, 0, `${run.stdout}\n${run.stderr}`);
+    assert.match(run.stdout, /^azure: 9 passed, 0 failed, 0 skipped .* — CONFORMANT$/m);
     assert.match(
-      await readFile(junit, "utf8"),
+      run.junit,
       /<testsuite name="conformance.azure" tests="9" failures="0" errors="0" skipped="0"/,
     );
     assert.ok(emu.count("vm.put") >= 9, `the emulator saw the run's VMs (${emu.count("vm.put")} PUTs)`);

@@ -6,20 +6,13 @@ import assert from "node:assert/strict";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { PassThrough } from "node:stream";
 import { runConformance } from "../../src/conformance/runner.ts";
 import { conformanceCommand } from "../../src/conformance/command.ts";
 import { escapeXml } from "../../src/conformance/junit.ts";
 import { ConformanceRefusedError, isRealCloud } from "../../src/conformance/real-account.ts";
 import type { ConformanceOptions, ConformanceReport } from "../../src/conformance/types.ts";
 import { MemoryProvider, type Flaws } from "./fixtures/memory-provider.ts";
-
-function capture(): { stream: PassThrough; text: () => string } {
-  const stream = new PassThrough();
-  const chunks: Buffer[] = [];
-  stream.on("data", (c: Buffer) => chunks.push(c));
-  return { stream, text: () => Buffer.concat(chunks).toString("utf8") };
-}
+import { capture } from "./fixtures/run-suite.ts";
 
 async function run(
   flaws: Flaws,
