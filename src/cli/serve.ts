@@ -1,12 +1,12 @@
 // `caa serve [provider] [-flag value …]`: the daemon. Flags and env names are upstream's
 // (`cloud-api-adaptor <provider> -socket …`), so the same DaemonSet settings work.
-import { daemonOptions, runtimeRoot } from "../config/daemon.ts";
+import { runtimeRoot, serveOptionSpecs } from "../config/daemon.ts";
 import { ConfigError, parseFlags } from "../config/options.ts";
-import { startDaemon } from "../daemon/daemon.ts";
+import { startDaemon, type Daemon } from "../daemon/daemon.ts";
 
 export function serveHelp(): string {
   const lines = ["Usage: caa serve [provider] [flags]", "", "Flags (env name, default):"];
-  for (const o of Object.values(daemonOptions())) {
+  for (const o of serveOptionSpecs().flatMap((spec) => Object.values(spec))) {
     const def = Array.isArray(o.default) ? o.default.join(",") : String(o.default);
     lines.push(
       `  -${o.flag.padEnd(40)} ${(o.env ?? "").padEnd(38)} ${o.usage}${def !== "" ? ` (default ${def})` : ""}`,
@@ -22,13 +22,19 @@ export async function serve(args: string[]): Promise<void> {
     return;
   }
   const positional = args[0] !== undefined && !args[0].startsWith("-") ? args[0] : undefined;
-  const flags = parseFlags(positional ? args.slice(1) : args, [daemonOptions()]);
+  const flags = parseFlags(positional ? args.slice(1) : args, serveOptionSpecs());
   if (positional) flags.provider = positional;
   if (process.getuid?.() !== 0) {
     console.error(`caa: not running as root; default paths are under ${runtimeRoot()}`);
   }
-  const daemon = await startDaemon({ env: process.env, flags });
+  // Handlers first: a SIGTERM that arrives while the daemon starts must still shut it down cleanly.
+  let daemon: Daemon | undefined;
+  let pending: string | undefined;
   const stop = (signal: string) => {
+    if (!daemon) {
+      pending = signal;
+      return;
+    }
     daemon.logger.info({ signal }, `received ${signal}, shutting down`);
     daemon.close().then(
       () => process.exit(0),
@@ -40,6 +46,8 @@ export async function serve(args: string[]): Promise<void> {
   };
   process.once("SIGINT", () => stop("SIGINT"));
   process.once("SIGTERM", () => stop("SIGTERM"));
+  daemon = await startDaemon({ env: process.env, flags });
+  if (pending) stop(pending);
 }
 
 export function isConfigError(err: unknown): err is ConfigError {

@@ -3,6 +3,10 @@
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { bool, duration, int, str, type OptionSpec } from "./options.ts";
+import { opsOptions } from "../ops/options.ts";
+import { k8sOptions } from "../k8s/options.ts";
+import { leakOptions } from "../leak/options.ts";
+import { TLS_OPTIONS } from "../tls/options.ts";
 
 export function runtimeRoot(): string {
   if (process.getuid?.() === 0) return "/run/peerpod";
@@ -56,12 +60,6 @@ export function daemonOptions(root = runtimeRoot()) {
       false,
       "check the cloud configuration at start-up",
     ),
-    peerpodsLimitPerNode: int(
-      "peerpods-limit-per-node",
-      "PEERPODS_LIMIT_PER_NODE",
-      10,
-      "kata.peerpods.io/vm capacity",
-    ),
     enableScratchSpace: bool(
       "enable-scratch-space",
       "ENABLE_SCRATCH_SPACE",
@@ -80,28 +78,6 @@ export function daemonOptions(root = runtimeRoot()) {
       "peerpods",
       "owner tag naming this cluster on every instance",
     ),
-    nodeName: str("node-name", "NODE_NAME", "", "this node (downward API); enables Kubernetes integration"),
-    podUid: str("pod-uid", "POD_UID", "", "this daemon pod's uid (downward API)"),
-    probePort: int("probe-port", "PROBE_PORT", 8000, "ops HTTP port on 127.0.0.1 (0 turns it off)"),
-    runtimeClassName: str(
-      "runtimeclass-name",
-      "RUNTIMECLASS_NAME",
-      "kata-remote",
-      "runtime class of peer pods",
-    ),
-    leakInterval: duration(
-      "leak-interval",
-      "LEAK_COLLECTOR_INTERVAL",
-      5 * 60_000,
-      "leak collector period (0 turns it off)",
-    ),
-    leakGrace: duration(
-      "leak-grace",
-      "LEAK_COLLECTOR_GRACE",
-      2 * 60_000,
-      "age before an unowned instance is deleted",
-    ),
-    leakDryRun: bool("leak-dry-run", "LEAK_COLLECTOR_DRY_RUN", false, "only report leaked instances"),
     logLevel: str("log-level", "LOG_LEVEL", "info", "debug, info, warn, error"),
     logFormat: str("log-format", "LOG_FORMAT", "text", "text (upstream's Go log lines) or json"),
     externalPlugin: bool(
@@ -123,4 +99,9 @@ export function daemonOptions(root = runtimeRoot()) {
       "its sha256",
     ),
   } satisfies OptionSpec;
+}
+
+/** Every option `caa serve` takes, one spec per concern (flags are checked against all of them). */
+export function serveOptionSpecs(root = runtimeRoot()): OptionSpec[] {
+  return [daemonOptions(root), opsOptions, k8sOptions, leakOptions, TLS_OPTIONS];
 }

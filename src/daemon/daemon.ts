@@ -19,6 +19,15 @@ import { TLS_OPTIONS, validateTlsConfig } from "../tls/index.ts";
 import { LocalProvider } from "../../providers/local/provider.ts";
 import type { PodNetworkPort } from "../sandbox/ports.ts";
 import { agentPort, podNetworkPort } from "./ports.ts";
+import { lifecycleObserver } from "./observer.ts";
+import { Metrics } from "../ops/metrics.ts";
+import { opsOptions } from "../ops/options.ts";
+import { startOpsServer, type OpsServer } from "../ops/server.ts";
+import { StartupCheck } from "../ops/startup.ts";
+import { k8sOptions } from "../k8s/options.ts";
+import { kubeIntegration } from "../k8s/integration.ts";
+import { leakOptions } from "../leak/options.ts";
+import { LeakCollector } from "../leak/collector.ts";
 
 export type DaemonConfig = Resolved<ReturnType<typeof daemonOptions>>;
 
@@ -27,6 +36,9 @@ export interface Daemon {
   logger: Logger;
   provider: Provider;
   manager: SandboxManager;
+  metrics: Metrics;
+  /** `http://127.0.0.1:port` of the ops endpoint, when it runs. */
+  opsAddress?: string;
   close(): Promise<void>;
 }
 
@@ -65,9 +77,15 @@ function podNetwork(config: DaemonConfig, provider: Provider, logger: Logger): P
 
 export async function startDaemon(src: ConfigSource, opts: { logger?: Logger } = {}): Promise<Daemon> {
   const config = resolve(daemonOptions(), src);
+  const ops = resolve(opsOptions, src);
+  const kubeCfg = resolve(k8sOptions, src);
+  const leakCfg = resolve(leakOptions, src);
+  const tls = resolve(TLS_OPTIONS, src);
+  validateTlsConfig(tls);
   checkPodsDir(config.podsDir);
   const logger = opts.logger ?? createLogger({ level: config.logLevel, format: config.logFormat });
   await mkdir(config.stateDir, { recursive: true, mode: 0o700 });
+  const metrics = new Metrics({ defaultMetrics: true });
 
   const provider = await loadProvider(
     config.cloudProvider,
@@ -75,17 +93,17 @@ export async function startDaemon(src: ConfigSource, opts: { logger?: Logger } =
     {
       logger: logger.child({ component: `provider/${config.cloudProvider}` }),
       stateDir: join(config.stateDir, `provider-${config.cloudProvider}`),
+      onCloudCall: (name, operation, outcome) => metrics.cloudAttempt(name, operation, outcome),
     },
     { enabled: config.externalPlugin, path: config.externalPluginPath, hash: config.externalPluginHash },
   );
+  // Upstream's order: verify the cloud configuration, advertise node capacity, then serve.
   await provider.start({ verify: config.cloudConfigVerify });
+  const kube = kubeIntegration({ ...kubeCfg, cloudProvider: config.cloudProvider, logger });
+  await kube?.capacity.advertise();
 
-  const tls = resolve(TLS_OPTIONS, src);
-  validateTlsConfig(tls);
   // The CA lives in the state directory: a restarted daemon must keep trusting its running VMs.
   const ca = await CertAuthority.loadOrCreate(join(config.stateDir, "tls"));
-  const network = podNetwork(config, provider, logger);
-
   const store = await SandboxStore.open(join(config.stateDir, "sandboxes"));
   const manager = new SandboxManager({
     provider,
@@ -94,18 +112,20 @@ export async function startDaemon(src: ConfigSource, opts: { logger?: Logger } =
     config: {
       podsDir: config.podsDir,
       cluster: config.clusterName,
-      node: config.nodeName,
+      node: kubeCfg.nodeName,
       initdata: config.initdata,
       enableScratchSpace: config.enableScratchSpace,
     },
-    network,
+    network: podNetwork(config, provider, logger),
     agent: agentPort({
       tls,
       ca,
       forwarderPort: config.forwarderPort,
       proxyTimeoutMs: config.proxyTimeoutMs,
       logger,
+      onCall: (method, ms, ok, bytesIn, bytesOut) => metrics.agentCall(method, ms, ok, bytesIn, bytesOut),
     }),
+    observer: lifecycleObserver({ metrics, kube, logger }),
   });
   await recoverSandboxes(manager);
 
@@ -125,18 +145,58 @@ export async function startDaemon(src: ConfigSource, opts: { logger?: Logger } =
     `serving the remote hypervisor on ${config.socket}`,
   );
 
+  let opsServer: OpsServer | undefined;
+  if (ops.probePort >= 0) {
+    opsServer = await startOpsServer({
+      port: ops.probePort,
+      source: manager,
+      metrics,
+      startup: new StartupCheck({
+        socketPath: config.socket,
+        pods: kube?.nodePods,
+        runtimeClassName: ops.runtimeClassName,
+      }),
+      logger,
+    });
+  }
+
+  const leaks =
+    leakCfg.leakIntervalMs > 0
+      ? new LeakCollector({
+          provider,
+          source: manager,
+          cluster: config.clusterName,
+          node: kubeCfg.nodeName,
+          graceMs: leakCfg.leakGracePeriodMs,
+          intervalMs: leakCfg.leakIntervalMs,
+          dryRun: leakCfg.leakDryRun,
+          logger,
+          metrics,
+          peerPods: kube?.peerPods,
+        })
+      : undefined;
+  leaks?.start();
+
   let closed = false;
   return {
     config,
     logger,
     provider,
     manager,
+    metrics,
+    opsAddress: opsServer?.address,
     async close() {
       if (closed) return;
       closed = true;
+      await leaks?.stop();
       await ttrpc.close();
       await grpc?.close();
       await manager.close();
+      await opsServer?.close();
+      // Upstream removes the capacity only if this daemon still owns the node (rolling updates).
+      const capacity = await kube?.capacity.remove();
+      if (capacity === "not-owner")
+        logger.info({}, "another daemon owns this node now; left its capacity alone");
       await provider.close();
       logger.info({}, "stopped");
     },

@@ -21,16 +21,8 @@ export function lifecycleObserver(opts: {
       metrics.observeStage(stage, ms);
     },
     failed(sandbox, error) {
-      if (!kube) return;
-      const code = error.code ? ` (${error.code})` : "";
-      void quietly(
-        "pod event",
-        kube.events.emit(sandbox.podName, sandbox.podNamespace, {
-          type: "Warning",
-          reason: "PeerPodStartFailed",
-          message: `StartVM failed in stage ${error.stage}${code}: ${error.message}`,
-        }),
-      );
+      if (kube)
+        void quietly("pod event", kube.events.startFailed(sandbox.podName, sandbox.podNamespace, error));
     },
     async instanceCreated(sandbox) {
       if (kube && sandbox.instance) {

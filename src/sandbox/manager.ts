@@ -234,7 +234,8 @@ export class SandboxManager {
       );
     } catch (err) {
       const code = err instanceof ProviderError ? err.code : undefined;
-      const message = `${stage}: ${errorMessage(err)}`;
+      const detail = errorMessage(err);
+      const message = detail.startsWith(`${stage}:`) ? detail : `${stage}: ${detail}`;
       this.log.error(
         { sandbox: record.id, pod: record.podName, stage, code, err: errorMessage(err) },
         "StartVM failed",

@@ -57,7 +57,7 @@ export function daemonEnv(dir: string, extra: Record<string, string> = {}): Reco
     PODS_DIR: join(dir, "pods"),
     STATE_DIR: join(dir, "state"),
     PROBE_PORT: "0",
-    LEAK_COLLECTOR_INTERVAL: "0",
+    LEAK_INTERVAL: "0",
     LOCAL_BRIDGE: `caat${randomBytes(3).toString("hex")}`,
     LOCAL_VM_SUBNET: testSubnet(),
     LOG_LEVEL: "debug",

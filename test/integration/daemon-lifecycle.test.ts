@@ -189,7 +189,7 @@ describe("caa serve with the local provider", () => {
       Request.encode({
         service: "hypervisor.Hypervisor",
         method: "Version",
-        payload: new Uint8Array(),
+        payload: Buffer.alloc(0),
         timeoutNano: 0,
         metadata: [],
       }).finish(),
