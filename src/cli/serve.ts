@@ -28,11 +28,11 @@ export async function serve(args: string[]): Promise<void> {
     console.error(`caa: not running as root; default paths are under ${runtimeRoot()}`);
   }
   // Handlers first: a SIGTERM that arrives while the daemon starts must still shut it down cleanly.
-  let daemon: Daemon | undefined;
-  let pending: string | undefined;
+  const state: { daemon?: Daemon; pending?: string } = {};
   const stop = (signal: string) => {
+    const daemon = state.daemon;
     if (!daemon) {
-      pending = signal;
+      state.pending = signal;
       return;
     }
     daemon.logger.info({ signal }, `received ${signal}, shutting down`);
@@ -46,8 +46,8 @@ export async function serve(args: string[]): Promise<void> {
   };
   process.once("SIGINT", () => stop("SIGINT"));
   process.once("SIGTERM", () => stop("SIGTERM"));
-  daemon = await startDaemon({ env: process.env, flags });
-  if (pending) stop(pending);
+  state.daemon = await startDaemon({ env: process.env, flags });
+  if (state.pending) stop(state.pending);
 }
 
 export function isConfigError(err: unknown): err is ConfigError {
