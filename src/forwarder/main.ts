@@ -12,7 +12,7 @@ export async function forwarderMain(
   try {
     handle = await runForwarder(argv, logger);
   } catch (err) {
-    logger.error(err instanceof Error ? err.message : String(err));
+    logger.child({ component: "forwarder" }).error(err instanceof Error ? err.message : String(err));
     return 1;
   }
   await new Promise<void>((resolve) => {
