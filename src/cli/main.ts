@@ -8,6 +8,7 @@ import { HYPERVISOR_VERSION } from "../hypervisor/service.ts";
 import { TtrpcError } from "../ttrpc/index.ts";
 import * as shim from "./sandbox.ts";
 import { serve } from "./serve.ts";
+import { agentHealth } from "./agent-health.ts";
 
 const VERSION = "0.1.0";
 
@@ -100,6 +101,18 @@ export function buildCli(): Command {
         })
         .catch(fail);
     });
+  program
+    .command("forwarder")
+    .description("the agent-protocol-forwarder that runs in the pod VM (flags as upstream's; -h lists them)")
+    .helpOption(false)
+    .allowUnknownOption()
+    .allowExcessArguments()
+    .argument("[args...]")
+    .action(async (args: string[]) => {
+      const { forwarderMain } = await import("../forwarder/main.ts");
+      process.exitCode = await forwarderMain(args);
+    });
+
   program
     .command("podvm")
     .description("boot chain of a local pod VM (run by the local provider inside the VM namespace)")

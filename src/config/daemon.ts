@@ -37,6 +37,12 @@ export function daemonOptions(root = runtimeRoot()) {
     podsDir: str("pods-dir", "PODS_DIR", join(root, "pods"), "per-sandbox directories (agent sockets)"),
     stateDir: str("state-dir", "STATE_DIR", join(root, "state"), "durable sandbox and provider state"),
     pauseImage: str("pause-image", "PAUSE_IMAGE", "", "accepted for compatibility; unused (as upstream)"),
+    forwarderHost: str(
+      "forwarder-host",
+      "FORWARDER_HOST",
+      "",
+      "dial the forwarder at this host instead of the VM's IP (a port-forward while debugging; tests)",
+    ),
     forwarderPort: int("forwarder-port", "FORWARDER_PORT", 15150, "agent-protocol-forwarder port in the VM"),
     proxyTimeoutMs: duration(
       "proxy-timeout",

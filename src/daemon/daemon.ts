@@ -120,6 +120,7 @@ export async function startDaemon(src: ConfigSource, opts: { logger?: Logger } =
     agent: agentPort({
       tls,
       ca,
+      forwarderHost: config.forwarderHost,
       forwarderPort: config.forwarderPort,
       proxyTimeoutMs: config.proxyTimeoutMs,
       logger,

@@ -38,6 +38,8 @@ export function podNetworkPort(opts: {
 export function agentPort(opts: {
   tls: TlsConfig;
   ca: CertAuthority;
+  /** FORWARDER_HOST: dial this instead of the VM's IP when set. */
+  forwarderHost: string;
   forwarderPort: number;
   proxyTimeoutMs: number;
   logger: Logger;
@@ -48,7 +50,7 @@ export function agentPort(opts: {
     async connect({ sandboxId, socketPath, vmName, ip, signal }) {
       const proxy = new AgentProxy({
         socketPath,
-        host: ip,
+        host: opts.forwarderHost !== "" ? opts.forwarderHost : ip,
         port: opts.forwarderPort,
         tls: buildClientTls(opts.tls, opts.ca, vmName),
         timeoutMs: opts.proxyTimeoutMs,
