@@ -98,6 +98,7 @@ export function buildCli(): Command {
           namespace: o.namespace,
           netns: o.netns,
           annotations: o.annotation,
+          healthCheck: agentHealth,
         })
         .catch(fail);
     });
