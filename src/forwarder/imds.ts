@@ -37,7 +37,9 @@ export async function fetchAwsUserData(baseUrl: string, signal: AbortSignal): Pr
       headers: { "X-aws-ec2-metadata-token-ttl-seconds": "60" },
       signal: AbortSignal.any([signal, AbortSignal.timeout(5000)]),
     });
-    if (res.ok) token = await res.text();
+    const text = res.ok ? (await res.text()).trim() : "";
+    // Only a header-safe token is usable; anything else means IMDSv1.
+    if (/^[\x21-\x7e]{1,1024}$/.test(text)) token = text;
   } catch {
     if (signal.aborted) throw signal.reason;
   }
