@@ -1,0 +1,152 @@
+// `caa serve` with CLOUD_PROVIDER=aws (moto) and azure (the ARM emulator), driven through the ttrpc
+// socket by containerd's Go client. Cloud "VMs" don't run anything, so the test plays the pod VM:
+// it reads the user-data back from the cloud API, boots our forwarder with it on 127.0.0.1
+// (FORWARDER_HOST points the daemon there, never at the cloud's addresses) and lets StartVM finish.
+import assert from "node:assert/strict";
+import { spawn, type ChildProcess } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { mkdir, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { after, before, describe, test } from "node:test";
+import { DescribeInstanceAttributeCommand, type EC2Client } from "@aws-sdk/client-ec2";
+import { agentHealth } from "../../src/cli/agent-health.ts";
+import { goShimLifecycle } from "../helpers/go-peer.ts";
+import { startMoto, type Moto } from "../helpers/moto.ts";
+import { awsEnv, instancesOfSandbox, motoClient, seedWorld } from "../helpers/moto-fixtures.ts";
+import { CLI, cleanupDaemon, daemonEnv, freePort, makeDaemonDir, startDaemon } from "../helpers/daemon.ts";
+
+const TEST_AGENT = fileURLToPath(new URL("../fixtures/test-agent.ts", import.meta.url));
+const POD = { "io.kubernetes.cri.sandbox-name": "cloudy", "io.kubernetes.cri.sandbox-namespace": "default" };
+
+/** A pod VM on this host: the test agent plus `caa forwarder` fed the given user-data. */
+async function bootFakeVm(dir: string, userData: string, port: number): Promise<ChildProcess[]> {
+  const root = join(dir, "vm-root");
+  const cidata = join(dir, "vm-cidata");
+  await mkdir(cidata, { recursive: true });
+  await mkdir(join(root, "run/kata-containers"), { recursive: true });
+  await writeFile(join(cidata, "user-data"), userData, { mode: 0o600 });
+  const agentSocket = join(root, "run/kata-containers/agent.sock");
+  const agent = spawn(process.execPath, [TEST_AGENT, "--socket", agentSocket], { stdio: "ignore" });
+  const forwarder = spawn(
+    process.execPath,
+    [
+      CLI,
+      "forwarder",
+      "-listen",
+      `127.0.0.1:${port}`,
+      "-cidata-dir",
+      cidata,
+      "-root-dir",
+      root,
+      "-kata-agent-socket",
+      agentSocket,
+      "-imds",
+      "none",
+      "-no-pod-network",
+    ],
+    { stdio: "ignore" },
+  );
+  return [agent, forwarder];
+}
+
+async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+describe("caa serve with CLOUD_PROVIDER=aws against moto", () => {
+  let moto: Moto;
+  let ec2: EC2Client;
+  let dir: string;
+  let vm: ChildProcess[] = [];
+
+  before(async () => {
+    moto = await startMoto();
+    ec2 = motoClient(moto.url);
+    dir = await makeDaemonDir();
+  });
+  after(async () => {
+    for (const p of vm) p.kill("SIGTERM");
+    await moto?.stop();
+    await cleanupDaemon({ dir, bridge: "" });
+  });
+
+  test("CreateVM → StartVM → agent health → StopVM, with the user-data the VM reads", async () => {
+    const world = await seedWorld(ec2);
+    const port = await freePort();
+    const env = daemonEnv(dir, {
+      CLOUD_PROVIDER: "aws",
+      ...awsEnv(moto.url, world, {
+        PODVM_INSTANCE_TYPE: "m6a.large",
+        PODVM_INSTANCE_TYPES: "m6a.large,m6a.xlarge",
+      }),
+      CLOUD_CONFIG_VERIFY: "true",
+      FORWARDER_HOST: "127.0.0.1",
+      FORWARDER_PORT: String(port),
+      CLUSTER_NAME: "ci",
+    });
+    const daemon = await startDaemon(dir, env, 60_000);
+    try {
+      const id = randomBytes(32).toString("hex");
+      const [create] = await goShimLifecycle(daemon.socket, {
+        id,
+        annotations: {
+          ...POD,
+          "io.katacontainers.config.hypervisor.default_vcpus": "4",
+          "io.katacontainers.config.hypervisor.default_memory": "16384",
+        },
+        steps: ["create"],
+      });
+      assert.equal(create.code, 0, create.message);
+      const start = goShimLifecycle(daemon.socket, { id, steps: ["start"] });
+
+      // The instance exists in moto while StartVM waits for the forwarder.
+      const [instance] = await waitFor("the instance", async () => {
+        const found = await instancesOfSandbox(ec2, id);
+        return found.length > 0 ? found : undefined;
+      });
+      assert.equal(instance.InstanceType, "m6a.xlarge", "4 vCPUs / 16 GiB picks the next size");
+      assert.equal(instance.MetadataOptions?.HttpTokens, "required");
+      const tags = Object.fromEntries((instance.Tags ?? []).map((t) => [t.Key, t.Value]));
+      assert.equal(tags.Name, `podvm-cloudy-${id.slice(0, 8)}`);
+      assert.equal(tags["peerpod-cluster"], "ci");
+      const attr = await ec2.send(
+        new DescribeInstanceAttributeCommand({ InstanceId: instance.InstanceId, Attribute: "userData" }),
+      );
+      const userData = Buffer.from(attr.UserData?.Value ?? "", "base64").toString("utf8");
+      assert.match(userData, /^#cloud-config\n\nwrite_files:\n {2}- path: \/run\/peerpod\/apf.json\n/);
+
+      vm = await bootFakeVm(dir, userData, port);
+      const [started] = await start;
+      assert.equal(started.code, 0, started.message);
+      assert.equal(await agentHealth(create.agentSocketPath!), "SERVING");
+
+      const [stop] = await goShimLifecycle(daemon.socket, { id, steps: ["stop"] });
+      assert.equal(stop.code, 0);
+      assert.deepEqual(await instancesOfSandbox(ec2, id, ["pending", "running"]), [], "terminated");
+    } finally {
+      await daemon.kill("SIGTERM");
+    }
+  });
+
+  test("a bogus AMI fails start-up with a clear message before any pod arrives", async () => {
+    const world = await seedWorld(ec2);
+    const bad = await makeDaemonDir();
+    const env = daemonEnv(bad, {
+      CLOUD_PROVIDER: "aws",
+      ...awsEnv(moto.url, { ...world, amiId: "ami-0123456789abcdef0" }),
+      CLOUD_CONFIG_VERIFY: "true",
+    });
+    try {
+      await assert.rejects(startDaemon(bad, env, 60_000), /ami-0123456789abcdef0.*InvalidAMIID/s);
+    } finally {
+      await cleanupDaemon({ dir: bad, bridge: "" });
+    }
+  });
+});
