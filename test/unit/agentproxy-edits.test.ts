@@ -1,0 +1,149 @@
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import {
+  CDI_ANNOTATION,
+  DEFAULT_GPUS_ANNOTATION,
+  DialTimeoutError,
+  editCreateContainerForWorker,
+  formatGoDuration,
+  withBackoff,
+} from "../../src/agentproxy/index.ts";
+import { addPodNetworkNamespace, clearSandboxDns } from "../../src/forwarder/index.ts";
+import {
+  CreateContainerRequest,
+  CreateSandboxRequest,
+  type DeepPartial,
+  type Exact,
+} from "../../src/gen/agent/agent.ts";
+import { silentLogger } from "../../src/log/logger.ts";
+import { Code, TtrpcError } from "../../src/ttrpc/index.ts";
+import { captureLogger } from "../helpers/capture-logger.ts";
+
+const encode = <I extends Exact<DeepPartial<CreateContainerRequest>, I>>(req: I): Uint8Array =>
+  CreateContainerRequest.encode(CreateContainerRequest.fromPartial(req)).finish();
+
+describe("worker-side CreateContainer edit", () => {
+  test("logs each storage as upstream (e2e matches `mount_point:… driver:image_guest_pull`)", () => {
+    const log = captureLogger();
+    const payload = encode({
+      containerId: "c1",
+      storages: [
+        {
+          driver: "image_guest_pull",
+          source: "nginx:latest",
+          fstype: "overlay",
+          mountPoint: "/run/kata-containers/c1/rootfs",
+        },
+      ],
+      OCI: { Annotations: {} },
+    });
+    const out = editCreateContainerForWorker(payload, log.logger);
+    assert.equal(out, payload, "unchanged requests are relayed as the same bytes");
+    assert.equal(log.find("CreateContainer: containerID:c1").length, 1);
+    const line = log.find("mount_point:")[0]?.msg;
+    assert.equal(
+      line,
+      "storage mount_point:/run/kata-containers/c1/rootfs source:nginx:latest fstype:overlay driver:image_guest_pull",
+    );
+    assert.match(String(line), /mount_point:\S+ .*driver:image_guest_pull/);
+  });
+
+  test("adds the CDI annotation only for a non-empty default_gpus", () => {
+    const withGpu = editCreateContainerForWorker(
+      encode({ OCI: { Annotations: { [DEFAULT_GPUS_ANNOTATION]: "2" } } }),
+      silentLogger(),
+    );
+    assert.equal(
+      CreateContainerRequest.decode(withGpu).OCI?.Annotations[CDI_ANNOTATION],
+      "nvidia.com/gpu=all",
+    );
+    const empty = encode({ OCI: { Annotations: { [DEFAULT_GPUS_ANNOTATION]: "" } } });
+    assert.equal(editCreateContainerForWorker(empty, silentLogger()), empty);
+    const noOci = encode({ containerId: "c2" });
+    assert.equal(editCreateContainerForWorker(noOci, silentLogger()), noOci);
+  });
+
+  test("an undecodable payload is answered with 3 InvalidArgument", () => {
+    assert.throws(
+      () => editCreateContainerForWorker(Uint8Array.from([0x0a, 0x05, 0x61]), silentLogger()),
+      (err: TtrpcError) => err instanceof TtrpcError && err.code === Code.InvalidArgument,
+    );
+  });
+});
+
+describe("VM-side edits", () => {
+  test("the network namespace is appended, creating Linux when the spec has none", () => {
+    const edit = addPodNetworkNamespace("/run/netns/podns");
+    const out = CreateContainerRequest.decode(edit(encode({ OCI: { Version: "1.1.0" } }), silentLogger()));
+    assert.deepEqual(
+      out.OCI?.Linux?.Namespaces.map((n) => [n.Type, n.Path]),
+      [["network", "/run/netns/podns"]],
+    );
+    const noOci = encode({ containerId: "c" });
+    assert.equal(edit(noOci, silentLogger()), noOci);
+  });
+
+  test("CreateSandbox: dns dropped; without dns the bytes are untouched", () => {
+    const withDns = CreateSandboxRequest.encode(
+      CreateSandboxRequest.fromPartial({ hostname: "h", dns: ["1.1.1.1"] }),
+    ).finish();
+    const out = CreateSandboxRequest.decode(clearSandboxDns(withDns, silentLogger()));
+    assert.deepEqual([out.hostname, out.dns], ["h", []]);
+    const without = CreateSandboxRequest.encode(CreateSandboxRequest.fromPartial({ hostname: "h" })).finish();
+    assert.equal(clearSandboxDns(without, silentLogger()), without);
+  });
+});
+
+describe("dialling", () => {
+  test("Go-style durations without zero units", () => {
+    assert.equal(formatGoDuration(300_000), "5m");
+    assert.equal(formatGoDuration(30_000), "30s");
+    assert.equal(formatGoDuration(90_000), "1m30s");
+    assert.equal(formatGoDuration(3_600_000), "1h");
+    assert.equal(formatGoDuration(1500), "1.5s");
+    assert.equal(formatGoDuration(250), "250ms");
+  });
+
+  test("withBackoff retries with growing, capped delays and gives up at the timeout with the last error", async () => {
+    const at: number[] = [];
+    const t0 = performance.now();
+    await assert.rejects(
+      withBackoff(
+        async () => {
+          at.push(performance.now() - t0);
+          throw new Error(`attempt ${at.length}`);
+        },
+        { timeoutMs: 1200, initialDelayMs: 100, maxDelayMs: 300 },
+      ),
+      (err: Error) => {
+        assert.ok(err instanceof DialTimeoutError);
+        assert.equal(err.lastError?.message, `attempt ${at.length}`);
+        return true;
+      },
+    );
+    const gaps = at.slice(1).map((t, i) => t - at[i]);
+    assert.ok(gaps[0] >= 95 && gaps[0] < 260, `first gap ${gaps[0]}`);
+    assert.ok(
+      gaps.every((g) => g < 450),
+      `gaps ${gaps.join(",")} stay capped near 300 ms (+ jitter)`,
+    );
+    assert.ok(at.length >= 4 && at.length <= 8, `${at.length} attempts`);
+  });
+
+  test("withBackoff returns the first success and honours the caller's abort", async () => {
+    let n = 0;
+    assert.equal(
+      await withBackoff(async () => (++n < 3 ? Promise.reject(new Error("no")) : "up"), {
+        timeoutMs: 5000,
+        initialDelayMs: 10,
+      }),
+      "up",
+    );
+    const ac = new AbortController();
+    setTimeout(() => ac.abort(new Error("stop")), 50);
+    await assert.rejects(
+      withBackoff(() => Promise.reject(new Error("no")), { timeoutMs: 5000, signal: ac.signal }),
+      /stop/,
+    );
+  });
+});
