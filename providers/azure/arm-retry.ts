@@ -6,6 +6,7 @@
 // they get the same treatment.
 import { setTimeout as sleep } from "node:timers/promises";
 import type { ComputeManagementClient } from "@azure/arm-compute";
+import type { ArmRateLimiter } from "./rate-limit.ts";
 
 type Pipeline = ComputeManagementClient["pipeline"];
 export type PipelinePolicy = Parameters<Pipeline["addPolicy"]>[0];
@@ -17,7 +18,7 @@ export const SDK_RETRY_POLICY = "defaultRetryPolicy";
 export const ARM_RETRY_POLICY = "peerpodArmRetryPolicy";
 
 export interface RetrySettings {
-  /** Attempts per request, the first included. */
+  /** Attempts per request after 5xx and dropped connections, the first included (429s count only against the budget). */
   maxAttempts: number;
   /** No retry starts later than this many ms after the first attempt. */
   budgetMs: number;
@@ -92,6 +93,7 @@ export function armRetryPolicy(
   settings: RetrySettings,
   gate: ThrottleGate,
   hooks: RetryHooks = {},
+  limiter?: ArmRateLimiter,
 ): PipelinePolicy {
   const random = settings.random ?? Math.random;
   const backoff = (attempt: number) =>
@@ -102,8 +104,11 @@ export function armRetryPolicy(
       const started = Date.now();
       const path = new URL(request.url).pathname;
       const signal = request.abortSignal as AbortSignal | undefined;
+      // 429s count only against the time budget: ARM says when to come back.
+      let countedAttempts = 0;
       for (let attempt = 1; ; attempt++) {
         await gate.wait(signal);
+        await limiter?.take(request.method, signal);
         let response: PipelineResponse | undefined;
         let failure: unknown;
         try {
@@ -125,9 +130,11 @@ export function armRetryPolicy(
             delayMs = told + Math.floor(random() * Math.min(1000, told / 10 + 1));
             if (response.status === 429) gate.block(told);
           }
+          if (response.status === 429) limiter?.drain(request.method);
         }
+        if (response?.status !== 429) countedAttempts++;
         const overBudget = Date.now() + delayMs - started > settings.budgetMs;
-        if (!again || attempt >= settings.maxAttempts || overBudget) {
+        if (!again || countedAttempts >= settings.maxAttempts || overBudget) {
           if (response) return response;
           throw failure;
         }

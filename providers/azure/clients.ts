@@ -11,6 +11,7 @@ import {
   ThrottleGate,
 } from "./arm-retry.ts";
 import { lroCapturePolicy } from "./lro-capture.ts";
+import { ArmRateLimiter, type RateLimits } from "./rate-limit.ts";
 
 export interface ArmClients {
   compute: ComputeManagementClient;
@@ -22,14 +23,21 @@ export interface ClientSettings {
   subscriptionId: string;
   armEndpoint: string;
   retry: RetrySettings;
+  /** Client-side token buckets; none when absent. */
+  rateLimits?: RateLimits;
   hooks?: RetryHooks;
 }
 
 type Pipeline = ComputeManagementClient["pipeline"];
 
-function installPolicies(pipeline: Pipeline, settings: ClientSettings, gate: ThrottleGate): void {
+function installPolicies(
+  pipeline: Pipeline,
+  settings: ClientSettings,
+  gate: ThrottleGate,
+  limiter: ArmRateLimiter,
+): void {
   pipeline.removePolicy({ name: SDK_RETRY_POLICY });
-  pipeline.addPolicy(armRetryPolicy(settings.retry, gate, settings.hooks), { phase: "Retry" });
+  pipeline.addPolicy(armRetryPolicy(settings.retry, gate, settings.hooks, limiter), { phase: "Retry" });
   pipeline.addPolicy(lroCapturePolicy());
 }
 
@@ -37,10 +45,12 @@ export function makeClients(credential: TokenCredential, settings: ClientSetting
   const endpoint = settings.armEndpoint.replace(/\/+$/, "");
   // The token audience is the ARM endpoint itself (management.azure.com, management.chinacloudapi.cn, …).
   const options = { endpoint, credentials: { scopes: [`${new URL(endpoint).origin}/.default`] } };
+  // One gate and one set of buckets for both clients: ARM throttles per subscription and principal.
   const gate = new ThrottleGate();
+  const limiter = new ArmRateLimiter(settings.rateLimits ?? {});
   const compute = new ComputeManagementClient(credential, settings.subscriptionId, options);
   const network = new NetworkManagementClient(credential, settings.subscriptionId, options);
-  installPolicies(compute.pipeline, settings, gate);
-  installPolicies(network.pipeline, settings, gate);
+  installPolicies(compute.pipeline, settings, gate, limiter);
+  installPolicies(network.pipeline, settings, gate, limiter);
   return { compute, network, gate };
 }

@@ -10,9 +10,9 @@ import { OWNER_TAG_KEYS, type CreateRequest, type Instance, type InstanceType } 
 import { describeFailure, toProviderError } from "./azure-errors.ts";
 import { callOptions, lroOptions, type AzureContext } from "./context.ts";
 import { vmId } from "./ids.ts";
-import { readAddresses, toInstance } from "./instance.ts";
+import { pickAddresses, readNetwork, toInstance } from "./instance.ts";
 import { captureLroFailure } from "./lro-capture.ts";
-import { getOrUndefined, removeVm } from "./removal.ts";
+import { getOrUndefined, partsFrom, removeVm, type VmParts } from "./removal.ts";
 import { sizesToTry } from "./sizes.ts";
 import { buildVmParameters, ownerTags } from "./vm-params.ts";
 
@@ -29,6 +29,8 @@ export interface CreateDeps {
   types: readonly InstanceType[];
   /** VM names whose state is unknown after a failed cleanup. */
   suspects: Set<string>;
+  /** Told the parts (NIC, disk, public IP names) of each VM made, so that its delete need not read them. */
+  remember(name: string, parts: VmParts): void;
 }
 
 function errorText(err: unknown): string {
@@ -97,7 +99,10 @@ async function createWithSize(
     throw await afterFailedCreate(d, req, what, err, poller?.operationState === undefined);
   }
   try {
-    return toInstance(vm, await readAddresses(ctx, vm, signal));
+    const net = await readNetwork(ctx, vm, signal);
+    const ips = pickAddresses(req.name, net, cfg.usePublicIp);
+    d.remember(req.name, partsFrom(vm, net.nics));
+    return toInstance(vm, ips);
   } catch (err) {
     throw await afterFailedCreate(d, req, `${what}: reading its addresses`, err, false);
   }
@@ -190,7 +195,10 @@ async function adoptOrClear(
       "found the VM an earlier create made; using it",
     );
     d.suspects.delete(req.name);
-    return toInstance(vm, await readAddresses(ctx, vm, signal));
+    const net = await readNetwork(ctx, vm, signal);
+    const ips = pickAddresses(req.name, net, ctx.cfg.usePublicIp);
+    d.remember(req.name, partsFrom(vm, net.nics));
+    return toInstance(vm, ips);
   }
   await removeVm(ctx, ctx.cfg.resourceGroup, req.name, signal);
   d.suspects.delete(req.name);

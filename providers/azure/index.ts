@@ -6,6 +6,7 @@ import { makeClients } from "./clients.ts";
 import { makeCredential } from "./credential.ts";
 import { azureEnvNames, checkRequired, resolveAzureConfig } from "./options.ts";
 import { AzureProvider } from "./provider.ts";
+import { parseRateLimits } from "./rate-limit.ts";
 
 export { azureEnvNames, azureOptions, resolveAzureConfig, type AzureConfig } from "./options.ts";
 export { AzureProvider } from "./provider.ts";
@@ -13,6 +14,7 @@ export { AzureProvider } from "./provider.ts";
 function createAzureProvider(env: NodeJS.ProcessEnv, deps: ProviderDeps): Provider {
   const cfg = resolveAzureConfig(env);
   checkRequired(cfg);
+  const rateLimits = parseRateLimits(cfg.rateLimit);
   const { compute, network } = makeClients(makeCredential(cfg), {
     subscriptionId: cfg.subscriptionId,
     armEndpoint: cfg.armEndpoint,
@@ -22,6 +24,7 @@ function createAzureProvider(env: NodeJS.ProcessEnv, deps: ProviderDeps): Provid
       baseDelayMs: 500,
       maxDelayMs: 30_000,
     },
+    rateLimits,
     hooks: {
       onRetry: (info) => deps.logger.debug(info, "retrying ARM request"),
       onRequest: (e) =>

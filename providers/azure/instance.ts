@@ -47,12 +47,18 @@ export function toInstance(vm: VirtualMachine, ips: string[]): Instance {
   };
 }
 
-/** GET the VM's NICs (and public IPs when used) and return its addresses. */
-export async function readAddresses(
+/** A VM's NICs and, when public IPs are used, the public IPs on them (keyed by lower-case id). */
+export interface VmNetwork {
+  nics: NetworkInterface[];
+  publicIps: Map<string, PublicIPAddress>;
+}
+
+/** GET the VM's NICs, and their public IPs when USE_PUBLIC_IP is set. */
+export async function readNetwork(
   ctx: AzureContext,
   vm: VirtualMachine,
   signal?: AbortSignal,
-): Promise<string[]> {
+): Promise<VmNetwork> {
   const opts = callOptions(signal);
   const rg = ctx.cfg.resourceGroup;
   const nics = await Promise.all(
@@ -70,11 +76,22 @@ export async function readAddresses(
       );
     }
   }
-  const found = addressesOf(nics, publicIps);
-  if (found.private.length === 0 || (ctx.cfg.usePublicIp && found.public.length === 0)) {
-    throw new AddressNotReadyError(
-      `VM ${vm.name ?? ""} has no ${ctx.cfg.usePublicIp ? "public " : ""}address yet`,
-    );
+  return { nics, publicIps };
+}
+
+/** The addresses to reach the VM at: public ones first when asked (upstream getIPs), then private ones. */
+export function pickAddresses(vmName: string, net: VmNetwork, usePublicIp: boolean): string[] {
+  const found = addressesOf(net.nics, net.publicIps);
+  if (found.private.length === 0 || (usePublicIp && found.public.length === 0)) {
+    throw new AddressNotReadyError(`VM ${vmName} has no ${usePublicIp ? "public " : ""}address yet`);
   }
-  return ctx.cfg.usePublicIp ? [...found.public, ...found.private] : found.private;
+  return usePublicIp ? [...found.public, ...found.private] : found.private;
+}
+
+export async function readAddresses(
+  ctx: AzureContext,
+  vm: VirtualMachine,
+  signal?: AbortSignal,
+): Promise<string[]> {
+  return pickAddresses(vm.name ?? "", await readNetwork(ctx, vm, signal), ctx.cfg.usePublicIp);
 }

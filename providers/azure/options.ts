@@ -91,6 +91,12 @@ export const azureOptions = {
     120_000,
     "Total time one ARM request may spend waiting out 429s, 5xx and dropped connections",
   ),
+  rateLimit: str(
+    "azure-api-rate-limit",
+    "AZURE_API_RATE_LIMIT",
+    "reads=250:25,writes=200:10,deletes=200:10",
+    "Client-side ARM token buckets, <class>=<capacity>:<refill per second> (ARM's regional limits); off to disable",
+  ),
   retryMaxAttempts: int(
     "azure-api-max-attempts",
     "AZURE_API_MAX_ATTEMPTS",

@@ -9,7 +9,7 @@ import { callOptions, type AzureContext } from "./context.ts";
 import { createVm } from "./create-vm.ts";
 import { parseVmId } from "./ids.ts";
 import { addressesOf, AddressNotReadyError, nicIdsOf, readAddresses, toInstance } from "./instance.ts";
-import { removeVm } from "./removal.ts";
+import { removeVm, type VmParts } from "./removal.ts";
 import { allowedInstanceTypes, missingSizes, wantedSizes } from "./sizes.ts";
 import { generatedPublicKey, readPublicKey } from "./ssh-key.ts";
 import { listSizes, verifyConfig } from "./startup.ts";
@@ -20,6 +20,8 @@ export class AzureProvider implements Provider {
   private readonly ctx: AzureContext;
   private readonly home: string | undefined;
   private readonly suspects = new Set<string>();
+  /** Parts of the VMs this process made, by lower-case VM name (dropped on delete). */
+  private readonly parts = new Map<string, VmParts>();
   private types: InstanceType[] = [];
   private sshPublicKey = "";
 
@@ -66,7 +68,13 @@ export class AzureProvider implements Provider {
     if (this.sshPublicKey === "")
       throw new ProviderError("Azure provider: create before start", { code: "NotStarted" });
     return createVm(
-      { ctx: this.ctx, sshPublicKey: this.sshPublicKey, types: this.types, suspects: this.suspects },
+      {
+        ctx: this.ctx,
+        sshPublicKey: this.sshPublicKey,
+        types: this.types,
+        suspects: this.suspects,
+        remember: (name, parts) => this.parts.set(name.toLowerCase(), parts),
+      },
       req,
       signal,
     );
@@ -79,7 +87,8 @@ export class AzureProvider implements Provider {
         code: "InvalidInstanceId",
       });
     try {
-      const leftovers = await removeVm(this.ctx, ref.resourceGroup, ref.name, signal);
+      const known = this.parts.get(ref.name.toLowerCase());
+      const leftovers = await removeVm(this.ctx, ref.resourceGroup, ref.name, signal, known);
       if (leftovers.length > 0) {
         this.ctx.logger.warn({ instance: ref.name, leftovers }, "VM delete left these behind; deleted them");
       }
@@ -87,6 +96,7 @@ export class AzureProvider implements Provider {
       throw toProviderError(`Azure VM delete ${ref.name}`, err);
     }
     this.suspects.delete(ref.name);
+    this.parts.delete(ref.name.toLowerCase());
   }
 
   async get(id: string, signal?: AbortSignal): Promise<Instance> {
@@ -142,5 +152,6 @@ export class AzureProvider implements Provider {
 
   async close(): Promise<void> {
     this.suspects.clear();
+    this.parts.clear();
   }
 }

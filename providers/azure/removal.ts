@@ -39,6 +39,17 @@ function publicIpNamesOf(nic: NetworkInterface): string[] {
   );
 }
 
+/** The parts of a VM whose NICs were just read. */
+export function partsFrom(vm: VirtualMachine, nics: readonly NetworkInterface[]): VmParts {
+  const osDisk = vm.storageProfile?.osDisk;
+  const disk = osDisk?.managedDisk?.id ? nameOf(osDisk.managedDisk.id) : osDisk?.name;
+  return {
+    nics: nicIdsOf(vm).map(nameOf),
+    disks: disk ? [disk] : [],
+    publicIps: nics.flatMap(publicIpNamesOf),
+  };
+}
+
 /** The parts a VM names: its NICs and OS disk, and the public IPs on those NICs when it has any. */
 export async function partsOf(
   ctx: AzureContext,
@@ -128,13 +139,21 @@ export async function deleteLeftovers(
   return left.sort();
 }
 
-/** Delete the VM (if any) and wait, then make sure its parts are gone. Returns leftovers that had to be deleted. */
+/**
+ * Delete the VM (if any) and wait, then make sure its parts are gone. Returns leftovers that had
+ * to be deleted. With `known` parts (remembered from the create) the VM is not read first.
+ */
 export async function removeVm(
   ctx: AzureContext,
   rg: string,
   name: string,
   signal?: AbortSignal,
+  known?: VmParts,
 ): Promise<string[]> {
+  if (known) {
+    await deleteVmAndWait(ctx, rg, name, signal);
+    return deleteLeftovers(ctx, rg, known, signal);
+  }
   const vm = await getOrUndefined(() => ctx.compute.virtualMachines.get(rg, name, callOptions(signal)));
   const parts = vm ? await partsOf(ctx, rg, vm, signal) : conventionalParts(name);
   if (vm) await deleteVmAndWait(ctx, rg, name, signal);

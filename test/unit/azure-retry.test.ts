@@ -13,6 +13,7 @@ import {
 } from "../../providers/azure/arm-retry.ts";
 import { armOperation, armOutcome } from "../../providers/azure/call-names.ts";
 import { makeClients } from "../../providers/azure/clients.ts";
+import { ArmRateLimiter, parseRateLimits } from "../../providers/azure/rate-limit.ts";
 
 type Req = Parameters<PipelinePolicy["sendRequest"]>[0];
 type Res = Awaited<ReturnType<PipelinePolicy["sendRequest"]>>;
@@ -121,4 +122,20 @@ test("ARM calls are named by method and resource type, outcomes by Azure's error
     "OperationNotAllowed",
   );
   assert.equal(armOutcome(502, "<html>"), "HTTP502");
+});
+
+test("client-side buckets pace requests per class, and a 429 empties the class's bucket", async () => {
+  const limiter = new ArmRateLimiter(parseRateLimits("reads=2:20,writes=1:1"));
+  const t0 = Date.now();
+  for (let i = 0; i < 4; i++) await limiter.take("GET");
+  const fourReads = Date.now() - t0;
+  assert.ok(fourReads >= 90, `2 reads beyond the burst at 20/s took ${fourReads} ms`);
+  await limiter.take("PUT");
+  const t1 = Date.now();
+  limiter.drain("GET");
+  await limiter.take("GET");
+  assert.ok(Date.now() - t1 >= 40, "after a drain the next read waits for a refill");
+  await limiter.take("DELETE");
+  assert.deepEqual(parseRateLimits("off"), {});
+  assert.throws(() => parseRateLimits("reads=10"), /AZURE_API_RATE_LIMIT: "reads=10"/);
 });
