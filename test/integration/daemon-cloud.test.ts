@@ -113,9 +113,9 @@ describe("caa serve with CLOUD_PROVIDER=aws against moto", () => {
       });
       assert.equal(instance.InstanceType, "m6a.xlarge", "4 vCPUs / 16 GiB picks the next size");
       assert.equal(instance.MetadataOptions?.HttpTokens, "required");
-      const tags = Object.fromEntries((instance.Tags ?? []).map((t) => [t.Key, t.Value]));
-      assert.equal(tags.Name, `podvm-cloudy-${id.slice(0, 8)}`);
-      assert.equal(tags["peerpod-cluster"], "ci");
+      const tags = new Map((instance.Tags ?? []).map((t) => [t.Key ?? "", t.Value ?? ""]));
+      assert.equal(tags.get("Name"), `podvm-cloudy-${id.slice(0, 8)}`);
+      assert.equal(tags.get("peerpod-cluster"), "ci");
       const attr = await ec2.send(
         new DescribeInstanceAttributeCommand({ InstanceId: instance.InstanceId, Attribute: "userData" }),
       );
