@@ -14,7 +14,7 @@ import { CustomResourceDefinition } from "kubernetes-models/apiextensions.k8s.io
 import type { IDaemonSet } from "kubernetes-models/apps/v1/DaemonSet";
 import type { IContainer } from "kubernetes-models/v1/Container";
 import type { ProviderModule } from "../../providers/types.ts";
-import { daemonOptions } from "../../src/config/daemon.ts";
+import { serveOptionSpecs } from "../../src/config/daemon.ts";
 
 const ROOT = path.resolve(import.meta.dirname, "../..");
 const OVERLAYS = ["aws", "azure", "local"] as const;
@@ -349,6 +349,8 @@ for (const overlay of OVERLAYS) {
 async function envNamesRead(provider: string): Promise<Set<string>> {
   const mod = (await import(`../../providers/${provider}/index.ts`)) as { default: ProviderModule };
   assert.ok(mod.default.envNames.length > 0, `providers/${provider} declares no envNames`);
-  const daemon = Object.values(daemonOptions()).flatMap((o) => (o.env ? [o.env] : []));
+  const daemon = serveOptionSpecs().flatMap((spec) =>
+    Object.values(spec).flatMap((o) => (o.env ? [o.env] : [])),
+  );
   return new Set([...daemon, ...mod.default.envNames]);
 }
