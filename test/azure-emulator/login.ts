@@ -48,6 +48,8 @@ export function token(ctx: Ctx, state: EmulatorState): Reply {
   if (secret !== null && secret !== clientSecret) {
     return refuse("invalid_client", "AADSTS7000215: Invalid client secret provided.");
   }
+  const kind = secret !== null ? "client_secret" : "client_assertion";
+  state.grants[kind] = (state.grants[kind] ?? 0) + 1;
   const accessToken = randomBytes(24).toString("base64url");
   state.tokens.add(accessToken);
   return json(200, {

@@ -109,6 +109,8 @@ export class EmulatorState {
   readonly operations = new Map<string, Operation>();
   /** Bearer tokens the login endpoint issued. */
   readonly tokens = new Set<string>();
+  /** Tokens issued per kind of client credential ("client_secret", "client_assertion"). */
+  readonly grants: Record<string, number> = {};
   private readonly nextHost = new Map<string, number>();
   private nextPublic = 10;
 

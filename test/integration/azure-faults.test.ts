@@ -151,6 +151,25 @@ describe("Azure provider under faults", () => {
     assert.deepEqual(emu.snapshot(), NOTHING);
   });
 
+  test("a create aborted while Azure is still making the VM removes what was made", async () => {
+    const p = await provider();
+    emu.state.options.lroDelayMs = 5_000;
+    try {
+      const since = emu.requests.length;
+      const ac = new AbortController();
+      const pending = p.create(request(), ac.signal);
+      while (emu.count("vm.put", since) === 0) await new Promise((r) => setTimeout(r, 5));
+      ac.abort();
+      // The cleanup's delete runs at the usual speed.
+      emu.state.options.lroDelayMs = 20;
+      const err = await rejectsWith(pending, ProviderError, "Aborted");
+      assert.match(err.message, /removed the VM, NIC, disk and public IP/);
+    } finally {
+      emu.state.options.lroDelayMs = 20;
+    }
+    assert.deepEqual(emu.snapshot(), NOTHING);
+  });
+
   test("429 with Retry-After is honoured: the retry comes no sooner than told, and one VM results", async () => {
     const p = await provider();
     emu.setFaults({ throttle: { count: 2, retryAfterSec: 1, ops: ["vm.put"] } });

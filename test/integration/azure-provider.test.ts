@@ -4,9 +4,11 @@
 // only read at process start).
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { promisify } from "node:util";
 import azure from "../../providers/azure/index.ts";
 import { generatedPublicKey } from "../../providers/azure/ssh-key.ts";
 import { InvalidConfigError, NotFoundError } from "../../providers/errors.ts";
@@ -262,6 +264,43 @@ describe("Azure provider against the ARM emulator", () => {
       q.start({ verify: true }),
       /resource group no-such-group \(AZURE_RESOURCE_GROUP\): Azure ResourceGroupNotFound/,
     );
+  });
+
+  test("without AZURE_CLIENT_SECRET the provider signs in with workload identity (federated token file)", async () => {
+    const tokenFile = join(dir, "azure-identity-token");
+    await writeFile(tokenFile, "eyJhbGciOiJSUzI1NiJ9.e30.c2lnbmF0dXJl\n");
+    const before = emu.state.grants.client_assertion ?? 0;
+    const p = await provider({ AZURE_CLIENT_SECRET: "", AZURE_FEDERATED_TOKEN_FILE: tokenFile });
+    await p.start({ verify: false });
+    assert.equal(emu.state.grants.client_assertion, before + 1);
+    assert.equal(p.instanceTypes()[0].name, "Standard_DC2as_v5");
+    await p.close();
+    assert.throws(
+      () =>
+        azure.create(
+          { ...azureProviderEnv(emu), AZURE_CLIENT_SECRET: "" },
+          { logger: log.logger, stateDir: dir },
+        ),
+      /AZURE_FEDERATED_TOKEN_FILE is not set/,
+    );
+  });
+
+  test("a fresh process trusts the emulator through NODE_EXTRA_CA_CERTS alone", async () => {
+    const script = new URL("../azure-emulator/run-provider.ts", import.meta.url).pathname;
+    const env = {
+      PATH: process.env.PATH ?? "",
+      HOME: dir,
+      ...azureProviderEnv(emu, { AZURE_SSH_KEY_PATH: keyFile }),
+    };
+    const { stdout } = await promisify(execFile)(process.execPath, [script], {
+      env,
+      cwd: dir,
+      timeout: 60_000,
+    });
+    const out = JSON.parse(stdout) as { id: string; ips: string[]; gotIps: string[] };
+    assert.match(out.id, /virtualMachines\/podvm-child-c0ffee00$/);
+    assert.deepEqual(out.gotIps, out.ips);
+    assert.deepEqual(emu.snapshot(), { vms: [], nics: [], publicIps: [], disks: [] });
   });
 
   test("bad credentials and missing settings give clear errors", async () => {
