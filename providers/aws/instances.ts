@@ -1,6 +1,7 @@
 // Reading instances back: by id (get), by owner tags (list, the leak collector) and by sandbox
 // (finding the effect of a create whose answer was lost).
 import {
+  DescribeInstanceAttributeCommand,
   DescribeInstancesCommand,
   paginateDescribeInstances,
   type EC2Client,
@@ -124,4 +125,21 @@ export async function findBySandbox(
   );
   found.sort((a, b) => (a.LaunchTime?.getTime() ?? 0) - (b.LaunchTime?.getTime() ?? 0));
   return found[0];
+}
+
+/** The user-data an instance was launched with, decoded (the conformance suite reads it back). */
+export async function readInstanceUserData(
+  ec2: EC2Client,
+  id: string,
+  signal?: AbortSignal,
+): Promise<string> {
+  let out;
+  try {
+    out = await ec2.send(new DescribeInstanceAttributeCommand({ InstanceId: id, Attribute: "userData" }), {
+      abortSignal: signal,
+    });
+  } catch (err) {
+    throw toProviderError(`DescribeInstanceAttribute ${id} userData`, err);
+  }
+  return Buffer.from(out.UserData?.Value ?? "", "base64").toString("utf8");
 }

@@ -23,7 +23,13 @@ import { createEc2Client, credentialsMode, type ClientCustomizer } from "./clien
 import { createInstance } from "./create.ts";
 import { deleteInstance } from "./delete.ts";
 import { capacityCandidates } from "./fallback.ts";
-import { describeInstance, findBySandbox, listByOwner, toInstance } from "./instances.ts";
+import {
+  describeInstance,
+  findBySandbox,
+  listByOwner,
+  readInstanceUserData,
+  toInstance,
+} from "./instances.ts";
 import { endpointOf, type AwsConfig } from "./options.ts";
 import type { Reconciler } from "./retry.ts";
 import { effectiveRootVolumeSize } from "./run-request.ts";
@@ -168,6 +174,10 @@ export class AwsProvider implements Provider {
 
   async get(id: string, signal?: AbortSignal): Promise<Instance> {
     return toInstance(await describeInstance(this.#ec2, id, signal), this.#cfg.usePublicIp);
+  }
+
+  readUserData(id: string, signal?: AbortSignal): Promise<string> {
+    return readInstanceUserData(this.#ec2, id, signal);
   }
 
   async list(owner: Partial<OwnerTags>, signal?: AbortSignal): Promise<Instance[]> {

@@ -144,6 +144,13 @@ export class LocalProvider implements Provider {
     return this.toInstance(rec);
   }
 
+  /** The user-data the VM was given, from its cidata directory (conformance read-back). */
+  async readUserData(id: string): Promise<string> {
+    const rec = this.vms.get(id);
+    if (!rec) throw new NotFoundError(`local VM ${id} not found`);
+    return readFile(join(rec.dir, "cidata", "user-data"), "utf8");
+  }
+
   async list(owner: Partial<OwnerTags>): Promise<Instance[]> {
     const wanted = Object.entries(owner)
       .filter(([, v]) => v !== undefined)

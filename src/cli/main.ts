@@ -115,6 +115,18 @@ export function buildCli(): Command {
     });
 
   program
+    .command("conformance")
+    .description("run the provider conformance suite (-h lists its flags)")
+    .helpOption(false)
+    .allowUnknownOption()
+    .allowExcessArguments()
+    .argument("[args...]")
+    .action(async (args: string[]) => {
+      const { conformanceMain } = await import("../conformance/command.ts");
+      process.exitCode = await conformanceMain(args);
+    });
+
+  program
     .command("podvm")
     .description("boot chain of a local pod VM (run by the local provider inside the VM namespace)")
     .requiredOption("--cidata <dir>", "directory holding user-data (as /media/cidata)")
