@@ -108,6 +108,7 @@ export function describeFailure(err: unknown): AzureFailure {
     return { code: "AuthenticationFailed", message: e.message ?? "" };
   }
   if (e?.name === "AbortError") return { code: "Aborted", message: e.message ?? "aborted" };
+  if (e?.name === "AddressNotReadyError") return { code: "AddressNotReady", message: e.message ?? "" };
   return { code: "Unknown", message: e?.message ?? String(err) };
 }
 

@@ -114,11 +114,11 @@ async function afterFailedCreate(
   req: CreateRequest,
   what: string,
   err: unknown,
-  putRefused: boolean,
+  putNotAccepted: boolean,
 ): Promise<ProviderError> {
   const { ctx } = d;
   const failure = describeFailure(err);
-  if (putRefused && failure.status !== undefined && REFUSED_STATUSES.has(failure.status)) {
+  if (putNotAccepted && failure.status !== undefined && REFUSED_STATUSES.has(failure.status)) {
     return toProviderError(what, err);
   }
   const log = { sandbox: req.owner.sandboxId, instance: req.name, code: failure.code };
@@ -130,7 +130,11 @@ async function afterFailedCreate(
       AbortSignal.timeout(CLEANUP_TIMEOUT_MS),
     );
     ctx.logger.warn({ ...log, leftovers }, "Azure VM create failed; removed what it had made");
-    return toProviderError(what, err, "; removed the VM, NIC, disk and public IP it had made");
+    return toProviderError(
+      what,
+      err,
+      "; nothing of it is left (VM, NIC, disk and public IP checked and removed)",
+    );
   } catch (cleanupErr) {
     d.suspects.add(req.name);
     ctx.logger.error(

@@ -7,7 +7,7 @@ import type { CreateRequest, Instance, InstanceType, OwnerTags, Provider } from 
 import { toProviderError } from "./azure-errors.ts";
 import { callOptions, type AzureContext } from "./context.ts";
 import { createVm } from "./create-vm.ts";
-import { parseVmId } from "./ids.ts";
+import { parseVmId, type VmRef } from "./ids.ts";
 import { addressesOf, AddressNotReadyError, nicIdsOf, readAddresses, toInstance } from "./instance.ts";
 import { removeVm, type VmParts } from "./removal.ts";
 import { allowedInstanceTypes, missingSizes, wantedSizes } from "./sizes.ts";
@@ -80,12 +80,23 @@ export class AzureProvider implements Provider {
     );
   }
 
-  async delete(id: string, signal?: AbortSignal): Promise<void> {
+  /** The VM an instance id names, if it is a VM of this provider's subscription. */
+  private ref(id: string): VmRef | undefined {
     const ref = parseVmId(id);
+    return ref && ref.subscriptionId.toLowerCase() === this.ctx.cfg.subscriptionId.toLowerCase()
+      ? ref
+      : undefined;
+  }
+
+  async delete(id: string, signal?: AbortSignal): Promise<void> {
+    const ref = this.ref(id);
     if (!ref)
-      throw new ProviderError(`Azure VM delete: ${JSON.stringify(id)} is not a VM ARM id`, {
-        code: "InvalidInstanceId",
-      });
+      throw new ProviderError(
+        `Azure VM delete: ${JSON.stringify(id)} is not a VM ARM id in this subscription`,
+        {
+          code: "InvalidInstanceId",
+        },
+      );
     try {
       const known = this.parts.get(ref.name.toLowerCase());
       const leftovers = await removeVm(this.ctx, ref.resourceGroup, ref.name, signal, known);
@@ -100,11 +111,12 @@ export class AzureProvider implements Provider {
   }
 
   async get(id: string, signal?: AbortSignal): Promise<Instance> {
-    const ref = parseVmId(id);
-    if (!ref)
-      throw new NotFoundError(`Azure VM ${JSON.stringify(id)} is not a VM ARM id`, {
+    const ref = this.ref(id);
+    if (!ref) {
+      throw new NotFoundError(`Azure VM ${JSON.stringify(id)} is not a VM ARM id in this subscription`, {
         code: "InvalidInstanceId",
       });
+    }
     let vm: VirtualMachine;
     try {
       vm = await this.ctx.compute.virtualMachines.get(ref.resourceGroup, ref.name, callOptions(signal));

@@ -162,6 +162,9 @@ describe("Azure provider against the ARM emulator", () => {
     await p.delete(inst.id);
     assert.deepEqual(emu.snapshot(), { vms: [], nics: [], publicIps: [], disks: [] });
     await assert.rejects(p.get(inst.id), NotFoundError);
+    const foreign = inst.id.replace(emu.subscriptionId, "11111111-2222-3333-4444-555555555555");
+    await assert.rejects(p.delete(foreign), { code: "InvalidInstanceId" });
+    await assert.rejects(p.get(foreign), NotFoundError);
     const deletes = emu.count("vm.delete");
     await p.delete(inst.id);
     assert.equal(emu.count("vm.delete"), deletes, "a VM that is gone (GET 404) is not deleted again");
