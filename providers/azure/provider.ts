@@ -133,6 +133,26 @@ export class AzureProvider implements Provider {
     }
   }
 
+  /** The VM's userData (GET with $expand=userData), decoded to the text create() was given. */
+  async readUserData(id: string, signal?: AbortSignal): Promise<string> {
+    const ref = this.ref(id);
+    if (!ref) {
+      throw new NotFoundError(`Azure VM ${JSON.stringify(id)} is not a VM ARM id in this subscription`, {
+        code: "InvalidInstanceId",
+      });
+    }
+    let vm: VirtualMachine;
+    try {
+      vm = await this.ctx.compute.virtualMachines.get(ref.resourceGroup, ref.name, {
+        ...callOptions(signal),
+        expand: "userData",
+      });
+    } catch (err) {
+      throw toProviderError(`Azure VM get ${ref.name} userData`, err);
+    }
+    return Buffer.from(vm.userData ?? "", "base64").toString("utf8");
+  }
+
   /** Three list calls in all (VMs, NICs, public IPs), however many VMs match. */
   async list(owner: Partial<OwnerTags>, signal?: AbortSignal): Promise<Instance[]> {
     const { cfg, compute, network } = this.ctx;

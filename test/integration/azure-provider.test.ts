@@ -152,6 +152,7 @@ describe("Azure provider against the ARM emulator", () => {
     });
 
     assert.deepEqual((await p.get(inst.id)).ips, inst.ips);
+    assert.equal(await p.readUserData?.(inst.id), USER_DATA, "user-data reads back intact");
     const listed = await p.list({ cluster: "c1", node: "worker-1" });
     assert.deepEqual(
       listed.map((i) => [i.id, i.ips]),
