@@ -15,6 +15,9 @@ import { goShimLifecycle } from "../helpers/go-peer.ts";
 import { startMoto, type Moto } from "../helpers/moto.ts";
 import { awsEnv, instancesOfSandbox, motoClient, seedWorld } from "../helpers/moto-fixtures.ts";
 import { CLI, cleanupDaemon, daemonEnv, freePort, makeDaemonDir, startDaemon } from "../helpers/daemon.ts";
+import { startArmEmulator, type ArmEmulator } from "../azure-emulator/index.ts";
+import { azureProviderEnv } from "../azure-emulator/env.ts";
+import { generatedPublicKey } from "../../providers/azure/ssh-key.ts";
 
 const TEST_AGENT = fileURLToPath(new URL("../fixtures/test-agent.ts", import.meta.url));
 const POD = { "io.kubernetes.cri.sandbox-name": "cloudy", "io.kubernetes.cri.sandbox-namespace": "default" };
@@ -147,6 +150,59 @@ describe("caa serve with CLOUD_PROVIDER=aws against moto", () => {
       await assert.rejects(startDaemon(bad, env, 60_000), /ami-0123456789abcdef0.*InvalidAMIID/s);
     } finally {
       await cleanupDaemon({ dir: bad, bridge: "" });
+    }
+  });
+});
+
+describe("caa serve with CLOUD_PROVIDER=azure against the ARM emulator", () => {
+  let emu: ArmEmulator;
+  let dir: string;
+  let vm: ChildProcess[] = [];
+
+  before(async () => {
+    emu = await startArmEmulator({ lroDelayMs: 20 });
+    dir = await makeDaemonDir();
+  });
+  after(async () => {
+    for (const p of vm) p.kill("SIGTERM");
+    await emu?.stop();
+    await cleanupDaemon({ dir, bridge: "" });
+  });
+
+  test("CreateVM → StartVM → agent health → StopVM, leaving no VM, NIC, disk or IP", async () => {
+    const keyFile = join(dir, "id_rsa.pub");
+    await writeFile(keyFile, (await generatedPublicKey(2048)) + "\n");
+    const port = await freePort();
+    const env = daemonEnv(dir, {
+      CLOUD_PROVIDER: "azure",
+      ...azureProviderEnv(emu, { AZURE_SSH_KEY_PATH: keyFile }),
+      CLOUD_CONFIG_VERIFY: "true",
+      FORWARDER_HOST: "127.0.0.1",
+      FORWARDER_PORT: String(port),
+    });
+    const daemon = await startDaemon(dir, env, 60_000);
+    try {
+      const id = randomBytes(32).toString("hex");
+      const [create] = await goShimLifecycle(daemon.socket, { id, annotations: POD, steps: ["create"] });
+      assert.equal(create.code, 0, create.message);
+      const start = goShimLifecycle(daemon.socket, { id, steps: ["start"] });
+
+      const entry = await waitFor("the VM", async () => [...emu.state.vms.values()][0]);
+      const userData = Buffer.from(entry.userData ?? "", "base64").toString("utf8");
+      assert.match(userData, /^#cloud-config\n\nwrite_files:\n {2}- path: \/run\/peerpod\/apf.json\n/);
+      const tags = (entry.resource as { tags?: Record<string, string> }).tags ?? {};
+      assert.equal(tags["peerpod-sandbox-id"], id);
+
+      vm = await bootFakeVm(dir, userData, port);
+      const [started] = await start;
+      assert.equal(started.code, 0, started.message);
+      assert.equal(await agentHealth(create.agentSocketPath!), "SERVING");
+
+      const [stop] = await goShimLifecycle(daemon.socket, { id, steps: ["stop"] });
+      assert.equal(stop.code, 0);
+      assert.deepEqual(emu.snapshot(), { vms: [], nics: [], publicIps: [], disks: [] });
+    } finally {
+      await daemon.kill("SIGTERM");
     }
   });
 });
