@@ -3,7 +3,7 @@ import tseslint from "typescript-eslint";
 import prettier from "eslint-config-prettier";
 
 export default tseslint.config(
-  { ignores: ["node_modules", "src/gen", "dist", ".gocache", "test/go/bin", "coverage"] },
+  { ignores: ["node_modules", "src/gen", "dist", ".gocache", ".tmp", "test/go/bin", "coverage"] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {
