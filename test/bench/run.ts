@@ -3,6 +3,10 @@
 import { benchDaemonOverhead, benchLocalLifecycle } from "./lifecycle.ts";
 import { benchTtrpcUnary } from "./ttrpc.ts";
 import { ms } from "./stats.ts";
+import { benchAgentPath } from "./agent-path.ts";
+import { benchTunnelThroughput } from "./tunnel.ts";
+import { benchAwsBurst } from "./aws-burst.ts";
+import { benchAzureBurstScenarios } from "./azure-burst.ts";
 
 const only = process.argv.slice(2);
 const want = (name: string) => only.length === 0 || only.includes(name);
@@ -51,6 +55,62 @@ if (want("local") && process.getuid?.() === 0) {
   ] as const) {
     const s = await benchLocalLifecycle(n, c);
     line(`| ${c} | ${s.n} | ${ms(s.p50)} | ${ms(s.p99)} |`);
+  }
+  line();
+}
+
+if (want("agent")) {
+  const a = await benchAgentPath();
+  line("## Agent path: unary calls and streaming through proxy + forwarder (mTLS)");
+  line("| path | p50 | p99 |");
+  line("|---|---|---|");
+  line(`| Go client → agent socket directly (baseline) | ${a.direct.p50Us} µs | ${a.direct.p99Us} µs |`);
+  line(`| Go client → proxy → mTLS → forwarder → agent | ${a.viaProxy.p50Us} µs | ${a.viaProxy.p99Us} µs |`);
+  line(`added per call: p50 ${a.addedP50Us.toFixed(0)} µs, p99 ${a.addedP99Us.toFixed(0)} µs`);
+  line();
+  line("| stream | ours MiB/s | socat MiB/s (baseline) | ratio |");
+  line("|---|---|---|---|");
+  for (const [name, t] of [
+    ["upload", a.upload],
+    ["download", a.download],
+  ] as const) {
+    line(`| ${name} | ${t.ours.toFixed(0)} | ${t.socat.toFixed(0)} | ${t.ratio.toFixed(2)} |`);
+  }
+  line();
+}
+
+if (want("tunnel") && process.getuid?.() === 0) {
+  const t = await benchTunnelThroughput();
+  line("## Pod network: TCP worker → pod VM through VXLAN vs. the same veth path without VXLAN");
+  line(
+    `VXLAN ${t.vxlanMBps.toFixed(0)} MB/s, plain veth ${t.vethMBps.toFixed(0)} MB/s (baseline), ratio ${t.ratio.toFixed(2)}`,
+  );
+  line();
+}
+
+if (want("aws")) {
+  const r = await benchAwsBurst({ n: 100 });
+  line(
+    "## AWS burst: 100 sandboxes' instances created and deleted concurrently against moto (provider level)",
+  );
+  line("| wall | create p50 / p99 | delete p50 / p99 | EC2 calls per sandbox | CPU per sandbox | failed |");
+  line("|---|---|---|---|---|---|");
+  line(
+    `| ${ms(r.wallMs)} | ${ms(r.create.p50)} / ${ms(r.create.p99)} | ${ms(r.delete.p50)} / ${ms(r.delete.p99)} | ${r.ec2CallsPerSandbox.toFixed(2)} | ${r.cpuMsPerSandbox.toFixed(1)} ms | ${r.failed} |`,
+  );
+  line();
+}
+
+if (want("azure")) {
+  line(
+    "## Azure burst: 100 sandboxes' VMs created and deleted concurrently against the ARM emulator (200 ms LROs)",
+  );
+  line("| scenario | wall | ARM requests per sandbox | 429s | leftovers |");
+  line("|---|---|---|---|---|");
+  for (const { label, result: r } of await benchAzureBurstScenarios(100)) {
+    line(
+      `| ${label} | ${ms(r.wallMs)} | ${r.requestsPerSandbox.toFixed(1)} | ${r.throttled} | ${r.leftovers} |`,
+    );
   }
   line();
 }
