@@ -8,6 +8,7 @@ export {
 export { AgentConnectError, formatAddress } from "./errors.ts";
 export { formatGoDuration } from "./duration.ts";
 export { AgentRelay, type CallObserver, type PayloadEdit, type RelayOptions } from "./relay.ts";
+export { listenUnix, type UnixListener } from "./listen-unix.ts";
 export { withBackoff, DialTimeoutError, type BackoffOptions } from "./dial.ts";
 export {
   editCreateContainerForWorker,

@@ -1,16 +1,14 @@
 // The agent proxy, one per sandbox (CAA pkg/adaptor/proxy/proxy.go; upstream-caa.md §3.3): serves the
 // kata shim on <pods-dir>/<id>/agent.ttrpc and relays its calls over one mTLS connection to the
 // forwarder in the VM. start() resolves once that connection is up; that is what StartVM waits for.
-import { mkdir } from "node:fs/promises";
 import net from "node:net";
-import path from "node:path";
 import type { Duplex } from "node:stream";
 import tls from "node:tls";
 import type { Logger } from "../log/logger.ts";
-import { TtrpcServer } from "../ttrpc/index.ts";
 import { editCreateContainerForWorker } from "./create-container.ts";
 import { DialTimeoutError } from "./dial.ts";
 import { AgentConnectError, formatAddress } from "./errors.ts";
+import { listenUnix, type UnixListener } from "./listen-unix.ts";
 import { AgentRelay, type CallObserver, type PayloadEdit } from "./relay.ts";
 
 export const AGENT_SERVICE = "grpc.AgentService";
@@ -41,7 +39,7 @@ export class AgentProxy {
   readonly #logger: Logger;
   readonly #address: string;
   readonly #relay: AgentRelay;
-  #server: TtrpcServer | undefined;
+  #listener: UnixListener | undefined;
   #closed = false;
 
   constructor(opts: AgentProxyOptions) {
@@ -73,13 +71,9 @@ export class AgentProxy {
    * with AgentConnectError after timeoutMs, or with the signal's reason; either way nothing is left.
    */
   async start(signal?: AbortSignal): Promise<void> {
-    if (this.#server || this.#closed)
+    if (this.#listener || this.#closed)
       throw new Error(`agent proxy for ${this.#opts.sandboxId} already started`);
-    await mkdir(path.dirname(this.#opts.socketPath), { recursive: true });
-    const server = new TtrpcServer();
-    server.setFallback(this.#relay.handle);
-    await server.listen(this.#opts.socketPath, { mode: 0o600 });
-    this.#server = server;
+    this.#listener = await listenUnix(this.#opts.socketPath, 0o600, (socket) => this.#relay.serve(socket));
     this.#logger.info({ socket: this.#opts.socketPath, target: this.#address }, "agent proxy listening");
     try {
       await this.#relay.connect(this.#opts.timeoutMs, signal);
@@ -98,9 +92,9 @@ export class AgentProxy {
   async close(): Promise<void> {
     this.#closed = true;
     this.#relay.close();
-    const server = this.#server;
-    this.#server = undefined;
-    await server?.close();
+    const listener = this.#listener;
+    this.#listener = undefined;
+    await listener?.close();
   }
 
   async #dialOnce(signal: AbortSignal): Promise<Duplex> {

@@ -1,21 +1,18 @@
-// One multiplexed ttrpc client connection that relays every call it is given, shared by the agent
-// proxy (daemon → pod VM) and the forwarder (pod VM → kata agent). Calls pass through byte for byte
-// unless an edit is registered for their service/method (upstream's agentproto.Redirector plus the
-// interceptors, upstream-caa.md §3.3 and §5.2). Unlike upstream's proxy, a dropped connection is
-// re-dialled on the next call instead of failing every later call.
+// The agent relay: every shim connection's calls go out on one multiplexed upstream connection (to the
+// VM's forwarder, or from the forwarder to the kata agent). Frames are relayed as they are: only the
+// stream id in the header changes, so a call passes byte for byte and costs one copy per hop. Calls
+// with a registered edit (CreateContainer, CreateSandbox) are decoded, edited and re-encoded.
+// Towards the shim the relay answers like containerd's ttrpc server (stream-id rules, 8 for oversized
+// frames, 12 for other services); a dropped upstream is re-dialled by the next call.
 import type { Duplex } from "node:stream";
+import { Request } from "../gen/ttrpc/request.ts";
 import type { Logger } from "../log/logger.ts";
-import {
-  Code,
-  TtrpcClient,
-  TtrpcError,
-  type CallContext,
-  type RawRequest,
-  type RawResult,
-} from "../ttrpc/index.ts";
+import { FrameDecoder, FrameType, HEADER_LENGTH, oversizeMessage } from "../ttrpc/frame.ts";
+import { Code, TtrpcError } from "../ttrpc/status.ts";
 import { DialTimeoutError, withBackoff } from "./dial.ts";
+import { readRequestHead, readResponseOutcome, statusResponse, type ResponseOutcome } from "./envelope.ts";
 
-/** Rewrites a request payload; throw a TtrpcError to answer the call without relaying it. */
+/** Rewrites a request payload; return it unchanged to relay the original bytes; throw a TtrpcError to refuse. */
 export type PayloadEdit = (payload: Uint8Array, logger: Logger) => Uint8Array;
 
 export type CallObserver = (
@@ -29,30 +26,66 @@ export type CallObserver = (
 export interface RelayOptions {
   /** Where calls go, for logs and errors ("10.0.0.5:15150", "/run/kata-containers/agent.sock"). */
   target: string;
-  /** One connection attempt; the returned stream must be ready to carry ttrpc frames. */
+  /** One connection attempt; the stream must be ready to carry ttrpc frames. */
   dialOnce: (signal: AbortSignal) => Promise<Duplex>;
-  /** Services relayed; calls to any other service get 12 "service X", as a Go ttrpc server answers. */
+  /** Services relayed; any other gets 12 "service X" as from a Go ttrpc server. */
   services: readonly string[];
   /** Keyed "service/method". */
   edits?: ReadonlyMap<string, PayloadEdit>;
-  /** Bound of a re-dial made for a call (the call's own deadline also applies). */
+  /** Bound of a re-dial made for a call. */
   redialTimeoutMs: number;
   logger: Logger;
   onCall?: CallObserver;
 }
 
+/** A shim that lets this much response data pile up is not reading: drop it (as the ttrpc server does). */
+const DOWNSTREAM_HARD_LIMIT = 32 << 20;
+/** Stop reading shims while this much waits to go upstream. */
+const UPSTREAM_HIGH_WATER = 4 << 20;
+const MAX_STREAM_ID = 0xffffffff;
+const MAX_TIMER_MS = 2 ** 31 - 1;
+/** Frames up to this size are joined with their header into one write; bigger ones go out as a writev. */
+const SMALL_FRAME = 16 << 10;
+
+interface Downstream {
+  socket: Duplex;
+  decoder: FrameDecoder;
+  lastStreamId: number;
+  closed: boolean;
+}
+
+interface Pending {
+  down: Downstream;
+  streamId: number;
+  method: string;
+  start: number;
+  bytesIn: number;
+  timer: NodeJS.Timeout | undefined;
+  /** Answered (by the upstream, a timeout or an error); later answers are dropped. */
+  done: boolean;
+}
+
+interface Upstream {
+  socket: Duplex;
+  decoder: FrameDecoder;
+  nextStreamId: number;
+  pending: Map<number, Pending>;
+  closed: boolean;
+}
+
 export class AgentRelay {
   readonly #opts: RelayOptions;
   readonly #closing = new AbortController();
-  #client: TtrpcClient | undefined;
-  #dialing: Promise<TtrpcClient> | undefined;
+  readonly #downstreams = new Set<Downstream>();
+  #up: Upstream | undefined;
+  #dialing: Promise<Upstream> | undefined;
 
   constructor(opts: RelayOptions) {
     this.#opts = opts;
   }
 
   get connected(): boolean {
-    return this.#client !== undefined && !this.#client.closed;
+    return this.#up !== undefined && !this.#up.closed;
   }
 
   /** Dial now (with backoff) and keep the connection; DialTimeoutError when `timeoutMs` passes. */
@@ -60,53 +93,249 @@ export class AgentRelay {
     await this.#acquire(timeoutMs, signal);
   }
 
-  /** The ttrpc server fallback: relays one call and reports it to onCall. */
-  readonly handle = async (req: RawRequest, ctx: CallContext): Promise<RawResult> => {
-    if (!this.#opts.services.includes(req.service))
-      return { status: { code: Code.Unimplemented, message: `service ${req.service}`, details: [] } };
-    const start = performance.now();
-    let result: RawResult | undefined;
-    try {
-      result = await this.#relay(req, ctx);
-      return result;
-    } finally {
-      const ms = performance.now() - start;
-      const ok = result !== undefined && "payload" in result;
-      const bytesOut = result !== undefined && "payload" in result ? result.payload.length : 0;
-      this.#opts.onCall?.(req.method, ms, ok, req.payload.length, bytesOut);
+  /** Relays the calls of one shim connection until either side closes it. */
+  serve(socket: Duplex): void {
+    if (this.#closing.signal.aborted) {
+      socket.destroy();
+      return;
     }
-  };
+    const down: Downstream = { socket, decoder: new FrameDecoder(), lastStreamId: 0, closed: false };
+    this.#downstreams.add(down);
+    const close = (): void => this.#closeDownstream(down);
+    socket.on("data", (chunk: Buffer) => this.#onDownstreamData(down, chunk));
+    socket.on("error", close);
+    socket.on("end", close);
+    socket.on("close", close);
+  }
 
+  /** Drops the upstream and every shim connection. */
   close(): void {
     this.#closing.abort(new TtrpcError(Code.Unavailable, `relay to ${this.#opts.target} closed`));
-    this.#client?.close();
-    this.#client = undefined;
+    if (this.#up) this.#closeUpstream(this.#up, "relay closed");
+    for (const down of this.#downstreams) this.#closeDownstream(down);
   }
 
-  async #relay(req: RawRequest, ctx: CallContext): Promise<RawResult> {
-    const edit = this.#opts.edits?.get(`${req.service}/${req.method}`);
-    const payload = edit ? edit(req.payload, this.#opts.logger) : req.payload;
-    let client: TtrpcClient;
+  // ---- shim side -------------------------------------------------------------------------------
+
+  #onDownstreamData(down: Downstream, chunk: Buffer): void {
+    if (down.closed) return;
     try {
-      client = await this.#acquire(this.#opts.redialTimeoutMs, ctx.signal);
-    } catch (err) {
-      if (ctx.signal.aborted) throw ctx.signal.reason;
-      throw unavailable(this.#opts.target, err);
+      for (const ev of down.decoder.push(chunk)) {
+        if (ev.kind === "oversize") {
+          this.#reply(down, ev.streamId, Code.ResourceExhausted, oversizeMessage(ev.length));
+        } else {
+          this.#onDownstreamFrame(down, ev.frame.streamId, ev.frame.type, ev.frame.data);
+        }
+      }
+    } catch {
+      this.#closeDownstream(down);
     }
-    // Like Go's ctx propagation: the downstream call gets what is left of the caller's deadline.
-    const timeoutNano =
-      ctx.deadline !== undefined ? Math.max(1, Math.round((ctx.deadline - Date.now()) * 1e6)) : 0;
-    return client.callRaw({ ...req, payload, timeoutNano }, ctx.signal);
   }
 
-  async #acquire(timeoutMs: number, signal?: AbortSignal): Promise<TtrpcClient> {
-    if (this.#client && !this.#client.closed) return this.#client;
+  /** containerd/ttrpc server.go's stream rules, in its order; every refusal keeps the connection. */
+  #onDownstreamFrame(down: Downstream, streamId: number, type: number, data: Uint8Array): void {
+    if (streamId % 2 !== 1)
+      return this.#reply(
+        down,
+        streamId,
+        Code.InvalidArgument,
+        "StreamID must be odd for client initiated streams",
+      );
+    if (type === FrameType.Data)
+      return this.#reply(down, streamId, Code.InvalidArgument, "StreamID is no longer active");
+    if (type !== FrameType.Request) return;
+    if (streamId <= down.lastStreamId)
+      return this.#reply(
+        down,
+        streamId,
+        Code.InvalidArgument,
+        "StreamID cannot be re-used and must increment",
+      );
+    down.lastStreamId = streamId;
+    let head;
+    try {
+      head = readRequestHead(data);
+    } catch (err) {
+      return this.#reply(down, streamId, Code.InvalidArgument, `unmarshal request error: ${String(err)}`);
+    }
+    if (!this.#opts.services.includes(head.service)) {
+      return this.#reply(down, streamId, Code.Unimplemented, `service ${head.service}`);
+    }
+    const start = performance.now();
+    let out = data;
+    const edit = this.#opts.edits?.get(`${head.service}/${head.method}`);
+    if (edit) {
+      try {
+        const edited = edit(head.payload, this.#opts.logger);
+        if (edited !== head.payload) {
+          const req = Request.decode(data);
+          out = Request.encode({
+            ...req,
+            payload: Buffer.from(edited.buffer, edited.byteOffset, edited.length),
+          }).finish();
+        }
+      } catch (err) {
+        const e = err instanceof TtrpcError ? err : new TtrpcError(Code.Unknown, String(err));
+        this.#opts.onCall?.(head.method, performance.now() - start, false, head.payload.length, 0);
+        return this.#reply(down, streamId, e.code, e.message);
+      }
+    }
+    const pending: Pending = {
+      down,
+      streamId,
+      method: head.method,
+      start,
+      bytesIn: head.payload.length,
+      timer: undefined,
+      done: false,
+    };
+    if (head.timeoutNano > 0) {
+      const ms = head.timeoutNano / 1e6;
+      if (ms <= MAX_TIMER_MS) pending.timer = setTimeout(() => this.#expire(pending), ms);
+    }
+    const up = this.#up;
+    if (up && !up.closed) this.#sendUpstream(up, pending, out);
+    else void this.#sendAfterDial(pending, out);
+  }
+
+  async #sendAfterDial(pending: Pending, data: Uint8Array): Promise<void> {
+    let up: Upstream;
+    try {
+      up = await this.#acquire(this.#opts.redialTimeoutMs);
+    } catch (err) {
+      const detail = err instanceof DialTimeoutError ? err.message : String(err);
+      return this.#finish(pending, Code.Unavailable, `cannot reach ${this.#opts.target}: ${detail}`);
+    }
+    if (!pending.done && !pending.down.closed) this.#sendUpstream(up, pending, data);
+  }
+
+  #reply(down: Downstream, streamId: number, code: number, message: string): void {
+    this.#writeDownstream(down, streamId, statusResponse(code, message));
+  }
+
+  #writeDownstream(down: Downstream, streamId: number, data: Uint8Array): void {
+    if (down.closed) return;
+    writeFrame(down.socket, streamId, FrameType.Response, data);
+    if (down.socket.writableLength > DOWNSTREAM_HARD_LIMIT) this.#closeDownstream(down);
+  }
+
+  #closeDownstream(down: Downstream): void {
+    if (down.closed) return;
+    down.closed = true;
+    this.#downstreams.delete(down);
+    down.socket.destroy();
+    // Its calls still in flight upstream are answered into the void; forget them now.
+    const up = this.#up;
+    if (up) {
+      for (const [id, p] of up.pending) {
+        if (p.down === down) {
+          settle(p);
+          up.pending.delete(id);
+        }
+      }
+    }
+  }
+
+  // ---- upstream side ---------------------------------------------------------------------------
+
+  #sendUpstream(up: Upstream, pending: Pending, data: Uint8Array): void {
+    if (up.nextStreamId > MAX_STREAM_ID) {
+      this.#closeUpstream(up, "stream ids exhausted");
+      void this.#sendAfterDial(pending, data);
+      return;
+    }
+    const id = up.nextStreamId;
+    up.nextStreamId += 2;
+    up.pending.set(id, pending);
+    const flowing = writeFrame(up.socket, id, FrameType.Request, data);
+    if (!flowing || up.socket.writableLength > UPSTREAM_HIGH_WATER) pending.down.socket.pause();
+  }
+
+  #resumeUpstreamReading(): void {
+    for (const down of this.#downstreams) if (!down.closed) down.socket.resume();
+  }
+
+  #onUpstreamData(up: Upstream, chunk: Buffer): void {
+    try {
+      for (const ev of up.decoder.push(chunk)) {
+        const id = ev.kind === "oversize" ? ev.streamId : ev.frame.streamId;
+        const pending = up.pending.get(id);
+        if (!pending) continue;
+        up.pending.delete(id);
+        if (ev.kind === "oversize") {
+          this.#finish(pending, Code.ResourceExhausted, oversizeMessage(ev.length));
+        } else if (ev.frame.type !== FrameType.Response) {
+          this.#finish(pending, Code.Internal, "unknown message type received");
+        } else {
+          this.#deliver(pending, ev.frame.data);
+        }
+      }
+    } catch {
+      this.#closeUpstream(up, "undecodable data");
+    }
+  }
+
+  #deliver(pending: Pending, data: Uint8Array): void {
+    if (!settle(pending)) return;
+    let outcome: ResponseOutcome = { code: Code.Internal, payloadBytes: 0 };
+    try {
+      outcome = readResponseOutcome(data);
+    } catch {
+      // Relayed as received: the shim's ttrpc client reports the undecodable response itself.
+    }
+    this.#observe(
+      pending.method,
+      pending.start,
+      outcome.code === Code.OK,
+      pending.bytesIn,
+      outcome.payloadBytes,
+    );
+    this.#writeDownstream(pending.down, pending.streamId, data);
+  }
+
+  /** Answers a call the upstream will not (or did not in time); a late answer is then dropped. */
+  #finish(pending: Pending, code: number, message: string): void {
+    if (!settle(pending)) return;
+    this.#observe(pending.method, pending.start, false, pending.bytesIn, 0);
+    this.#reply(pending.down, pending.streamId, code, message);
+  }
+
+  #expire(pending: Pending): void {
+    const up = this.#up;
+    if (up) for (const [id, p] of up.pending) if (p === pending) up.pending.delete(id);
+    // Go's ctx.Err() text, as the shim would see from a Go relay.
+    this.#finish(pending, Code.DeadlineExceeded, "context deadline exceeded");
+  }
+
+  #observe(method: string, start: number, ok: boolean, bytesIn: number, bytesOut: number): void {
+    this.#opts.onCall?.(method, performance.now() - start, ok, bytesIn, bytesOut);
+  }
+
+  #closeUpstream(up: Upstream, why: string): void {
+    if (up.closed) return;
+    up.closed = true;
+    if (this.#up === up) this.#up = undefined;
+    up.socket.destroy();
+    const pending = [...up.pending.values()];
+    up.pending.clear();
+    for (const p of pending)
+      this.#finish(p, Code.Unavailable, `ttrpc: connection to ${this.#opts.target} closed`);
+    if (!this.#closing.signal.aborted)
+      this.#opts.logger.warn(
+        { target: this.#opts.target, why },
+        "agent connection lost; the next call re-dials",
+      );
+    this.#resumeUpstreamReading();
+  }
+
+  async #acquire(timeoutMs: number, signal?: AbortSignal): Promise<Upstream> {
+    if (this.#up && !this.#up.closed) return this.#up;
     if (this.#closing.signal.aborted) throw this.#closing.signal.reason;
     this.#dialing ??= this.#dial(timeoutMs).finally(() => (this.#dialing = undefined));
     return signal ? raceAbort(this.#dialing, signal) : this.#dialing;
   }
 
-  async #dial(timeoutMs: number): Promise<TtrpcClient> {
+  async #dial(timeoutMs: number): Promise<Upstream> {
     const { logger, target } = this.#opts;
     logger.info({ target }, "trying to establish agent connection");
     const socket = await withBackoff((signal) => this.#opts.dialOnce(signal), {
@@ -115,26 +344,48 @@ export class AgentRelay {
       onRetry: (err, attempt) =>
         logger.debug({ target, attempt, err: err.message }, "retrying failed agent connection"),
     });
-    const client = await TtrpcClient.connect({ socket });
     if (this.#closing.signal.aborted) {
-      client.close();
+      socket.destroy();
       throw this.#closing.signal.reason;
     }
-    this.#client = client;
+    const up: Upstream = {
+      socket,
+      decoder: new FrameDecoder(),
+      nextStreamId: 1,
+      pending: new Map(),
+      closed: false,
+    };
+    socket.on("data", (chunk: Buffer) => this.#onUpstreamData(up, chunk));
+    socket.on("drain", () => this.#resumeUpstreamReading());
+    socket.on("error", (err: Error) => this.#closeUpstream(up, err.message));
+    socket.on("end", () => this.#closeUpstream(up, "closed by peer"));
+    socket.on("close", () => this.#closeUpstream(up, "closed"));
+    this.#up = up;
     logger.info({ target }, "established agent connection");
-    void client.done.then(() => {
-      if (this.#client === client) this.#client = undefined;
-      if (!this.#closing.signal.aborted)
-        logger.warn({ target }, "agent connection lost; the next call re-dials");
-    });
-    return client;
+    return up;
   }
 }
 
-/** A dial that gave up, as the status a relayed call gets. */
-export function unavailable(target: string, err: unknown): TtrpcError {
-  const detail = err instanceof DialTimeoutError ? err.message : String(err);
-  return new TtrpcError(Code.Unavailable, `cannot reach ${target}: ${detail}`);
+function settle(pending: Pending): boolean {
+  if (pending.done) return false;
+  pending.done = true;
+  clearTimeout(pending.timer);
+  return true;
+}
+
+/** Header and data; small frames in one buffer, big ones as two writes flushed together (no copy). */
+function writeFrame(socket: Duplex, streamId: number, type: number, data: Uint8Array): boolean {
+  const header = Buffer.allocUnsafe(HEADER_LENGTH);
+  header.writeUInt32BE(data.length, 0);
+  header.writeUInt32BE(streamId, 4);
+  header[8] = type;
+  header[9] = 0;
+  if (data.length <= SMALL_FRAME) return socket.write(Buffer.concat([header, data]));
+  socket.cork();
+  socket.write(header);
+  const ok = socket.write(data);
+  socket.uncork();
+  return ok;
 }
 
 function raceAbort<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
@@ -142,8 +393,6 @@ function raceAbort<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
   return new Promise<T>((resolve, reject) => {
     const onAbort = (): void => reject(signal.reason as Error);
     signal.addEventListener("abort", onAbort, { once: true });
-    promise
-      .finally(() => signal.removeEventListener("abort", onAbort))
-      .then(resolve, reject);
+    promise.finally(() => signal.removeEventListener("abort", onAbort)).then(resolve, reject);
   });
 }

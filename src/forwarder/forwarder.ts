@@ -10,7 +10,6 @@ import { AGENT_SERVICES } from "../agentproxy/proxy.ts";
 import { parseFlags, resolve } from "../config/options.ts";
 import type { Logger } from "../log/logger.ts";
 import { buildServerTls } from "../tls/server.ts";
-import { TtrpcServer } from "../ttrpc/index.ts";
 import { parseApfJson, type ApfConfig } from "../userdata/apf-config.ts";
 import { PEERPOD_PATHS } from "../userdata/paths.ts";
 import { vmEdits } from "./edits.ts";
@@ -77,14 +76,12 @@ export async function runForwarder(
     .catch((err: unknown) =>
       log.warn({ err: (err as Error).message }, `kata agent at ${cfg.kataAgentSocket} not reachable yet`),
     );
-  const server = new TtrpcServer();
-  server.setFallback(relay.handle);
 
   let listener: net.Server;
   const sockets = new Set<net.Socket>();
   try {
-    listener = await listen(serverTls, listenAt, server, log);
-    // Connections still in their TLS handshake are not the ttrpc server's yet: close() ends them too.
+    listener = await listen(serverTls, listenAt, relay, log);
+    // Connections still in their TLS handshake are not the relay's yet: close() ends them too.
     listener.on("connection", (socket: net.Socket) => {
       sockets.add(socket);
       socket.once("close", () => sockets.delete(socket));
@@ -106,12 +103,11 @@ export async function runForwarder(
     config: apf,
     close: () =>
       (closing ??= (async () => {
-        // server.close() ends the served connections; listener.close() alone would wait for them.
+        // relay.close() ends the served connections; listener.close() alone would wait for them.
         const stopped = new Promise<void>((done) => listener.close(() => done()));
         for (const socket of sockets) socket.destroy();
-        await server.close();
-        await stopped;
         relay.close();
+        await stopped;
         await network?.close();
         log.info("forwarder stopped");
       })()),
@@ -175,15 +171,15 @@ function dialUnix(socketPath: string, signal: AbortSignal): Promise<net.Socket> 
 function listen(
   serverTls: tls.TlsOptions | null,
   at: { host: string | undefined; port: number },
-  server: TtrpcServer,
+  relay: AgentRelay,
   log: Logger,
 ): Promise<net.Server> {
   const listener = serverTls
     ? tls.createServer({ ...serverTls, handshakeTimeout: 30_000 }, (socket) => {
         socket.setNoDelay(true);
-        server.serve(socket);
+        relay.serve(socket);
       })
-    : net.createServer({ noDelay: true }, (socket) => server.serve(socket));
+    : net.createServer({ noDelay: true }, (socket) => relay.serve(socket));
   // A refused or garbled handshake costs only that connection; Node has already destroyed it.
   listener.on("tlsClientError", (err: Error, socket: tls.TLSSocket) =>
     log.warn({ remote: socket.remoteAddress, err: err.message }, "TLS handshake refused"),

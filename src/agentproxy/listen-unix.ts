@@ -1,0 +1,49 @@
+// The agent socket as upstream's proxy makes it (CAA proxy.go Start: MkdirAll, remove a stale socket,
+// listen), with the mode set before the path appears: bind under a temporary name, chmod, rename.
+import { chmod, lstat, mkdir, rename, unlink } from "node:fs/promises";
+import net from "node:net";
+import path from "node:path";
+
+export interface UnixListener {
+  close(): Promise<void>;
+}
+
+let counter = 0;
+
+export async function listenUnix(
+  socketPath: string,
+  mode: number,
+  onConnection: (socket: net.Socket) => void,
+): Promise<UnixListener> {
+  const dir = path.dirname(socketPath);
+  await mkdir(dir, { recursive: true });
+  const existing = await lstat(socketPath).catch(() => undefined);
+  if (existing && !existing.isSocket())
+    throw new Error(`${socketPath} exists and is not a socket; refusing to replace it`);
+  const tmp = path.join(dir, `.agent-${process.pid.toString(36)}-${(counter++).toString(36)}`);
+  await unlink(tmp).catch(() => undefined);
+  const server = net.createServer(onConnection);
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(tmp, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+  try {
+    await chmod(tmp, mode);
+    await rename(tmp, socketPath);
+  } catch (err) {
+    server.close();
+    throw err;
+  }
+  const { ino } = await lstat(socketPath);
+  return {
+    close: async () => {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      // Only our socket: a successor may already have bound the same path.
+      const st = await lstat(socketPath).catch(() => undefined);
+      if (st?.ino === ino) await unlink(socketPath).catch(() => undefined);
+    },
+  };
+}

@@ -1,0 +1,213 @@
+// The agent data path, measured in one run beside its baselines:
+// - unary latency of grpc.Health/Check from containerd's Go client, straight to the (test) agent vs.
+//   through our AgentProxy + forwarder over mTLS on 127.0.0.1 (and through socat's relay, for scale);
+// - streaming throughput (1 MiB WriteStdin/ReadStdout calls, 8 in flight) through our mTLS relay vs.
+//   socat doing the same relay (unix → TLS → unix, same certificates, same client and agent).
+// Agent, forwarder, socats and the load client run as separate processes; the proxy runs here.
+import { spawn, type ChildProcess } from "node:child_process";
+import { existsSync } from "node:fs";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { AgentProxy } from "../../src/agentproxy/index.ts";
+import { silentLogger } from "../../src/log/logger.ts";
+import { CertAuthority, buildClientTls } from "../../src/tls/index.ts";
+import { renderApfJson } from "../../src/userdata/apf-config.ts";
+import { closedPort, tlsConfig } from "../fixtures/test-agent-env.ts";
+import { goBenchClient, type GoBenchResult } from "../helpers/go-peer.ts";
+
+const repo = path.resolve(import.meta.dirname, "../..");
+const VM = "podvm-bench-00000000";
+
+export interface ThroughputResult {
+  /** MiB/s, median of the runs. */
+  ours: number;
+  socat: number;
+  /** ours / socat. */
+  ratio: number;
+}
+
+export interface AgentPathBench {
+  direct: GoBenchResult;
+  viaProxy: GoBenchResult;
+  /** The same calls through the socat relay (unix → TLS → unix), for scale. */
+  viaSocat: GoBenchResult;
+  /** Added p50/p99 latency per call in microseconds (viaProxy − direct). */
+  addedP50Us: number;
+  addedP99Us: number;
+  /** What socat's two hops add (viaSocat − direct). */
+  socatAddedP50Us: number;
+  upload: ThroughputResult;
+  download: ThroughputResult;
+}
+
+interface Child {
+  proc: ChildProcess;
+  out: () => string;
+}
+
+function start(cmd: string, args: string[]): Child {
+  const proc = spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"] });
+  let out = "";
+  proc.stdout?.on("data", (d: Buffer) => (out += d.toString()));
+  proc.stderr?.on("data", (d: Buffer) => (out += d.toString()));
+  return { proc, out: () => out };
+}
+
+async function until(
+  check: () => boolean | Promise<boolean>,
+  what: string,
+  timeoutMs = 15_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`bench: ${what} did not come up`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+async function stopAll(children: Child[]): Promise<void> {
+  await Promise.all(
+    children.map(async ({ proc }) => {
+      if (proc.exitCode !== null || proc.signalCode !== null) return;
+      const exited = new Promise((r) => proc.once("exit", r));
+      proc.kill("SIGTERM");
+      await exited;
+    }),
+  );
+}
+
+async function streamRun(socket: string, method: string, ms: number): Promise<number> {
+  const client = start(process.execPath, [
+    path.join(repo, "test/bench/agent-path-client.ts"),
+    socket,
+    method,
+    String(1 << 20),
+    "8",
+    String(ms),
+  ]);
+  const code = await new Promise((r) => client.proc.once("exit", r));
+  if (code !== 0) throw new Error(`bench: stream client failed: ${client.out()}`);
+  const { bytes, ms: took } = JSON.parse(client.out().trim().split("\n").at(-1) ?? "{}") as {
+    bytes: number;
+    ms: number;
+  };
+  return bytes / (1 << 20) / (took / 1000);
+}
+
+const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+export async function benchAgentPath(
+  opts: { calls?: number; streamMs?: number; rounds?: number } = {},
+): Promise<AgentPathBench> {
+  const calls = opts.calls ?? 3000;
+  const streamMs = opts.streamMs ?? 2000;
+  const rounds = opts.rounds ?? 3;
+  const dir = await mkdtemp(path.join(tmpdir(), "caa-apb-"));
+  const children: Child[] = [];
+  let proxy: AgentProxy | undefined;
+  try {
+    const ca = await CertAuthority.loadOrCreate(path.join(dir, "tls"));
+    const server = await ca.issueServerCert(VM);
+    const f = (name: string): string => path.join(dir, name);
+    await writeFile(
+      f("apf.json"),
+      renderApfJson({
+        "pod-network": null,
+        "pod-namespace": "default",
+        "pod-name": "bench",
+        "tls-server-key": server.keyPem,
+        "tls-server-cert": server.certPem,
+        "tls-client-ca": ca.clientCaPem,
+      }),
+    );
+    for (const [name, text] of Object.entries({
+      "server.crt": server.certPem,
+      "server.key": server.keyPem,
+      "client.crt": ca.clientCertPem,
+      "client.key": ca.clientKeyPem,
+      "ca.crt": ca.caCertPem,
+    }))
+      await writeFile(f(name), text, { mode: 0o600 });
+
+    const agentSock = f("agent.sock");
+    const agent = start(process.execPath, [
+      path.join(repo, "test/fixtures/test-agent.ts"),
+      "--socket",
+      agentSock,
+    ]);
+    children.push(agent);
+    await until(() => agent.out().includes("listening"), "test agent");
+
+    const fwdPort = await closedPort();
+    const forwarder = start(process.execPath, [
+      path.join(repo, "src/forwarder/main.ts"),
+      ...["-config", f("apf.json"), "-skip-provision", "-no-pod-network"],
+      ...["-listen", `127.0.0.1:${fwdPort}`, "-kata-agent-socket", agentSock],
+    ]);
+    children.push(forwarder);
+    await until(() => forwarder.out().includes("listening on"), "forwarder");
+    proxy = new AgentProxy({
+      socketPath: f("proxy/agent.ttrpc"),
+      host: "127.0.0.1",
+      port: fwdPort,
+      tls: buildClientTls(tlsConfig(), ca, VM),
+      timeoutMs: 15_000,
+      logger: silentLogger(),
+      sandboxId: "bench",
+    });
+    await proxy.start();
+
+    const unary = { n: calls, payloadSize: 0, warmup: 300, service: "grpc.Health", method: "Check" };
+    const direct = await goBenchClient(agentSock, unary);
+    const viaProxy = await goBenchClient(proxy.socketPath, unary);
+
+    // socat doing the same two hops: unix → TLS (client cert, CA, name check) → unix.
+    const socatPort = await closedPort();
+    const socatSock = f("socat.sock");
+    children.push(
+      start("socat", [
+        `OPENSSL-LISTEN:${socatPort},bind=127.0.0.1,reuseaddr,fork,cert=${f("server.crt")},key=${f("server.key")},cafile=${f("client.crt")},verify=1`,
+        `UNIX-CONNECT:${agentSock}`,
+      ]),
+      start("socat", [
+        `UNIX-LISTEN:${socatSock},fork,unlink-early`,
+        `OPENSSL:127.0.0.1:${socatPort},cert=${f("client.crt")},key=${f("client.key")},cafile=${f("ca.crt")},commonname=${VM},verify=1`,
+      ]),
+    );
+    await until(() => existsSync(socatSock), "socat");
+    const viaSocat = await goBenchClient(socatSock, unary);
+
+    const throughput = async (method: string): Promise<ThroughputResult> => {
+      const ours: number[] = [];
+      const socat: number[] = [];
+      for (let i = 0; i < rounds; i++) {
+        ours.push(await streamRun(proxy!.socketPath, method, streamMs));
+        socat.push(await streamRun(socatSock, method, streamMs));
+      }
+      const o = median(ours);
+      const s = median(socat);
+      return { ours: o, socat: s, ratio: o / s };
+    };
+    const upload = await throughput("WriteStdin");
+    const download = await throughput("ReadStdout");
+    return {
+      direct,
+      viaProxy,
+      viaSocat,
+      addedP50Us: viaProxy.p50Us - direct.p50Us,
+      addedP99Us: viaProxy.p99Us - direct.p99Us,
+      socatAddedP50Us: viaSocat.p50Us - direct.p50Us,
+      upload,
+      download,
+    };
+  } finally {
+    await proxy?.close();
+    await stopAll(children);
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+if (import.meta.main) {
+  console.log(JSON.stringify(await benchAgentPath(), null, 2));
+}
