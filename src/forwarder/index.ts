@@ -1,4 +1,5 @@
 export { runForwarder, ForwarderError, type ForwarderHandle } from "./forwarder.ts";
+export { forwarderMain } from "./main.ts";
 export { FORWARDER_OPTIONS, type ForwarderConfig } from "./options.ts";
 export {
   provisionFiles,
