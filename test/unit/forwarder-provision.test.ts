@@ -177,7 +177,7 @@ describe("provisionFiles", () => {
           assert.ok(err instanceof ProvisionError);
           assert.match(
             err.message,
-            /^failed to retrieve cloud config from aws within 400ms: yaml: unmarshal errors:\n  line 2: field runcmd not found/,
+            /^failed to retrieve cloud config from aws within 400ms: yaml: unmarshal errors:\n {2}line 2: field runcmd not found/,
           );
           return true;
         },
