@@ -5,6 +5,13 @@ import net from "node:net";
 import type { Duplex } from "node:stream";
 import tls from "node:tls";
 import type { Logger } from "../log/logger.ts";
+import {
+  logCreateSandbox,
+  logDestroySandbox,
+  logRemoveContainer,
+  logSetPolicy,
+  logStartContainer,
+} from "./call-log.ts";
 import { editCreateContainerForWorker } from "./create-container.ts";
 import { DialTimeoutError } from "./dial.ts";
 import { AgentConnectError, formatAddress } from "./errors.ts";
@@ -32,6 +39,11 @@ export interface AgentProxyOptions {
 
 const WORKER_EDITS: ReadonlyMap<string, PayloadEdit> = new Map([
   [`${AGENT_SERVICE}/CreateContainer`, editCreateContainerForWorker],
+  [`${AGENT_SERVICE}/CreateSandbox`, logCreateSandbox],
+  [`${AGENT_SERVICE}/StartContainer`, logStartContainer],
+  [`${AGENT_SERVICE}/RemoveContainer`, logRemoveContainer],
+  [`${AGENT_SERVICE}/DestroySandbox`, logDestroySandbox],
+  [`${AGENT_SERVICE}/SetPolicy`, logSetPolicy],
 ]);
 
 export class AgentProxy {
@@ -45,7 +57,7 @@ export class AgentProxy {
   constructor(opts: AgentProxyOptions) {
     this.#opts = opts;
     this.#address = formatAddress(opts.host, opts.port);
-    this.#logger = opts.logger.child({ sandbox: opts.sandboxId, stage: "agent-connect" });
+    this.#logger = opts.logger.child({ sandbox: opts.sandboxId });
     this.#relay = new AgentRelay({
       target: this.#address,
       dialOnce: (signal) => this.#dialOnce(signal),
@@ -74,14 +86,17 @@ export class AgentProxy {
     if (this.#listener || this.#closed)
       throw new Error(`agent proxy for ${this.#opts.sandboxId} already started`);
     this.#listener = await listenUnix(this.#opts.socketPath, 0o600, (socket) => this.#relay.serve(socket));
-    this.#logger.info({ socket: this.#opts.socketPath, target: this.#address }, "agent proxy listening");
+    this.#logger.info(
+      { socket: this.#opts.socketPath, target: this.#address, stage: "agent-connect" },
+      "agent proxy listening",
+    );
     try {
       await this.#relay.connect(this.#opts.timeoutMs, signal);
     } catch (err) {
       await this.close();
       if (err instanceof DialTimeoutError) {
         const e = new AgentConnectError(this.#address, this.#opts.timeoutMs, err.lastError);
-        this.#logger.warn({ target: this.#address }, e.message);
+        this.#logger.warn({ target: this.#address, stage: "agent-connect" }, e.message);
         throw e;
       }
       throw err;

@@ -1,6 +1,13 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import {
+  logCreateSandbox,
+  logDestroySandbox,
+  logRemoveContainer,
+  logSetPolicy,
+  logStartContainer,
+} from "../../src/agentproxy/call-log.ts";
+import {
   CDI_ANNOTATION,
   DEFAULT_GPUS_ANNOTATION,
   DialTimeoutError,
@@ -68,6 +75,38 @@ describe("worker-side CreateContainer edit", () => {
       () => editCreateContainerForWorker(Uint8Array.from([0x0a, 0x05, 0x61]), silentLogger()),
       (err: TtrpcError) => err instanceof TtrpcError && err.code === Code.InvalidArgument,
     );
+  });
+});
+
+describe("worker-side log-only calls", () => {
+  test("CreateSandbox, StartContainer, RemoveContainer, DestroySandbox and SetPolicy are logged, bytes untouched", () => {
+    const log = captureLogger();
+    const sandbox = CreateSandboxRequest.encode(
+      CreateSandboxRequest.fromPartial({
+        hostname: "nginx",
+        sandboxId: "sb1",
+        storages: [{ mountPoint: "/m", driver: "local" }],
+      }),
+    ).finish();
+    const start = Uint8Array.from([0x0a, 0x02, 0x63, 0x31]);
+    const policy = new TextEncoder().encode('{"secret":"policy text"}');
+    assert.equal(logCreateSandbox(sandbox, log.logger), sandbox);
+    assert.equal(logStartContainer(start, log.logger), start);
+    assert.equal(logRemoveContainer(start, log.logger), start);
+    assert.equal(logDestroySandbox(new Uint8Array(), log.logger).length, 0);
+    assert.equal(logSetPolicy(policy, log.logger), policy);
+    assert.deepEqual(
+      log.lines.map((l) => l.msg),
+      [
+        "CreateSandbox: hostname:nginx sandboxId:sb1",
+        "storage mountpoint:/m source: fstype: driver:local",
+        "StartContainer: containerID:c1",
+        "RemoveContainer: containerID:c1",
+        "DestroySandbox",
+        "SetPolicy",
+      ],
+    );
+    assert.doesNotMatch(JSON.stringify(log.lines), /policy text/);
   });
 });
 
