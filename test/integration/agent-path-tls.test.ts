@@ -20,6 +20,7 @@ import { TtrpcClient } from "../../src/ttrpc/index.ts";
 import { VM_NAME, setupAgentPath, tlsConfig, type AgentPathEnv } from "../fixtures/test-agent-env.ts";
 import { SERVING } from "../fixtures/test-agent.ts";
 import { captureLogger } from "../helpers/capture-logger.ts";
+import { goTlsCheck, startGoTlsRelay } from "../fixtures/test-agent-go.ts";
 
 /** Calls Health/Check over a TLS connection opened with `options`; resolves with the status or rejects. */
 async function checkOver(port: number, options: tls.ConnectionOptions): Promise<number> {
@@ -286,6 +287,63 @@ describe("custom TLS (CACERT_FILE/CERT_FILE/CERT_KEY) and disabled TLS", () => {
       );
     } finally {
       await env.close();
+    }
+  });
+});
+
+describe("mixed with upstream's Go TLS peers (crypto/tls configured as CAA's tlsutil)", () => {
+  let env: AgentPathEnv;
+  const file = (name: string): string => path.join(env.dir, name);
+  before(async () => {
+    env = await setupAgentPath();
+    const server = await env.ca.issueServerCert(VM_NAME);
+    const files: Record<string, string> = {
+      "ca.pem": env.ca.caCertPem,
+      "client.pem": env.ca.clientCertPem,
+      "client.key": env.ca.clientKeyPem,
+      "client-ca.pem": env.ca.clientCaPem,
+      "server.pem": server.certPem,
+      "server.key": server.keyPem,
+    };
+    for (const [name, text] of Object.entries(files)) await writeFile(file(name), text, { mode: 0o600 });
+  });
+  after(async () => {
+    await env.close();
+  });
+
+  test("a Go client with our client cert, as CAA's proxy, calls Health/Check through our forwarder", async () => {
+    const common = {
+      addr: `127.0.0.1:${env.forwarder.port}`,
+      ca: file("ca.pem"),
+      cert: file("client.pem"),
+      key: file("client.key"),
+    };
+    const ok = await goTlsCheck({ ...common, serverName: VM_NAME });
+    assert.deepEqual([ok.code, ok.payloadHex], [0, "0801"]);
+    const wrongName = await goTlsCheck({ ...common, serverName: "podvm-other" });
+    assert.equal(wrongName.code, 14);
+    assert.match(wrongName.message, /certificate is valid for podvm-nginx-0a1b2c3d, not podvm-other/);
+  });
+
+  test("our proxy, with its self-signed client cert as tls-client-ca, is accepted by a Go listener as APF's", async () => {
+    const relay = await startGoTlsRelay({
+      ca: file("client-ca.pem"),
+      cert: file("server.pem"),
+      key: file("server.key"),
+      agent: env.agent.socketPath,
+    });
+    try {
+      const proxy = env.newProxy({ port: relay.port });
+      await proxy.start();
+      const client = await TtrpcClient.connect(proxy.socketPath);
+      try {
+        const res = await client.callMethod(HealthDefinition, "check", { service: "" }, { timeoutMs: 5000 });
+        assert.equal(res.status, SERVING);
+      } finally {
+        client.close();
+      }
+    } finally {
+      await relay.stop();
     }
   });
 });
