@@ -14,6 +14,12 @@ export const LOCAL_OPTIONS = {
     "address range of local VMs; .1 is the bridge",
   ),
   bridge: str("local-bridge", "LOCAL_BRIDGE", "caa-br0", "bridge in the host netns that local VMs attach to"),
+  netnsPrefix: str(
+    "local-netns-prefix",
+    "LOCAL_NETNS_PREFIX",
+    "caa-vm-",
+    "name prefix of local VM namespaces (the pod namespace inside adds -pod)",
+  ),
   loopbackSubnet: str(
     "local-loopback-subnet",
     "LOCAL_LOOPBACK_SUBNET",

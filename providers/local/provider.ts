@@ -192,7 +192,7 @@ export class LocalProvider implements Provider {
         name: req.name,
         ip: hostAddress(this.subnet, n),
         hostNumber: n,
-        netns: this.namespaces ? `caa-vm-${short}` : undefined,
+        netns: this.namespaces ? `${this.config.netnsPrefix}${short}` : undefined,
         hostVeth: this.namespaces ? `cvh${short}` : undefined,
         tags,
         createdAt: new Date().toISOString(),
@@ -271,5 +271,5 @@ export class LocalProvider implements Provider {
  * (a real VM has just one: /run/netns/podns).
  */
 export function podNetnsOf(vmNetns: string): string {
-  return vmNetns.replace(/^caa-vm-/, "podns-");
+  return `${vmNetns}-pod`;
 }

@@ -60,6 +60,8 @@ export function daemonEnv(dir: string, extra: Record<string, string> = {}): Reco
     LEAK_INTERVAL: "0",
     LOCAL_BRIDGE: `caat${randomBytes(3).toString("hex")}`,
     LOCAL_VM_SUBNET: testSubnet(),
+    // Per-daemon names, so tests running side by side only see their own VMs.
+    LOCAL_NETNS_PREFIX: `cvm${randomBytes(2).toString("hex")}-`,
     LOG_LEVEL: "debug",
     ...extra,
   };
@@ -81,14 +83,22 @@ export async function startDaemon(
   dir: string,
   env: Record<string, string>,
   timeoutMs = 30_000,
-  opts: { netns?: string } = {},
+  opts: { netns?: string; args?: string[] } = {},
 ): Promise<DaemonProcess> {
   let output = "";
   // nsenter execs the command, so the child's pid is the daemon's; unlike `ip netns exec` it keeps
   // the host's mount namespace, so namespaces the daemon names stay visible to the test.
   const argv = opts.netns
-    ? ["nsenter", `--net=/run/netns/${opts.netns}`, "--", process.execPath, CLI, "serve"]
-    : [process.execPath, CLI, "serve"];
+    ? [
+        "nsenter",
+        `--net=/run/netns/${opts.netns}`,
+        "--",
+        process.execPath,
+        CLI,
+        "serve",
+        ...(opts.args ?? []),
+      ]
+    : [process.execPath, CLI, "serve", ...(opts.args ?? [])];
   const child = spawn(argv[0], argv.slice(1), {
     env: { ...process.env, ...env },
     stdio: ["ignore", "pipe", "pipe"],
@@ -126,12 +136,14 @@ export async function startDaemon(
   };
 }
 
-/** Network namespaces of local VMs (caa-vm-*) that exist now. */
-export function vmNamespaces(): string[] {
+/** Network namespaces of local VMs (not their pod namespaces) with this prefix that exist now. */
+export function vmNamespaces(prefix: string): string[] {
   if (!isRoot) return [];
   const out = execFileSync("ip", ["-j", "netns", "list"], { encoding: "utf8" }).trim();
   if (out === "") return [];
-  return (JSON.parse(out) as { name: string }[]).map((n) => n.name).filter((n) => n.startsWith("caa-vm-"));
+  return (JSON.parse(out) as { name: string }[])
+    .map((n) => n.name)
+    .filter((n) => n.startsWith(prefix) && !n.endsWith("-pod"));
 }
 
 /** Processes whose command line mentions `text` (e.g. a daemon's state dir), excluding this one. */

@@ -58,9 +58,12 @@ describe("Azure provider under faults", () => {
   let dir: string;
   let keyFile: string;
 
-  async function provider(extra: Record<string, string> = {}): Promise<Provider> {
+  async function provider(
+    extra: Record<string, string> = {},
+    onCloudCall?: (provider: string, operation: string, outcome: string) => void,
+  ): Promise<Provider> {
     const env = azureProviderEnv(emu, { AZURE_SSH_KEY_PATH: keyFile, ...extra });
-    const p = await azure.create(env, { logger: silentLogger(), stateDir: dir });
+    const p = await azure.create(env, { logger: silentLogger(), stateDir: dir, onCloudCall });
     await p.start({ verify: false });
     return p;
   }
@@ -204,13 +207,17 @@ describe("Azure provider under faults", () => {
   });
 
   test("a 429 holds back the provider's other requests until Retry-After has passed", async () => {
-    const p = await provider();
+    let throttleSeen = false;
+    const p = await provider({}, (_p, op, outcome) => {
+      if (op.startsWith("PUT") && outcome !== "ok") throttleSeen = true;
+    });
     emu.setFaults({ throttle: { count: 1, retryAfterSec: 1, ops: ["vm.put"] } });
     const since = emu.requests.length;
     const a = request();
     const first = p.create(a);
-    // Let the first PUT be throttled before the second create starts.
-    while (emu.count("vm.put", since) === 0) await new Promise((r) => setTimeout(r, 5));
+    // Let the provider see the first PUT's 429 before the second create starts (the emulator
+    // having answered is not enough: on a loaded machine the answer may not be read yet).
+    while (!throttleSeen) await new Promise((r) => setTimeout(r, 5));
     const b = request();
     const [ia, ib] = await Promise.all([first, p.create(b)]);
     const log = emu.requests.filter((r) => r.seq > since);

@@ -71,7 +71,7 @@ describe("caa serve with the local provider", () => {
   for (const style of ["go", "rust"] as const) {
     test(`the ${style} shim's CreateVM → StartVM → StopVM leaves nothing behind`, async () => {
       const id = sandboxId(style === "go" ? 1 : 2);
-      const before = vmNamespaces();
+      const before = vmNamespaces(daemon.env.LOCAL_NETNS_PREFIX);
       const steps = await goShimLifecycle(daemon.socket, { id, style, annotations: POD });
       assert.deepEqual(
         steps.map((s) => [s.step, s.code, s.message]),
@@ -82,7 +82,7 @@ describe("caa serve with the local provider", () => {
         ],
       );
       assert.equal(steps[0].agentSocketPath, `${daemon.podsDir}/${id}/agent.ttrpc`);
-      assert.deepEqual(vmNamespaces(), before, "no VM namespace left");
+      assert.deepEqual(vmNamespaces(daemon.env.LOCAL_NETNS_PREFIX), before, "no VM namespace left");
       assert.equal(existsSync(`${daemon.podsDir}/${id}`), false, "pod directory removed");
       // Upstream's e2e suite greps for this line (upstream-caa.md §10).
       assert.match(
@@ -99,13 +99,13 @@ describe("caa serve with the local provider", () => {
     { skip: !isRoot && "needs root for namespaces" },
     async () => {
       const id = sandboxId(3);
-      const before = vmNamespaces();
+      const before = vmNamespaces(daemon.env.LOCAL_NETNS_PREFIX);
       await goShimLifecycle(daemon.socket, { id, annotations: POD, steps: ["create", "start"] });
-      const during = vmNamespaces().filter((n) => !before.includes(n));
+      const during = vmNamespaces(daemon.env.LOCAL_NETNS_PREFIX).filter((n) => !before.includes(n));
       assert.equal(during.length, 1, "one VM namespace while running");
       const stop = await goShimLifecycle(daemon.socket, { id, steps: ["stop"] });
       assert.equal(stop[0].code, 0);
-      assert.deepEqual(vmNamespaces(), before);
+      assert.deepEqual(vmNamespaces(daemon.env.LOCAL_NETNS_PREFIX), before);
     },
   );
 

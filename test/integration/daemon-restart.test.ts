@@ -6,7 +6,8 @@ import { createHash } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { test } from "node:test";
+import net from "node:net";
+import { after, before, test } from "node:test";
 import { goShimLifecycle } from "../helpers/go-peer.ts";
 import {
   cleanupDaemon,
@@ -25,8 +26,29 @@ function id(n: number): string {
   return `${n}`.padStart(2, "0").repeat(32);
 }
 
+/**
+ * The fixture's instances run nothing, so the agent proxy is pointed (plain TCP, -disable-tls) at a
+ * listener on 127.0.0.1 that accepts and holds connections: StartVM's agent-connect succeeds.
+ */
+let forwarderStandIn: net.Server;
+let standInPort = 0;
+const FIXTURE_ARGS = ["-disable-tls"];
+
+before(async () => {
+  const held: net.Socket[] = [];
+  forwarderStandIn = net.createServer((s) => held.push(s.on("error", () => undefined)));
+  await new Promise<void>((r) => forwarderStandIn.listen(0, "127.0.0.1", r));
+  standInPort = (forwarderStandIn.address() as net.AddressInfo).port;
+  forwarderStandIn.on("close", () => held.forEach((s) => s.destroy()));
+});
+after(() => {
+  forwarderStandIn.close();
+});
+
 function fixtureEnv(extra: Record<string, string> = {}): Record<string, string> {
   return {
+    FORWARDER_HOST: "127.0.0.1",
+    FORWARDER_PORT: String(standInPort),
     CLOUD_PROVIDER: "fixture",
     ENABLE_CLOUD_PROVIDER_EXTERNAL_PLUGIN: "true",
     CLOUD_PROVIDER_EXTERNAL_PLUGIN_PATH: FIXTURE,
@@ -45,7 +67,7 @@ function fixtureInstances(stateDir: string): { id: string; tags: Record<string, 
 test("running sandboxes survive kill -9 of the daemon and stay usable", async () => {
   const dir = await makeDaemonDir();
   const env = daemonEnv(dir);
-  const before = vmNamespaces();
+  const before = vmNamespaces(env.LOCAL_NETNS_PREFIX);
   let daemon = await startDaemon(dir, env);
   try {
     const ids = [1, 2, 3].map(id);
@@ -60,11 +82,11 @@ test("running sandboxes survive kill -9 of the daemon and stay usable", async ()
         [0, 0],
       );
     }
-    const running = vmNamespaces().filter((n) => !before.includes(n));
+    const running = vmNamespaces(env.LOCAL_NETNS_PREFIX).filter((n) => !before.includes(n));
     await daemon.kill("SIGKILL");
     // The VMs outlive the daemon, as cloud VMs would.
     assert.deepEqual(
-      vmNamespaces().filter((n) => !before.includes(n)),
+      vmNamespaces(env.LOCAL_NETNS_PREFIX).filter((n) => !before.includes(n)),
       running,
     );
 
@@ -81,7 +103,7 @@ test("running sandboxes survive kill -9 of the daemon and stay usable", async ()
         ],
       );
     }
-    assert.deepEqual(vmNamespaces(), before, "no VM namespace orphaned");
+    assert.deepEqual(vmNamespaces(env.LOCAL_NETNS_PREFIX), before, "no VM namespace orphaned");
     await daemon.kill("SIGTERM");
     assert.deepEqual(processesMentioning(dir), [], "no VM process orphaned");
   } finally {
@@ -93,7 +115,7 @@ test("running sandboxes survive kill -9 of the daemon and stay usable", async ()
 test("kill -9 inside StartVM's cloud call: the next daemon deletes the half-made instance", async () => {
   const dir = await makeDaemonDir();
   const slow = daemonEnv(dir, fixtureEnv({ FIXTURE_CREATE_DELAY_MS: "20000" }));
-  let daemon = await startDaemon(dir, slow);
+  let daemon = await startDaemon(dir, slow, 30_000, { args: FIXTURE_ARGS });
   try {
     const sid = id(4);
     const [create] = await goShimLifecycle(daemon.socket, { id: sid, annotations: POD, steps: ["create"] });
@@ -108,7 +130,7 @@ test("kill -9 inside StartVM's cloud call: the next daemon deletes the half-made
     await daemon.kill("SIGKILL");
     await start;
 
-    daemon = await startDaemon(dir, daemonEnv(dir, fixtureEnv()));
+    daemon = await startDaemon(dir, daemonEnv(dir, fixtureEnv()), 30_000, { args: FIXTURE_ARGS });
     assert.deepEqual(fixtureInstances(daemon.stateDir), [], "the half-made instance was deleted");
     assert.match(daemon.logs(), /undid a StartVM interrupted by a restart/);
     // The sandbox is still known: the shim may retry StartVM, then stop it.
@@ -127,7 +149,7 @@ test("kill -9 inside StartVM's cloud call: the next daemon deletes the half-made
 test("an external provider module is loaded by path and hash and drives a lifecycle", async () => {
   const dir = await makeDaemonDir();
   const env = daemonEnv(dir, fixtureEnv());
-  const daemon = await startDaemon(dir, env);
+  const daemon = await startDaemon(dir, env, 30_000, { args: FIXTURE_ARGS });
   try {
     const sid = id(5);
     const steps = await goShimLifecycle(daemon.socket, {

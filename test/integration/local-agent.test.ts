@@ -53,7 +53,7 @@ describe("the agent path through a local VM", () => {
 
   test("Health/Check and CreateContainer reach the agent in the VM over mTLS; StopVM leaves nothing", async () => {
     const id = randomBytes(32).toString("hex");
-    const before = vmNamespaces();
+    const before = vmNamespaces(env.LOCAL_NETNS_PREFIX);
     const [create, start] = await goShimLifecycle(daemon.socket, {
       id,
       annotations: POD,
@@ -88,12 +88,12 @@ describe("the agent path through a local VM", () => {
     assert.ok(created, "CreateContainer reached the agent");
     const text = JSON.stringify(created.request);
     assert.match(text, /"network"/, "the forwarder added the pod network namespace");
-    assert.match(text, /\/run\/netns\/podns-/, "pointing at the VM's pod namespace");
+    assert.match(text, /\/run\/netns\/cvm[0-9a-f]+-[0-9a-f]+-pod"/, "pointing at the VM's pod namespace");
     assert.match(text, /cdi\.k8s\.io\/peer-pods/, "the proxy added the GPU CDI annotation");
 
     const [stop] = await goShimLifecycle(daemon.socket, { id, steps: ["stop"] });
     assert.equal(stop.code, 0);
-    assert.deepEqual(vmNamespaces(), before, "no VM namespace");
+    assert.deepEqual(vmNamespaces(env.LOCAL_NETNS_PREFIX), before, "no VM namespace");
     assert.equal(existsSync(socket), false, "no agent socket");
     const vmDirs = readdirSync(join(daemon.stateDir, "provider-local")).filter((n) => n.startsWith("local-"));
     assert.deepEqual(vmDirs, [], "no VM directory (user-data, keys)");
@@ -127,28 +127,28 @@ describe("the agent path through a local VM", () => {
 test("kill -9 during agent-connect: the next daemon deletes the half-made VM", async () => {
   const dir = await makeDaemonDir();
   const env = daemonEnv(dir, { LOCAL_BOOT_DELAY: "20s" });
-  const before = vmNamespaces();
+  const before = vmNamespaces(env.LOCAL_NETNS_PREFIX);
   let daemon = await startDaemon(dir, env);
   try {
     const id = randomBytes(32).toString("hex");
     await goShimLifecycle(daemon.socket, { id, annotations: POD, steps: ["create"] });
     const start = goShimLifecycle(daemon.socket, { id, steps: ["start"] }).catch(() => []);
-    for (let i = 0; i < 200 && vmNamespaces().length === before.length; i++) {
+    for (let i = 0; i < 200 && vmNamespaces(env.LOCAL_NETNS_PREFIX).length === before.length; i++) {
       await new Promise((r) => setTimeout(r, 50));
     }
-    assert.equal(vmNamespaces().length, before.length + 1, "the VM exists");
+    assert.equal(vmNamespaces(env.LOCAL_NETNS_PREFIX).length, before.length + 1, "the VM exists");
     await daemon.kill("SIGKILL");
     await start;
 
     daemon = await startDaemon(dir, { ...env, LOCAL_BOOT_DELAY: "0s" });
-    assert.deepEqual(vmNamespaces(), before, "the half-made VM was deleted");
+    assert.deepEqual(vmNamespaces(env.LOCAL_NETNS_PREFIX), before, "the half-made VM was deleted");
     assert.match(daemon.logs(), /undid a StartVM interrupted by a restart/);
     const steps = await goShimLifecycle(daemon.socket, { id, steps: ["start", "stop"] });
     assert.deepEqual(
       steps.map((s) => s.code),
       [0, 0],
     );
-    assert.deepEqual(vmNamespaces(), before);
+    assert.deepEqual(vmNamespaces(env.LOCAL_NETNS_PREFIX), before);
   } finally {
     await daemon.kill("SIGKILL");
     await cleanupDaemon({ dir, bridge: env.LOCAL_BRIDGE });

@@ -109,7 +109,7 @@ test(
   { skip: !isRoot && "needs root (network namespaces)" },
   async () => {
     const id = randomBytes(32).toString("hex");
-    const before = vmNamespaces();
+    const before = vmNamespaces(env.LOCAL_NETNS_PREFIX);
     const steps = await goShimLifecycle(daemon!.socket, {
       id,
       netns: `/run/netns/${NS.pod}`,
@@ -124,9 +124,9 @@ test(
       ],
       daemon!.logs(),
     );
-    const [vm] = vmNamespaces().filter((n) => !before.includes(n));
+    const [vm] = vmNamespaces(env.LOCAL_NETNS_PREFIX).filter((n) => !before.includes(n));
     assert.ok(vm, "a VM namespace exists");
-    const podns = `podns-${vm.replace(/^caa-vm-/, "")}`;
+    const podns = `${vm}-pod`;
 
     // The pod's address now lives in the VM's pod namespace, on a device named like the pod's.
     const addrs = await sh(["ip", "-j", "-n", podns, "addr", "show", "dev", "eth0"]);
@@ -142,7 +142,7 @@ test(
     const [stop] = await goShimLifecycle(daemon!.socket, { id, steps: ["stop"] });
     assert.equal(stop.code, 0);
     assert.deepEqual(await workerResidue(), [], "no tunnel residue on the worker");
-    assert.deepEqual(vmNamespaces(), before, "VM namespace removed");
+    assert.deepEqual(vmNamespaces(env.LOCAL_NETNS_PREFIX), before, "VM namespace removed");
     const namespaces = await sh(["ip", "netns", "list"]);
     assert.ok(!namespaces.includes(podns), "VM pod namespace removed");
   },
