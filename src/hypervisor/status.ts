@@ -1,19 +1,6 @@
 // gRPC status codes for lifecycle failures; ttrpc and gRPC share the numbers (upstream-caa.md §1.4).
 import { LifecycleError, type LifecycleErrorKind } from "../sandbox/errors.ts";
-
-export const Code = {
-  OK: 0,
-  Canceled: 1,
-  Unknown: 2,
-  InvalidArgument: 3,
-  DeadlineExceeded: 4,
-  NotFound: 5,
-  AlreadyExists: 6,
-  FailedPrecondition: 9,
-  Unimplemented: 12,
-  Internal: 13,
-  Unavailable: 14,
-} as const;
+import { Code } from "../ttrpc/status.ts";
 
 const BY_KIND: Record<LifecycleErrorKind, number> = {
   "invalid-argument": Code.InvalidArgument,

@@ -1,16 +1,9 @@
 // The read-only view of the sandbox manager that the ops server and the leak collector use.
 // The manager in src/sandbox/ satisfies it structurally; nothing here can change a sandbox.
 
-export type Stage =
-  | "validating"
-  | "created"
-  | "provisioning"
-  | "booting"
-  | "agent-connect"
-  | "running"
-  | "stopping"
-  | "stopped"
-  | "failed";
+import type { Stage } from "../sandbox/model.ts";
+
+export type { Stage };
 
 export const STAGES: readonly Stage[] = [
   "validating",

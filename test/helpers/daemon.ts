@@ -1,7 +1,7 @@
 // Runs `caa serve` as a child process on private paths, as CI and a user would, and tears down
 // what it made (VM namespaces, the local bridge) afterwards.
 import { spawn, execFileSync, type ChildProcess } from "node:child_process";
-import { mkdtemp, rm, stat } from "node:fs/promises";
+import { mkdtemp, readdir, readFile, rm, stat } from "node:fs/promises";
 import net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -156,13 +156,37 @@ export function processesMentioning(text: string): number[] {
     .filter((pid) => pid !== process.pid && Number.isFinite(pid));
 }
 
-/** Remove what a test daemon left: its bridge and its temp dir. */
+/**
+ * Remove what a test daemon left: VMs still recorded by its local provider (a failed test may
+ * stop the daemon with VMs running, and VMs outlive daemons by design), its bridge, its temp dir.
+ */
 export async function cleanupDaemon(d: { dir: string; bridge: string }): Promise<void> {
-  if (isRoot && d.bridge) {
+  for (const pid of processesMentioning(d.dir)) {
     try {
-      execFileSync("ip", ["link", "del", d.bridge], { stdio: "ignore" });
+      process.kill(pid, "SIGKILL");
     } catch {
-      /* not there */
+      /* gone */
+    }
+  }
+  if (isRoot) {
+    const records = join(d.dir, "state", "provider-local");
+    const names = await readdir(records).catch(() => [] as string[]);
+    for (const name of names.filter((n) => n.endsWith(".json"))) {
+      const rec = JSON.parse(await readFile(join(records, name), "utf8")) as { netns?: string };
+      for (const ns of rec.netns ? [rec.netns, `${rec.netns}-pod`] : []) {
+        try {
+          execFileSync("ip", ["netns", "del", ns], { stdio: "ignore" });
+        } catch {
+          /* not there */
+        }
+      }
+    }
+    if (d.bridge) {
+      try {
+        execFileSync("ip", ["link", "del", d.bridge], { stdio: "ignore" });
+      } catch {
+        /* not there */
+      }
     }
   }
   await rm(d.dir, { recursive: true, force: true });
