@@ -171,6 +171,34 @@ test("an external provider module is loaded by path and hash and drives a lifecy
   }
 });
 
+test("the Rust shim's 1-second StopVM deadline does not cancel a slow VM deletion", async () => {
+  const dir = await makeDaemonDir();
+  const env = daemonEnv(dir, fixtureEnv({ FIXTURE_DELETE_DELAY_MS: "3000" }));
+  const daemon = await startDaemon(dir, env, 30_000, { args: FIXTURE_ARGS });
+  try {
+    const sid = id(6);
+    const steps = await goShimLifecycle(daemon.socket, { id: sid, annotations: POD, style: "rust" });
+    assert.deepEqual(
+      steps.slice(0, 2).map((s) => s.code),
+      [0, 0],
+    );
+    // The shim gave up after 1 s (DeadlineExceeded, only logged by runtime-rs) ...
+    assert.equal(steps[2].step, "StopVM");
+    assert.equal(steps[2].code, 4, steps[2].message);
+    assert.equal(fixtureInstances(daemon.stateDir).length, 1, "deletion still in progress");
+    // ... but the deletion carries on and completes.
+    for (let i = 0; i < 100 && fixtureInstances(daemon.stateDir).length > 0; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.deepEqual(fixtureInstances(daemon.stateDir), []);
+    const [again] = await goShimLifecycle(daemon.socket, { id: sid, steps: ["stop"] });
+    assert.equal(again.code, 0, "and a repeated StopVM succeeds");
+  } finally {
+    await daemon.kill("SIGKILL");
+    await cleanupDaemon({ dir, bridge: env.LOCAL_BRIDGE });
+  }
+});
+
 test("an external provider module whose sha256 does not match is refused", async () => {
   const dir = await makeDaemonDir();
   const env = daemonEnv(dir, fixtureEnv({ CLOUD_PROVIDER_EXTERNAL_PLUGIN_HASH: "0".repeat(64) }));
