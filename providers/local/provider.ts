@@ -66,7 +66,7 @@ export class LocalProvider implements Provider {
     } else {
       this.deps.logger.warn(
         { subnet: this.config.loopbackSubnet, vms: this.vms.size },
-        `local provider: not running as root, so VMs are plain processes on loopback addresses (${this.config.loopbackSubnet}) without network namespaces; pod networking is not available`,
+        `local provider: ${this.config.forceLoopback ? "LOCAL_LOOPBACK is set" : "not running as root"}, so VMs are plain processes on loopback addresses (${this.config.loopbackSubnet}) without network namespaces; pod networking is not available`,
       );
     }
   }
