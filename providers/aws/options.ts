@@ -9,6 +9,7 @@ import {
   resolve,
   str,
   type Resolved,
+  envNamesOf,
 } from "../../src/config/options.ts";
 
 export const awsOptions = {
@@ -106,9 +107,7 @@ export const awsOptions = {
 export type AwsConfig = Resolved<typeof awsOptions>;
 
 /** Env names this provider reads, in declaration order. */
-export const awsEnvNames: readonly string[] = Object.values(awsOptions).flatMap((o) =>
-  o.env ? [o.env] : [],
-);
+export const awsEnvNames: readonly string[] = envNamesOf(awsOptions);
 
 export function resolveAwsConfig(env: Readonly<Record<string, string | undefined>>): AwsConfig {
   return resolve(awsOptions, { env, flags: {} });

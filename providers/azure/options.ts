@@ -9,6 +9,7 @@ import {
   resolve,
   str,
   type Resolved,
+  envNamesOf,
 } from "../../src/config/options.ts";
 import { InvalidConfigError } from "../errors.ts";
 
@@ -108,9 +109,7 @@ export const azureOptions = {
 export type AzureConfig = Resolved<typeof azureOptions>;
 
 /** Env names this provider reads, in declaration order. */
-export const azureEnvNames: readonly string[] = Object.values(azureOptions).flatMap((o) =>
-  o.env ? [o.env] : [],
-);
+export const azureEnvNames: readonly string[] = envNamesOf(azureOptions);
 
 export function resolveAzureConfig(env: Readonly<Record<string, string | undefined>>): AzureConfig {
   return resolve(azureOptions, { env, flags: {} });

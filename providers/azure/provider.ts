@@ -88,6 +88,17 @@ export class AzureProvider implements Provider {
       : undefined;
   }
 
+  /** As ref(), for calls that must name a VM: anything else is NotFound. */
+  private refOrNotFound(id: string): VmRef {
+    const ref = this.ref(id);
+    if (!ref) {
+      throw new NotFoundError(`Azure VM ${JSON.stringify(id)} is not a VM ARM id in this subscription`, {
+        code: "InvalidInstanceId",
+      });
+    }
+    return ref;
+  }
+
   async delete(id: string, signal?: AbortSignal): Promise<void> {
     const ref = this.ref(id);
     if (!ref)
@@ -111,12 +122,7 @@ export class AzureProvider implements Provider {
   }
 
   async get(id: string, signal?: AbortSignal): Promise<Instance> {
-    const ref = this.ref(id);
-    if (!ref) {
-      throw new NotFoundError(`Azure VM ${JSON.stringify(id)} is not a VM ARM id in this subscription`, {
-        code: "InvalidInstanceId",
-      });
-    }
+    const ref = this.refOrNotFound(id);
     let vm: VirtualMachine;
     try {
       vm = await this.ctx.compute.virtualMachines.get(ref.resourceGroup, ref.name, callOptions(signal));
@@ -135,12 +141,7 @@ export class AzureProvider implements Provider {
 
   /** The VM's userData (GET with $expand=userData), decoded to the text create() was given. */
   async readUserData(id: string, signal?: AbortSignal): Promise<string> {
-    const ref = this.ref(id);
-    if (!ref) {
-      throw new NotFoundError(`Azure VM ${JSON.stringify(id)} is not a VM ARM id in this subscription`, {
-        code: "InvalidInstanceId",
-      });
-    }
+    const ref = this.refOrNotFound(id);
     let vm: VirtualMachine;
     try {
       vm = await this.ctx.compute.virtualMachines.get(ref.resourceGroup, ref.name, {

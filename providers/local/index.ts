@@ -1,11 +1,11 @@
-import { resolve } from "../../src/config/options.ts";
+import { envNamesOf, resolve } from "../../src/config/options.ts";
 import type { ProviderModule } from "../types.ts";
 import { LOCAL_OPTIONS } from "./config.ts";
 import { LocalProvider } from "./provider.ts";
 
 const local: ProviderModule = {
   name: "local",
-  envNames: Object.values(LOCAL_OPTIONS).flatMap((o) => (o.env ? [o.env] : [])),
+  envNames: envNamesOf(LOCAL_OPTIONS),
   create(env, deps) {
     return new LocalProvider(resolve(LOCAL_OPTIONS, { env, flags: {} }), deps);
   },

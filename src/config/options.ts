@@ -148,6 +148,11 @@ export function parseGoDuration(text: string): number | undefined {
   return pos === 0 ? undefined : total;
 }
 
+/** The env names a spec reads, in declaration order (a provider's `envNames`). */
+export function envNamesOf(spec: OptionSpec): string[] {
+  return Object.values(spec).flatMap((o) => (o.env ? [o.env] : []));
+}
+
 /** Resolve every option of a spec: default, then env, then flag. */
 export function resolve<S extends OptionSpec>(spec: S, src: ConfigSource): Resolved<S> {
   const out: Record<string, unknown> = {};

@@ -35,16 +35,7 @@ function testSubnet(): string {
   return `203.0.113.${k * 16}/28`;
 }
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.listen(0, "127.0.0.1", () => {
-      const port = (srv.address() as net.AddressInfo).port;
-      srv.close(() => resolve(port));
-    });
-    srv.on("error", reject);
-  });
-}
+export { freePort } from "./ports.ts";
 
 export async function makeDaemonDir(): Promise<string> {
   return mkdtemp(join(tmpdir(), "caa-"));

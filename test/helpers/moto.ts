@@ -2,10 +2,10 @@
 // instance-type validation on, and stops it by PID.
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { readdirSync } from "node:fs";
-import { createServer } from "node:net";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
+import { freePort } from "./ports.ts";
 
 export interface Moto {
   url: string;
@@ -34,18 +34,6 @@ export function findMotoPython(): string | undefined {
   cachedPython =
     candidates.find((p) => spawnSync(p, ["-c", "import moto"], { stdio: "ignore" }).status === 0) ?? null;
   return cachedPython ?? undefined;
-}
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const addr = srv.address();
-      const port = typeof addr === "object" && addr ? addr.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
 }
 
 async function waitReady(url: string, child: ChildProcess, timeoutMs: number): Promise<void> {
@@ -125,3 +113,5 @@ export async function startMoto(opts: { timeoutMs?: number } = {}): Promise<Moto
   }
   throw lastErr;
 }
+
+export { freePort };
