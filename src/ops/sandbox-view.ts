@@ -1,9 +1,9 @@
 // The read-only view of the sandbox manager that the ops server and the leak collector use.
 // The manager in src/sandbox/ satisfies it structurally; nothing here can change a sandbox.
 
-import type { Stage } from "../sandbox/model.ts";
+import type { SandboxView, Stage } from "../sandbox/model.ts";
 
-export type { Stage };
+export type { SandboxView, Stage };
 
 export const STAGES: readonly Stage[] = [
   "validating",
@@ -16,22 +16,6 @@ export const STAGES: readonly Stage[] = [
   "stopped",
   "failed",
 ];
-
-export interface SandboxView {
-  id: string;
-  podName: string;
-  podNamespace: string;
-  stage: Stage;
-  createdAt: string;
-  instanceId?: string;
-  instanceName?: string;
-  instanceType?: string;
-  ips: string[];
-  vni?: number;
-  /** Milliseconds spent in each stage reached so far. */
-  timings: Partial<Record<Stage, number>>;
-  lastError?: { stage: Stage; message: string; code?: string };
-}
 
 export interface SandboxSource {
   list(): SandboxView[];

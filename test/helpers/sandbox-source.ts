@@ -34,6 +34,7 @@ export function sandboxView(id: string, over: Partial<SandboxView> = {}): Sandbo
     podNamespace: "default",
     stage: "running",
     createdAt: "2026-01-02T03:04:05.000Z",
+    instanceType: "",
     ips: [],
     timings: {},
     ...over,

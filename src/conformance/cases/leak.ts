@@ -20,6 +20,7 @@ function knownSandbox(owned: Instance, sandboxId: string): SandboxSource {
     stage: "running",
     createdAt: new Date().toISOString(),
     instanceId: owned.id,
+    instanceType: "",
     ips: owned.ips,
     timings: {},
   };
