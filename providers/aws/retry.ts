@@ -110,9 +110,10 @@ function retrying<I extends object, O extends object>(hooks: CallHooks): Initial
 }
 
 /** Ends the loop with `failure` (the ambiguous error whose effect could not be looked up). */
-class GiveUp {
+class GiveUp extends Error {
   readonly failure: unknown;
   constructor(failure: unknown) {
+    super("the effect of an ambiguous call could not be looked up");
     this.failure = failure;
   }
 }

@@ -91,9 +91,10 @@ function retryable(method: string, status: number): boolean {
 }
 
 /** A response the loop may retry; thrown inside it, returned as is when it gives up. */
-class RetryableResponse {
+class RetryableResponse extends Error {
   readonly response: PipelineResponse;
   constructor(response: PipelineResponse) {
+    super(`HTTP ${response.status}`);
     this.response = response;
   }
 }

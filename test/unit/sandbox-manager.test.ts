@@ -11,7 +11,6 @@ import { silentLogger } from "../../src/log/logger.ts";
 import { LifecycleError } from "../../src/sandbox/errors.ts";
 import { SandboxManager } from "../../src/sandbox/manager.ts";
 import type { AgentPort } from "../../src/sandbox/ports.ts";
-import { recoverSandboxes } from "../../src/sandbox/recovery.ts";
 import { SandboxStore } from "../../src/sandbox/store.ts";
 
 class MemoryProvider implements Provider {
@@ -188,7 +187,7 @@ test("recovery undoes a StartVM cut off inside the cloud call, found by its owne
     owner: { cluster: "c1", node: "n1", sandboxId: id, podName: "web", podNamespace: "shop" },
   });
   const fresh = new SandboxManager({ ...manager.deps, store: await SandboxStore.open(store.dir) });
-  const report = await recoverSandboxes(fresh);
+  const report = await fresh.recover();
   assert.deepEqual(report.undone, [id]);
   assert.equal(provider.instances.size, 0);
   assert.equal(fresh.get(id)?.stage, "failed");
