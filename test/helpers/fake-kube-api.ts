@@ -485,7 +485,7 @@ function isContainer(v: unknown): v is Container {
 }
 
 /** RFC 6902 add/remove/replace/test; any failure is a 422 like the API server's. */
-function jsonPatch(doc: Json, ops: unknown): Json {
+export function jsonPatch(doc: Json, ops: unknown): Json {
   if (!Array.isArray(ops)) throw new ApiError(400, "BadRequest", "json patch must be an array");
   for (const op of ops as PatchOp[]) {
     const invalid = (why: string) =>
