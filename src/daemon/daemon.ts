@@ -125,6 +125,7 @@ export async function startDaemon(src: ConfigSource, opts: { logger?: Logger } =
       onCall: (method, ms, ok, bytesIn, bytesOut) => metrics.agentCall(method, ms, ok, bytesIn, bytesOut),
     }),
     observer: lifecycleObserver({ metrics, kube, logger }),
+    pullSecrets: kube?.pullSecrets,
   });
   // Each sandbox is recovered under its lock while the socket already serves: a call for a sandbox
   // still being recovered waits for it, every other call is answered at once.

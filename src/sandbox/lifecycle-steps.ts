@@ -5,7 +5,7 @@ import type { Instance, Provider } from "../../providers/types.ts";
 import { errorCode, messageOf } from "../../providers/errors.ts";
 import type { InstanceWaiters } from "./instance-waiters.ts";
 import type { SandboxError, SandboxRecord, Stage } from "./model.ts";
-import type { AgentPort, LifecycleObserver, PodNetworkPort } from "./ports.ts";
+import type { AgentPort, LifecycleObserver, PodNetworkPort, PullSecretsPort } from "./ports.ts";
 import type { RecordConfig } from "./record.ts";
 import type { AgentSessions } from "./sessions.ts";
 import type { SandboxStore } from "./store.ts";
@@ -23,6 +23,7 @@ export interface LifecycleDeps {
   network?: PodNetworkPort;
   agent?: AgentPort;
   observer?: LifecycleObserver;
+  pullSecrets?: PullSecretsPort;
 }
 
 export class LifecycleSteps {

@@ -54,7 +54,8 @@ export class Lifecycle {
         }
       }
       const tls = agent ? await agent.apfTls(plan.vmName) : {};
-      const record = renderRecord(plan, { tunnelIndex, podNetwork, tls }, config);
+      const authJson = await this.d.pullSecrets?.authJson(plan.podNamespace, plan.podName);
+      const record = renderRecord(plan, { tunnelIndex, podNetwork, tls, authJson }, config);
       await mkdir(record.podDir, { recursive: true, mode: 0o700 });
       await store.put(record).catch(async (err: unknown) => {
         await rm(record.podDir, { recursive: true, force: true });

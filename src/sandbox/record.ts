@@ -109,6 +109,8 @@ export interface Made {
   tunnelIndex?: number;
   podNetwork?: PodNetwork;
   tls: ApfTlsFields;
+  /** Merged registry credentials for /run/peerpod/auth.json (src/k8s/pull-secrets.ts). */
+  authJson?: string;
 }
 
 /** The record of a new sandbox, with upstream's user-data rendered. */
@@ -123,6 +125,7 @@ export function renderRecord(plan: SandboxPlan, made: Made, config: RecordConfig
   const initdata = plan.initdata !== "" ? encodeInitdata(plan.initdata) : config.initdata;
   const userData = buildUserData({
     apf,
+    authJson: made.authJson,
     initdata: initdata === "" ? undefined : initdata,
     scratchSpace: config.enableScratchSpace,
   });
