@@ -48,6 +48,19 @@ export function buildCli(): Command {
     });
 
   program
+    .command("webhook")
+    .description(
+      "run the peer-pod admission webhook (HTTPS; env TARGET_RUNTIMECLASS, WEBHOOK_SIZING, WEBHOOK_CERT_DIR, …)",
+    )
+    .allowUnknownOption()
+    .allowExcessArguments()
+    .argument("[args...]")
+    .action(async (args: string[]) => {
+      const { webhook } = await import("./webhook.ts");
+      await webhook(args).catch(fail);
+    });
+
+  program
     .command("version")
     .description("print the version")
     .action(() =>
