@@ -1,7 +1,10 @@
 # The cloud-api-adaptor image: `caa serve` is the per-node daemon (deploy/base/daemonset.yaml);
-# `caa forwarder` is the agent-protocol-forwarder, so pod-VM image builds can take it from here.
+# `caa forwarder` is the agent-protocol-forwarder. Pod-VM image builds take the pod-VM side as one
+# file from here: /app/dist/podvm/caa-podvm.mjs (`node caa-podvm.mjs forwarder -listen …`), which
+# needs node and nothing else (no node_modules); the local provider boots the same file.
 
-# Build: compile TypeScript to dist/ (scripts/build.ts).
+# Build: compile TypeScript to dist/ and bundle the pod-VM side (scripts/build.ts; esbuild's
+# platform binary is an npm optional dependency, so --ignore-scripts still installs it).
 FROM node:24-slim AS build
 WORKDIR /src
 COPY package.json package-lock.json ./

@@ -3,7 +3,6 @@
 import { fileURLToPath } from "node:url";
 import { bool, duration, int, list, str } from "../../src/config/options.ts";
 
-const CLI = fileURLToPath(new URL("../../src/cli/main.ts", import.meta.url));
 const TEST_AGENT = fileURLToPath(new URL("../../test/fixtures/test-agent.ts", import.meta.url));
 
 export const LOCAL_OPTIONS = {
@@ -31,8 +30,8 @@ export const LOCAL_OPTIONS = {
   vmCommand: str(
     "local-vm-command",
     "LOCAL_VM_COMMAND",
-    `${process.execPath} ${CLI} podvm`,
-    "command that boots a local VM (gets --cidata, --root, --listen, …)",
+    "",
+    "command that boots a local VM (gets --cidata, --root, --listen, …; default: node and the pod-VM bundle)",
   ),
   agentCommand: str(
     "local-agent-command",

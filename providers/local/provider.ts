@@ -20,6 +20,7 @@ import { splitCommand } from "../../src/util/command.ts";
 import { KeyedLock } from "../../src/util/keyed-lock.ts";
 import { hostAddress, hostCount, parseSubnet, type Subnet } from "./addresses.ts";
 import { LOCAL_INSTANCE_TYPES, type LOCAL_OPTIONS } from "./config.ts";
+import { podVmBootCommand } from "./boot-command.ts";
 import { createVmNetwork, deleteVmNetwork, ensureBridge } from "./vm-network.ts";
 import { isAlive, killVm, spawnVm, type VmProcess } from "./vm-process.ts";
 import type { Resolved } from "../../src/config/options.ts";
@@ -50,6 +51,7 @@ export class LocalProvider implements Provider {
   /** Creates for one sandbox are serialised so a retry finds the VM the first call made. */
   private readonly createLock = new KeyedLock();
   private readonly addressLock = new KeyedLock();
+  private bootCommand: Promise<string> | undefined;
 
   constructor(config: LocalConfig, deps: ProviderDeps) {
     this.config = config;
@@ -246,7 +248,11 @@ export class LocalProvider implements Provider {
     if (rec.netns) {
       vmArgs.push("--vm-netns", rec.netns, "--pod-netns", podNetnsOf(rec.netns), "--host-interface", "eth0");
     }
-    const command = [...splitCommand(this.config.vmCommand), ...vmArgs];
+    this.bootCommand ??=
+      this.config.vmCommand !== ""
+        ? Promise.resolve(this.config.vmCommand)
+        : podVmBootCommand(this.deps.logger);
+    const command = [...splitCommand(await this.bootCommand), ...vmArgs];
     // nsenter, not `ip netns exec`: the latter gives the VM a private mount namespace, and the pod
     // namespace the VM creates would then not be visible on the host.
     const argv = rec.netns ? ["nsenter", `--net=/run/netns/${rec.netns}`, "--", ...command] : command;

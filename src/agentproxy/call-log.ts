@@ -2,7 +2,7 @@
 // relayed bytes stay untouched, only the identifying fields are read.
 import { BinaryReader, WireType } from "@bufbuild/protobuf/wire";
 import { CreateSandboxRequest } from "../gen/agent/agent.ts";
-import type { PayloadEdit } from "./relay.ts";
+import type { PayloadEdit } from "../relay/relay.ts";
 
 /** Field 1 (container_id) of Start/RemoveContainerRequest, or "" when unreadable. */
 function containerId(payload: Uint8Array): string {

@@ -2,27 +2,13 @@
 // log the container's storages (e2e tests match `mount_point:… driver:image_guest_pull`) and add the
 // CDI annotation when the pod asked for GPUs. The request is re-encoded only when it changed; fields
 // this project does not declare travel as unknown fields and are written back unchanged.
-import { CreateContainerRequest } from "../gen/agent/agent.ts";
 import type { Logger } from "../log/logger.ts";
-import { Code, TtrpcError } from "../ttrpc/index.ts";
+import { decodeCreateContainer, encodeCreateContainer } from "../relay/agent.ts";
 
 export const DEFAULT_GPUS_ANNOTATION = "io.katacontainers.config.hypervisor.default_gpus";
 export const CDI_ANNOTATION = "cdi.k8s.io/peer-pods";
 export const DEFAULT_CDI_DEVICE = "nvidia.com/gpu=all";
 export const IMAGE_GUEST_PULL = "image_guest_pull";
-
-/** Decodes a CreateContainer payload; an undecodable one is answered with 3, as a Go ttrpc server would. */
-export function decodeCreateContainer(payload: Uint8Array): CreateContainerRequest {
-  try {
-    return CreateContainerRequest.decode(payload);
-  } catch (err) {
-    throw new TtrpcError(Code.InvalidArgument, `ttrpc: error unmarshalling payload: ${String(err)}`);
-  }
-}
-
-export function encodeCreateContainer(req: CreateContainerRequest): Uint8Array {
-  return CreateContainerRequest.encode(req).finish();
-}
 
 export function editCreateContainerForWorker(payload: Uint8Array, logger: Logger): Uint8Array {
   const req = decodeCreateContainer(payload);

@@ -1,4 +1,4 @@
-import { formatGoDuration } from "./duration.ts";
+import { formatGoDuration } from "../util/duration.ts";
 
 /**
  * StartVM's agent-connect stage did not finish: the VM's forwarder never accepted an mTLS

@@ -13,15 +13,11 @@ import {
   logStartContainer,
 } from "./call-log.ts";
 import { editCreateContainerForWorker } from "./create-container.ts";
-import { DialTimeoutError } from "./dial.ts";
+import { AGENT_SERVICE, AGENT_SERVICES } from "../relay/agent.ts";
+import { DialTimeoutError } from "../relay/dial.ts";
+import { AgentRelay, type CallObserver, type PayloadEdit } from "../relay/relay.ts";
 import { AgentConnectError, formatAddress } from "./errors.ts";
 import { listenUnix, type UnixListener } from "./listen-unix.ts";
-import { AgentRelay, type CallObserver, type PayloadEdit } from "./relay.ts";
-
-export const AGENT_SERVICE = "grpc.AgentService";
-export const HEALTH_SERVICE = "grpc.Health";
-/** The services the kata shim uses on the agent socket; upstream registers exactly these two. */
-export const AGENT_SERVICES = [AGENT_SERVICE, HEALTH_SERVICE] as const;
 
 export interface AgentProxyOptions {
   socketPath: string;

@@ -1,19 +1,20 @@
 #!/usr/bin/env node
 // `caa`: the daemon (`serve`), a shim-playing client (`sandbox`), the pod-VM side (`podvm`,
-// `forwarder`) and the provider conformance suite.
+// `forwarder`) and the provider conformance suite. Each subcommand imports its code when it runs,
+// so `caa version` or `caa sandbox list` does not load the daemon, the SDKs or the forwarder.
 import { join } from "node:path";
 import { Command } from "@commander-js/extra-typings";
 import { runtimeRoot } from "../config/daemon.ts";
-import { HYPERVISOR_VERSION } from "../hypervisor/service.ts";
-import { TtrpcError } from "../ttrpc/index.ts";
-import * as shim from "./sandbox.ts";
-import { serve } from "./serve.ts";
-import { webhook } from "./webhook.ts";
-import { agentHealth } from "./agent-health.ts";
+import { HYPERVISOR_VERSION } from "../hypervisor/version.ts";
+import { forwarderCommand, podVmCommand } from "../podvm/commands.ts";
+import { TtrpcError } from "../ttrpc/status.ts";
+import type { ShimOptions } from "./sandbox.ts";
+
+const shimClient = () => import("./sandbox.ts");
 
 const VERSION = "0.1.0";
 
-function shimOptions(o: { socket: string; admin: string }): shim.ShimOptions {
+function shimOptions(o: { socket: string; admin: string }): ShimOptions {
   return { socket: o.socket, adminUrl: o.admin === "" ? undefined : o.admin };
 }
 
@@ -41,7 +42,10 @@ export function buildCli(): Command {
     .allowUnknownOption()
     .allowExcessArguments()
     .argument("[args...]")
-    .action(async (args: string[]) => serve(args).catch(fail));
+    .action(async (args: string[]) => {
+      const { serve } = await import("./serve.ts");
+      await serve(args).catch(fail);
+    });
 
   program
     .command("webhook")
@@ -51,7 +55,10 @@ export function buildCli(): Command {
     .allowUnknownOption()
     .allowExcessArguments()
     .argument("[args...]")
-    .action(async (args: string[]) => webhook(args).catch(fail));
+    .action(async (args: string[]) => {
+      const { webhook } = await import("./webhook.ts");
+      await webhook(args).catch(fail);
+    });
 
   program
     .command("version")
@@ -73,6 +80,7 @@ export function buildCli(): Command {
     .option("--netns <path>", "pod network namespace", "")
     .option("--annotation <k=v>", "extra annotation (repeatable)", collect, {} as Record<string, string>)
     .action(async (o) => {
+      const shim = await shimClient();
       const path = await shim
         .createVM(shimOptions(o), o.id, shim.podAnnotations(o.pod, o.namespace, o.annotation), o.netns)
         .catch(fail);
@@ -80,13 +88,13 @@ export function buildCli(): Command {
     });
   common(sandbox.command("start").description("StartVM"))
     .requiredOption("--id <id>", "sandbox id")
-    .action(async (o) => shim.startVM(shimOptions(o), o.id).catch(fail));
+    .action(async (o) => (await shimClient()).startVM(shimOptions(o), o.id).catch(fail));
   common(sandbox.command("stop").description("StopVM"))
     .requiredOption("--id <id>", "sandbox id")
-    .action(async (o) => shim.stopVM(shimOptions(o), o.id).catch(fail));
+    .action(async (o) => (await shimClient()).stopVM(shimOptions(o), o.id).catch(fail));
   common(sandbox.command("list").description("sandboxes with stage, instance and timings")).action(
     async (o) => {
-      const list = await shim.fetchSandboxes(o.admin).catch(fail);
+      const list = await (await shimClient()).fetchSandboxes(o.admin).catch(fail);
       for (const s of list) {
         const t = Object.entries(s.timings)
           .map(([k, v]) => `${k}=${v}ms`)
@@ -103,6 +111,8 @@ export function buildCli(): Command {
     .option("--netns <path>", "pod network namespace", "")
     .option("--annotation <k=v>", "extra annotation (repeatable)", collect, {} as Record<string, string>)
     .action(async (o) => {
+      const shim = await shimClient();
+      const { agentHealth } = await import("./agent-health.ts");
       await shim
         .runLifecycle(shimOptions(o), {
           pod: o.pod,
@@ -113,17 +123,7 @@ export function buildCli(): Command {
         })
         .catch(fail);
     });
-  program
-    .command("forwarder")
-    .description("the agent-protocol-forwarder that runs in the pod VM (flags as upstream's; -h lists them)")
-    .helpOption(false)
-    .allowUnknownOption()
-    .allowExcessArguments()
-    .argument("[args...]")
-    .action(async (args: string[]) => {
-      const { forwarderMain } = await import("../forwarder/main.ts");
-      process.exitCode = await forwarderMain(args);
-    });
+  program.addCommand(forwarderCommand());
 
   program
     .command("conformance")
@@ -137,21 +137,7 @@ export function buildCli(): Command {
       process.exitCode = await conformanceMain(args);
     });
 
-  program
-    .command("podvm")
-    .description("boot chain of a local pod VM (run by the local provider inside the VM namespace)")
-    .requiredOption("--cidata <dir>", "directory holding user-data (as /media/cidata)")
-    .requiredOption("--root <dir>", "the VM's root for /run/peerpod files")
-    .option("--listen <addr>", "forwarder listen address", "0.0.0.0:15150")
-    .option("--agent-command <cmd>", "kata agent command", "")
-    .option("--boot-delay <duration>", "simulated boot time", "0ms")
-    .option("--vm-netns <name>", "the VM's network namespace (local provider)")
-    .option("--pod-netns <name>", "the pod network namespace inside the VM", "podns")
-    .option("--host-interface <name>", "the VM's primary interface")
-    .action(async (o) => {
-      const { runPodVm } = await import("../podvm/main.ts");
-      await runPodVm(o).catch(fail);
-    });
+  program.addCommand(podVmCommand());
   return program;
 }
 

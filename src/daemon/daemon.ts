@@ -23,7 +23,6 @@ import { opsOptions } from "../ops/options.ts";
 import { startOpsServer, type OpsServer } from "../ops/server.ts";
 import { StartupCheck } from "../ops/startup.ts";
 import { k8sOptions } from "../k8s/options.ts";
-import { kubeIntegration } from "../k8s/integration.ts";
 import { leakOptions } from "../leak/options.ts";
 import { LeakCollector } from "../leak/collector.ts";
 import { ClusterLeakCollector } from "../leak/cluster-collector.ts";
@@ -129,7 +128,14 @@ export async function startDaemon(src: ConfigSource, opts: { logger?: Logger } =
   );
   // Upstream's order: verify the cloud configuration, advertise node capacity, then serve.
   await provider.start({ verify: config.cloudConfigVerify });
-  const kube = kubeIntegration({ ...kubeCfg, cloudProvider: config.cloudProvider, logger });
+  // The Kubernetes client is loaded only when the integration is on (NODE_NAME set).
+  const kube = kubeCfg.nodeName
+    ? (await import("../k8s/integration.ts")).kubeIntegration({
+        ...kubeCfg,
+        cloudProvider: config.cloudProvider,
+        logger,
+      })
+    : undefined;
   await kube?.capacity.advertise();
 
   // The CA lives in the state directory: a restarted daemon must keep trusting its running VMs.

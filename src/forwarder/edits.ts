@@ -2,9 +2,8 @@
 // containers join the pod network namespace, and CreateSandbox's DNS servers are dropped so the VM's
 // own /etc/resolv.conf is left alone (CAA issue #98). Undeclared fields survive as unknown fields.
 import { CreateSandboxRequest } from "../gen/agent/agent.ts";
-import { decodeCreateContainer, encodeCreateContainer } from "../agentproxy/create-container.ts";
-import type { PayloadEdit } from "../agentproxy/relay.ts";
-import { AGENT_SERVICE } from "../agentproxy/proxy.ts";
+import { AGENT_SERVICE, decodeCreateContainer, encodeCreateContainer } from "../relay/agent.ts";
+import type { PayloadEdit } from "../relay/relay.ts";
 import { Code, TtrpcError } from "../ttrpc/index.ts";
 
 export function addPodNetworkNamespace(podNsPath: string): PayloadEdit {

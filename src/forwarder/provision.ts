@@ -5,7 +5,7 @@
 import { access, readFile } from "node:fs/promises";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { formatGoDuration } from "../agentproxy/duration.ts";
+import { formatGoDuration } from "../util/duration.ts";
 import type { Logger } from "../log/logger.ts";
 import { parseUserData, WRITE_FILES_ALLOWLIST } from "../userdata/parse.ts";
 import type { WriteFile } from "../userdata/cloud-config.ts";

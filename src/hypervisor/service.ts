@@ -13,9 +13,9 @@ import type {
 import type { GetInfoRequest, GetInfoResponse } from "../gen/podvminfo/podvminfo.ts";
 import type { Logger } from "../log/logger.ts";
 import type { SandboxManager } from "../sandbox/manager.ts";
+import { HYPERVISOR_VERSION } from "./version.ts";
 
-/** Upstream's Version answers this constant (CAA pkg/adaptor/cloud/cloud.go). */
-export const HYPERVISOR_VERSION = "0.0.0";
+export { HYPERVISOR_VERSION };
 
 export interface CallContext {
   /** Fires at the caller's deadline or when its connection closes. */

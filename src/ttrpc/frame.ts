@@ -31,13 +31,31 @@ export function asBuffer(bytes: Uint8Array): Buffer {
   return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
 }
 
+/** Writes the 10-byte header of a frame carrying `length` bytes into `out` at `at`. */
+export function writeHeader(
+  out: Uint8Array,
+  at: number,
+  streamId: number,
+  type: number,
+  length: number,
+  flags = 0,
+): void {
+  out[at] = length >>> 24;
+  out[at + 1] = length >>> 16;
+  out[at + 2] = length >>> 8;
+  out[at + 3] = length;
+  out[at + 4] = streamId >>> 24;
+  out[at + 5] = streamId >>> 16;
+  out[at + 6] = streamId >>> 8;
+  out[at + 7] = streamId;
+  out[at + 8] = type;
+  out[at + 9] = flags;
+}
+
 /** Header and data in one buffer, so a frame goes out in a single write. */
 export function encodeFrame(streamId: number, type: number, data: Uint8Array, flags = 0): Buffer {
   const out = Buffer.allocUnsafe(HEADER_LENGTH + data.length);
-  out.writeUInt32BE(data.length, 0);
-  out.writeUInt32BE(streamId, 4);
-  out[8] = type;
-  out[9] = flags;
+  writeHeader(out, 0, streamId, type, data.length, flags);
   out.set(data, HEADER_LENGTH);
   return out;
 }

@@ -62,10 +62,11 @@ export async function benchDaemonOverhead(
   }
 }
 
-export async function benchLocalLifecycle(n: number, concurrency: number): Promise<Summary> {
+/** `cli`: the `caa` entry to run (default the sources; the bench passes the build output). */
+export async function benchLocalLifecycle(n: number, concurrency: number, cli?: string): Promise<Summary> {
   const dir = await makeDaemonDir();
   const env = daemonEnv(dir, { LOG_LEVEL: "warn", LOCAL_VM_SUBNET: "198.51.100.0/24" });
-  const daemon = await startDaemon(dir, env);
+  const daemon = await startDaemon(dir, env, 60_000, { cli });
   try {
     const run = `l${concurrency}`;
     return summarize(await timedPool(n, concurrency, (i) => lifecycle(daemon.socket, sandboxId(run, i))));

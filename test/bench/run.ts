@@ -7,6 +7,13 @@ import { benchAgentPath } from "./agent-path.ts";
 import { benchTunnelThroughput } from "./tunnel.ts";
 import { benchAwsBurst } from "./aws-burst.ts";
 import { benchAzureBurstScenarios } from "./azure-burst.ts";
+import {
+  benchCliVersion,
+  benchForwarderStart,
+  benchServeRss,
+  buildOutput,
+  type BuildOutput,
+} from "./footprint.ts";
 
 const only = process.argv.slice(2);
 const want = (name: string) => only.length === 0 || only.includes(name);
@@ -18,6 +25,37 @@ const line = (s = "") => {
 
 line(`# Benchmark run ${new Date().toISOString()} (node ${process.version}, ${process.arch})`);
 line();
+
+// The production build (scripts/build.ts) in a temp dir: what the image runs and a pod VM boots.
+let built: BuildOutput | undefined;
+const build = async (): Promise<BuildOutput> => (built ??= await buildOutput());
+process.once("beforeExit", () => void built?.cleanup());
+
+if (want("footprint")) {
+  const b = await build();
+  const f = await benchForwarderStart(b.bundle);
+  line("## Forwarder start (spawn to listening) and RSS once it served an mTLS agent call, median of 5");
+  line("| forwarder | start | RSS |");
+  line("|---|---|---|");
+  line(`| \`node -e 0\` (baseline) | ${ms(f.nodeBaselineMs)} | |`);
+  line(
+    `| pod-VM bundle (dist/podvm/caa-podvm.mjs) | ${ms(f.bundle.startMs)} | ${f.bundle.rssMiB.toFixed(1)} MiB |`,
+  );
+  line(`| sources (src/forwarder/main.ts) | ${ms(f.source.startMs)} | ${f.source.rssMiB.toFixed(1)} MiB |`);
+  line();
+  const c = benchCliVersion(b.cli);
+  line("## `caa version` wall, median of 7");
+  line(
+    `\`node -e 0\` (baseline) ${ms(c.nodeBaselineMs)}; build output ${ms(c.builtMs)}; sources ${ms(c.sourceMs)}`,
+  );
+  line();
+  const r = await benchServeRss(b.cli);
+  line("## `caa serve` RSS (build output, local provider, VMs with a light agent)");
+  line(
+    `idle ${r.idleMiB.toFixed(1)} MiB; with ${r.sandboxes} running sandboxes ${r.runningMiB.toFixed(1)} MiB`,
+  );
+  line();
+}
 
 if (want("ttrpc")) {
   const t = await benchTtrpcUnary(5000);
@@ -53,7 +91,7 @@ if (want("local") && process.getuid?.() === 0) {
     [1, 10],
     [50, 50],
   ] as const) {
-    const s = await benchLocalLifecycle(n, c);
+    const s = await benchLocalLifecycle(n, c, (await build()).cli);
     line(`| ${c} | ${s.n} | ${ms(s.p50)} | ${ms(s.p99)} |`);
   }
   line();

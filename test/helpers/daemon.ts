@@ -81,8 +81,14 @@ export async function startDaemon(
   dir: string,
   env: Record<string, string>,
   timeoutMs = 30_000,
-  opts: { netns?: string; args?: string[]; recovered?: boolean } = {},
+  opts: {
+    netns?: string;
+    args?: string[];
+    recovered?: boolean;
+    /** Another `caa` entry, e.g. a build's main.js. */ cli?: string;
+  } = {},
 ): Promise<DaemonProcess> {
+  const cli = opts.cli ?? CLI;
   let output = "";
   // nsenter execs the command, so the child's pid is the daemon's; unlike `ip netns exec` it keeps
   // the host's mount namespace, so namespaces the daemon names stay visible to the test.
@@ -92,11 +98,11 @@ export async function startDaemon(
         `--net=/run/netns/${opts.netns}`,
         "--",
         process.execPath,
-        CLI,
+        cli,
         "serve",
         ...(opts.args ?? []),
       ]
-    : [process.execPath, CLI, "serve", ...(opts.args ?? [])];
+    : [process.execPath, cli, "serve", ...(opts.args ?? [])];
   const child = spawn(argv[0], argv.slice(1), {
     env: { ...process.env, ...env },
     stdio: ["ignore", "pipe", "pipe"],

@@ -10,11 +10,10 @@ import {
 import {
   CDI_ANNOTATION,
   DEFAULT_GPUS_ANNOTATION,
-  DialTimeoutError,
   editCreateContainerForWorker,
-  formatGoDuration,
-  withBackoff,
 } from "../../src/agentproxy/index.ts";
+import { DialTimeoutError, withBackoff } from "../../src/relay/index.ts";
+import { formatGoDuration } from "../../src/util/duration.ts";
 import { addPodNetworkNamespace, clearSandboxDns } from "../../src/forwarder/index.ts";
 import {
   CreateContainerRequest,

@@ -172,3 +172,39 @@ test("the file the caa entrypoint runs exists in the output scripts/build.ts pro
   assert.equal(load.status, 0, `loading the providers from the build output failed:\n${load.stderr}`);
   assert.deepEqual(load.stdout.trim().split("\n").sort(), ["aws", "azure", "local"]);
 });
+
+test("the build output holds the pod-VM bundle, which runs with node alone (no node_modules)", async (t) => {
+  const tmp = await mkdtemp(path.join(os.tmpdir(), "caa-podvm-"));
+  t.after(() => rm(tmp, { recursive: true, force: true }));
+  const build = spawnSync(
+    process.execPath,
+    [path.join(ROOT, "scripts/build.ts"), "--out-dir", path.join(tmp, "dist")],
+    {
+      encoding: "utf8",
+    },
+  );
+  assert.equal(build.status, 0, `scripts/build.ts failed:\n${build.stdout}${build.stderr}`);
+  // Alone in a directory of its own, as a pod-VM image build would copy it.
+  const vm = path.join(tmp, "vm");
+  await mkdir(vm);
+  const bundle = path.join(vm, "caa-podvm.mjs");
+  await copyFile(path.join(tmp, "dist/podvm/caa-podvm.mjs"), bundle);
+  const env = { PATH: process.env.PATH, NODE_COMPILE_CACHE: path.join(tmp, "cache") };
+  const help = spawnSync(process.execPath, [bundle, "--help"], { encoding: "utf8", cwd: vm, env });
+  assert.equal(help.status, 0, help.stderr);
+  assert.match(help.stdout, /\bforwarder\b/);
+  assert.match(help.stdout, /\bpodvm\b/);
+  const missing = path.join(vm, "no-apf.json");
+  const fwd = spawnSync(process.execPath, [bundle, "forwarder", "-config", missing, "-skip-provision"], {
+    encoding: "utf8",
+    cwd: vm,
+    env,
+  });
+  assert.equal(fwd.status, 1, `${fwd.stdout}${fwd.stderr}`);
+  assert.match(fwd.stderr, new RegExp(`cannot read config ${missing}: file not found`));
+  assert.doesNotMatch(
+    fwd.stderr,
+    /unexpected argument/,
+    "the bundled forwarder module must not start itself",
+  );
+});

@@ -7,7 +7,14 @@
 import type { Duplex } from "node:stream";
 import { Request } from "../gen/ttrpc/request.ts";
 import type { Logger } from "../log/logger.ts";
-import { FrameDecoder, FrameType, HEADER_LENGTH, oversizeMessage } from "../ttrpc/frame.ts";
+import {
+  FrameDecoder,
+  FrameType,
+  HEADER_LENGTH,
+  encodeFrame,
+  oversizeMessage,
+  writeHeader,
+} from "../ttrpc/frame.ts";
 import { Code, TtrpcError } from "../ttrpc/status.ts";
 import { DialTimeoutError, withBackoff } from "./dial.ts";
 import { readRequestHead, readResponseOutcome, statusResponse, type ResponseOutcome } from "./envelope.ts";
@@ -378,12 +385,9 @@ function settle(pending: Pending): boolean {
 
 /** Header and data; small frames in one buffer, big ones as two writes flushed together (no copy). */
 function writeFrame(socket: Duplex, streamId: number, type: number, data: Uint8Array): boolean {
+  if (data.length <= SMALL_FRAME) return socket.write(encodeFrame(streamId, type, data));
   const header = Buffer.allocUnsafe(HEADER_LENGTH);
-  header.writeUInt32BE(data.length, 0);
-  header.writeUInt32BE(streamId, 4);
-  header[8] = type;
-  header[9] = 0;
-  if (data.length <= SMALL_FRAME) return socket.write(Buffer.concat([header, data]));
+  writeHeader(header, 0, streamId, type, data.length);
   socket.cork();
   socket.write(header);
   const ok = socket.write(data);

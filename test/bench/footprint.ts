@@ -1,0 +1,232 @@
+// Footprint benchmarks, each beside its baseline in the same run:
+// - the forwarder (what every pod VM runs): spawn to "listening on", and its RSS once it serves an
+//   agent call over mTLS; the pod-VM bundle against the sources, baseline `node -e 0`;
+// - `caa version` wall from the build output and from the sources, baseline `node -e 0`;
+// - `caa serve` (build output, local provider) RSS idle and with 100 running sandboxes whose VMs
+//   run a light agent (a sleeping shell: the daemon's memory does not depend on the agent).
+import { spawn, spawnSync } from "node:child_process";
+import { copyFile, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { AgentProxy } from "../../src/agentproxy/index.ts";
+import { agentHealth } from "../../src/cli/agent-health.ts";
+import { createVM, podAnnotations, startVM, stopVM } from "../../src/cli/sandbox.ts";
+import { silentLogger } from "../../src/log/logger.ts";
+import { CertAuthority, buildClientTls } from "../../src/tls/index.ts";
+import { renderApfJson } from "../../src/userdata/apf-config.ts";
+import { closedPort, tlsConfig } from "../fixtures/test-agent-env.ts";
+import { cleanupDaemon, daemonEnv, makeDaemonDir, startDaemon } from "../helpers/daemon.ts";
+import { timedPool } from "./stats.ts";
+
+const repo = path.resolve(import.meta.dirname, "../..");
+const VM = "podvm-footprint-00000000";
+
+export interface BuildOutput {
+  /** dist/src/cli/main.js */
+  cli: string;
+  /** dist/podvm/caa-podvm.mjs */
+  bundle: string;
+  cleanup(): Promise<void>;
+}
+
+/** scripts/build.ts into a temp dir laid out as the image (/app/dist, package.json, node_modules). */
+export async function buildOutput(): Promise<BuildOutput> {
+  const app = await mkdtemp(path.join(tmpdir(), "caa-bench-app-"));
+  const res = spawnSync(
+    process.execPath,
+    [path.join(repo, "scripts/build.ts"), "--out-dir", path.join(app, "dist")],
+    {
+      encoding: "utf8",
+    },
+  );
+  if (res.status !== 0) throw new Error(`bench: scripts/build.ts failed:\n${res.stdout}${res.stderr}`);
+  await copyFile(path.join(repo, "package.json"), path.join(app, "package.json"));
+  await symlink(path.join(repo, "node_modules"), path.join(app, "node_modules"));
+  return {
+    cli: path.join(app, "dist/src/cli/main.js"),
+    bundle: path.join(app, "dist/podvm/caa-podvm.mjs"),
+    cleanup: () => rm(app, { recursive: true, force: true }),
+  };
+}
+
+const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+async function rssMiB(pid: number): Promise<number> {
+  const status = await readFile(`/proc/${pid}/status`, "utf8");
+  const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1]);
+  return kb / 1024;
+}
+
+/** Wall time of a command run to completion, median of `runs`. */
+function wallMs(argv: string[], runs: number, cwd = repo): number {
+  const xs: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const t0 = performance.now();
+    const r = spawnSync(argv[0], argv.slice(1), { cwd, stdio: "ignore" });
+    if (r.status !== 0) throw new Error(`bench: ${argv.join(" ")} exited ${r.status}`);
+    xs.push(performance.now() - t0);
+  }
+  return median(xs);
+}
+
+export interface ForwarderStart {
+  /** Spawn to "listening on", ms (median). */
+  startMs: number;
+  /** RSS after serving one Health/Check over mTLS, MiB (median). */
+  rssMiB: number;
+}
+
+export interface ForwarderBench {
+  nodeBaselineMs: number;
+  bundle: ForwarderStart;
+  source: ForwarderStart;
+}
+
+export async function benchForwarderStart(bundle: string, runs = 5): Promise<ForwarderBench> {
+  const dir = await mkdtemp(path.join(tmpdir(), "caa-fwb-"));
+  const agent = spawn(
+    process.execPath,
+    [path.join(repo, "test/fixtures/test-agent.ts"), "--socket", path.join(dir, "agent.sock")],
+    {
+      stdio: ["ignore", "pipe", "pipe"],
+    },
+  );
+  try {
+    await new Promise<void>((resolve, reject) => {
+      agent.stdout.on("data", (d: Buffer) => d.toString().includes("listening") && resolve());
+      agent.once("exit", () => reject(new Error("bench: test agent exited")));
+    });
+    const ca = await CertAuthority.loadOrCreate(path.join(dir, "tls"));
+    const server = await ca.issueServerCert(VM);
+    const apf = path.join(dir, "apf.json");
+    await writeFile(
+      apf,
+      renderApfJson({
+        "pod-network": null,
+        "pod-namespace": "default",
+        "pod-name": "footprint",
+        "tls-server-key": server.keyPem,
+        "tls-server-cert": server.certPem,
+        "tls-client-ca": ca.clientCaPem,
+      }),
+    );
+    const clientTls = buildClientTls(tlsConfig(), ca, VM);
+    const once = async (entry: string[], i: number): Promise<{ startMs: number; rssMiB: number }> => {
+      const port = await closedPort();
+      const t0 = performance.now();
+      const child = spawn(
+        process.execPath,
+        [
+          ...entry,
+          ...["-config", apf, "-skip-provision", "-no-pod-network", "-listen", `127.0.0.1:${port}`],
+          ...["-kata-agent-socket", path.join(dir, "agent.sock")],
+        ],
+        { stdio: ["ignore", "pipe", "pipe"] },
+      );
+      let out = "";
+      const listening = new Promise<number>((resolve, reject) => {
+        const onData = (d: Buffer): void => {
+          out += d.toString();
+          if (out.includes("listening on")) resolve(performance.now() - t0);
+        };
+        child.stdout.on("data", onData);
+        child.stderr.on("data", onData);
+        child.once("exit", (code) => reject(new Error(`bench: forwarder exited ${code}: ${out}`)));
+      });
+      const proxy = new AgentProxy({
+        socketPath: path.join(dir, `p${i}/agent.ttrpc`),
+        host: "127.0.0.1",
+        port,
+        tls: clientTls,
+        timeoutMs: 15_000,
+        logger: silentLogger(),
+        sandboxId: "footprint",
+      });
+      try {
+        const startMs = await listening;
+        await proxy.start();
+        const status = await agentHealth(proxy.socketPath);
+        if (status !== "SERVING") throw new Error(`bench: forwarder answered ${status}`);
+        return { startMs, rssMiB: await rssMiB(child.pid!) };
+      } finally {
+        await proxy.close();
+        const exited = new Promise((r) => child.once("exit", r));
+        child.kill("SIGTERM");
+        await exited;
+      }
+    };
+    const measure = async (entry: string[]): Promise<ForwarderStart> => {
+      const starts: number[] = [];
+      const rss: number[] = [];
+      for (let i = 0; i < runs; i++) {
+        const r = await once(entry, starts.length + rss.length);
+        starts.push(r.startMs);
+        rss.push(r.rssMiB);
+      }
+      return { startMs: median(starts), rssMiB: median(rss) };
+    };
+    // One unmeasured start fills the compile cache, as the first boot of a pod-VM image would.
+    await once([bundle, "forwarder"], 99);
+    return {
+      nodeBaselineMs: wallMs([process.execPath, "-e", "0"], runs),
+      bundle: await measure([bundle, "forwarder"]),
+      source: await measure([path.join(repo, "src/forwarder/main.ts")]),
+    };
+  } finally {
+    agent.kill("SIGTERM");
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+export interface CliBench {
+  nodeBaselineMs: number;
+  builtMs: number;
+  sourceMs: number;
+}
+
+export function benchCliVersion(cli: string, runs = 7): CliBench {
+  return {
+    nodeBaselineMs: wallMs([process.execPath, "-e", "0"], runs),
+    builtMs: wallMs([process.execPath, cli, "version"], runs),
+    sourceMs: wallMs([process.execPath, path.join(repo, "src/cli/main.ts"), "version"], runs),
+  };
+}
+
+export interface ServeRssBench {
+  idleMiB: number;
+  runningMiB: number;
+  sandboxes: number;
+}
+
+/** Light agent: a shell that sleeps (its --socket/--record arguments become $0…). */
+const LIGHT_AGENT = 'sh -c "exec sleep 86400"';
+
+export async function benchServeRss(cli: string, sandboxes = 100): Promise<ServeRssBench> {
+  const dir = await makeDaemonDir();
+  const env = daemonEnv(dir, {
+    LOG_LEVEL: "warn",
+    LOCAL_VM_SUBNET: "198.51.100.0/24",
+    LOCAL_AGENT_COMMAND: LIGHT_AGENT,
+  });
+  await mkdir(env.STATE_DIR, { recursive: true });
+  const daemon = await startDaemon(dir, env, 60_000, { cli });
+  const ids = Array.from({ length: sandboxes }, (_, i) =>
+    `rss${i.toString(16).padStart(6, "0")}`.padEnd(64, "0"),
+  );
+  try {
+    await new Promise((r) => setTimeout(r, 2000));
+    const idleMiB = await rssMiB(daemon.child.pid!);
+    const o = { socket: daemon.socket };
+    await timedPool(ids.length, 10, async (i) => {
+      await createVM(o, ids[i], podAnnotations("rss", "default"), "");
+      await startVM(o, ids[i]);
+    });
+    await new Promise((r) => setTimeout(r, 2000));
+    const runningMiB = await rssMiB(daemon.child.pid!);
+    await timedPool(ids.length, 10, (i) => stopVM(o, ids[i]));
+    return { idleMiB, runningMiB, sandboxes };
+  } finally {
+    await daemon.kill("SIGTERM");
+    await cleanupDaemon({ dir, bridge: env.LOCAL_BRIDGE });
+  }
+}
