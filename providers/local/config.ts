@@ -10,8 +10,8 @@ export const LOCAL_OPTIONS = {
   subnet: str(
     "local-vm-subnet",
     "LOCAL_VM_SUBNET",
-    "192.0.2.0/24",
-    "address range of local VMs; .1 is the bridge",
+    "",
+    "address range of local VMs, .1 on the bridge (default: the first of 192.0.2.0/24, 198.51.100.0/24, 203.0.113.0/24 no host interface uses, kept in the state dir)",
   ),
   bridge: str("local-bridge", "LOCAL_BRIDGE", "caa-br0", "bridge in the host netns that local VMs attach to"),
   netnsPrefix: str(

@@ -27,12 +27,24 @@ export interface DaemonProcess {
   kill(signal?: NodeJS.Signals): Promise<void>;
 }
 
-let subnetCounter = 0;
-
-/** A /28 of 203.0.113.0/24 (documentation range) per daemon, so concurrent tests don't collide. */
+/**
+ * A /28 of 203.0.113.0/24 (documentation range) per daemon that no interface of this host uses
+ * now, so concurrent tests don't collide (the local provider refuses a range the host uses).
+ */
 function testSubnet(): string {
-  const k = (process.pid + subnetCounter++) % 16;
-  return `203.0.113.${k * 16}/28`;
+  const used = new Set<number>();
+  const out = isRoot ? execFileSync("ip", ["-j", "-4", "addr", "show"], { encoding: "utf8" }) : "[]";
+  for (const link of JSON.parse(out) as { addr_info?: { local: string }[] }[]) {
+    for (const a of link.addr_info ?? []) {
+      if (a.local.startsWith("203.0.113.")) used.add(Math.floor(Number(a.local.split(".")[3]) / 16));
+    }
+  }
+  const start = randomBytes(1)[0] % 16;
+  for (let i = 0; i < 16; i++) {
+    const k = (start + i) % 16;
+    if (!used.has(k)) return `203.0.113.${k * 16}/28`;
+  }
+  throw new Error("every /28 of 203.0.113.0/24 is in use on this host");
 }
 
 export { freePort } from "./ports.ts";

@@ -80,6 +80,7 @@ describe("ip -j parsing and upstream's route selection", () => {
     const links = parseLinks(
       JSON.parse(`[{"ifindex":2,"ifname":"vxlan1","mtu":1450,"address":"0a:58:0a:f4:01:07",
         "linkinfo":{"info_kind":"vxlan","info_data":{"id":555003,"remote":"192.0.2.2","port":4789}},
+        "ifalias":"pod tunnel","master":"br0",
         "addr_info":[{"family":"inet","local":"198.51.100.10","prefixlen":24},{"family":"inet6","local":"fe80::1","prefixlen":64}]}]`),
     );
     assert.deepEqual(links[0], {
@@ -88,6 +89,8 @@ describe("ip -j parsing and upstream's route selection", () => {
       mtu: 1450,
       address: "0a:58:0a:f4:01:07",
       kind: "vxlan",
+      alias: "pod tunnel",
+      master: "br0",
       addrs: [
         { family: "inet", local: "198.51.100.10", prefixlen: 24 },
         { family: "inet6", local: "fe80::1", prefixlen: 64 },
