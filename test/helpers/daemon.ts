@@ -10,7 +10,9 @@ import { fileURLToPath } from "node:url";
 
 export const CLI = fileURLToPath(new URL("../../src/cli/main.ts", import.meta.url));
 
-export const isRoot = process.getuid?.() === 0;
+import { isRoot } from "./requires.ts";
+
+export { isRoot };
 
 export interface DaemonProcess {
   dir: string;

@@ -16,17 +16,17 @@ import {
   CLI,
   cleanupDaemon,
   daemonEnv,
-  isRoot,
   makeDaemonDir,
   startDaemon,
   type DaemonProcess,
 } from "../helpers/daemon.ts";
+import { needsRoot } from "../helpers/requires.ts";
 
 const exec = promisify(execFile);
 const sfx = randomBytes(3).toString("hex");
 const NS = `c11s-${sfx}`;
 const BRIDGE = `c11b${sfx}`;
-const skip = !isRoot && "needs root (network namespaces)";
+const skip = needsRoot();
 
 async function ipn(...args: string[]): Promise<string> {
   const { stdout } = await exec("ip", ["-n", NS, ...args], { encoding: "utf8" });
