@@ -88,7 +88,7 @@ export async function startDaemon(
   dir: string,
   env: Record<string, string>,
   timeoutMs = 30_000,
-  opts: { netns?: string; args?: string[] } = {},
+  opts: { netns?: string; args?: string[]; cli?: string; cwd?: string } = {},
 ): Promise<DaemonProcess> {
   let output = "";
   // nsenter execs the command, so the child's pid is the daemon's; unlike `ip netns exec` it keeps
@@ -99,13 +99,14 @@ export async function startDaemon(
         `--net=/run/netns/${opts.netns}`,
         "--",
         process.execPath,
-        CLI,
+        opts.cli ?? CLI,
         "serve",
         ...(opts.args ?? []),
       ]
-    : [process.execPath, CLI, "serve", ...(opts.args ?? [])];
+    : [process.execPath, opts.cli ?? CLI, "serve", ...(opts.args ?? [])];
   const child = spawn(argv[0], argv.slice(1), {
     env: { ...process.env, ...env },
+    cwd: opts.cwd,
     stdio: ["ignore", "pipe", "pipe"],
   });
   child.stdout.on("data", (d: Buffer) => (output += d.toString()));
