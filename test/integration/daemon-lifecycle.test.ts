@@ -5,8 +5,13 @@ import { existsSync } from "node:fs";
 import net from "node:net";
 import { after, before, describe, test } from "node:test";
 import * as grpc from "@grpc/grpc-js";
-import { HypervisorClient } from "../../src/gen/hypervisor/hypervisor.ts";
+import {
+  HypervisorClient,
+  type VersionRequest,
+  type VersionResponse,
+} from "../../src/gen/hypervisor/hypervisor.ts";
 import { Request, Response } from "../../src/gen/ttrpc/request.ts";
+import { LEGACY_HYPERVISOR_SERVICE, LegacyHypervisorGrpc } from "../../src/hypervisor/legacy-names.ts";
 import { encodeFrame, FrameDecoder, FrameType } from "../../src/ttrpc/index.ts";
 import { goClientCall, goShimLifecycle } from "../helpers/go-peer.ts";
 import {
@@ -93,6 +98,33 @@ describe("caa serve with the local provider", () => {
       );
     });
   }
+
+  test("a Rust shim from before kata 3.23 drives the lifecycle under remote.Hypervisor", async () => {
+    const id = sandboxId(5);
+    const steps = await goShimLifecycle(daemon.socket, {
+      id,
+      style: "rust",
+      service: "remote.Hypervisor",
+      annotations: POD,
+    });
+    assert.deepEqual(
+      steps.map((s) => [s.step, s.code, s.message]),
+      [
+        ["CreateVM", 0, ""],
+        ["StartVM", 0, ""],
+        ["StopVM", 0, ""],
+      ],
+    );
+    assert.equal(steps[0].agentSocketPath, `${daemon.podsDir}/${id}/agent.ttrpc`);
+    assert.equal(existsSync(`${daemon.podsDir}/${id}`), false, "pod directory removed");
+    const [unknown] = await goShimLifecycle(daemon.socket, {
+      id: sandboxId(98),
+      service: "remote.Hypervisor",
+      steps: ["stop"],
+    });
+    assert.equal(unknown.code, 5);
+    assert.equal(unknown.message, `stopping VM: sandbox ${sandboxId(98)} does not exist`);
+  });
 
   test(
     "a running sandbox is a VM namespace with a process, until StopVM",
@@ -224,6 +256,26 @@ describe("caa serve with the local provider", () => {
         call((cb) => client.createVm({ id: "../x", annotations: POD, networkNamespacePath: "" }, cb)),
         (err: grpc.ServiceError) => err.code === grpc.status.INVALID_ARGUMENT,
       );
+    } finally {
+      client.close();
+    }
+  });
+
+  test("the gRPC endpoint answers under remote.Hypervisor too", async () => {
+    const Legacy = grpc.makeGenericClientConstructor(LegacyHypervisorGrpc, LEGACY_HYPERVISOR_SERVICE);
+    const client = new Legacy(`unix://${daemon.grpcSocket}`, grpc.credentials.createInsecure());
+    const version = (req: VersionRequest) =>
+      new Promise<VersionResponse>((resolve, reject) =>
+        client.makeUnaryRequest(
+          LegacyHypervisorGrpc.version.path,
+          LegacyHypervisorGrpc.version.requestSerialize,
+          LegacyHypervisorGrpc.version.responseDeserialize,
+          req,
+          (err, res) => (err || !res ? reject(err ?? new Error("no response")) : resolve(res)),
+        ),
+      );
+    try {
+      assert.equal((await version({ version: "" })).version, "0.0.0");
     } finally {
       client.close();
     }
