@@ -97,6 +97,11 @@ export interface Provider {
    * conformance suite (src/conformance/) to check that user-data arrives intact.
    */
   readUserData?(id: string, signal?: AbortSignal): Promise<string>;
+  /**
+   * Optional: what to check first when a VM's forwarder never answered (StartVM's agent-connect
+   * stage), appended to that error, e.g. the AWS IMDS mode an older pod-VM image cannot boot with.
+   */
+  agentConnectHint?(): string | undefined;
   close(): Promise<void>;
 }
 

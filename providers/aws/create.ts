@@ -147,6 +147,7 @@ async function basePlan(
     keyName: cfg.keyName,
     usePublicIp: cfg.usePublicIp,
     sevSnp: false,
+    requireImdsv2: cfg.requireImdsv2,
   };
 }
 

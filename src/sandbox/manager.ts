@@ -235,7 +235,9 @@ export class SandboxManager {
     } catch (err) {
       const code = err instanceof ProviderError ? err.code : undefined;
       const detail = errorMessage(err);
-      const message = detail.startsWith(`${stage}:`) ? detail : `${stage}: ${detail}`;
+      const hint = stage === "agent-connect" ? this.deps.provider.agentConnectHint?.() : undefined;
+      const message =
+        (detail.startsWith(`${stage}:`) ? detail : `${stage}: ${detail}`) + (hint ? `; ${hint}` : "");
       this.log.error(
         { sandbox: record.id, pod: record.podName, stage, code, err: errorMessage(err) },
         "StartVM failed",

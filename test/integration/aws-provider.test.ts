@@ -9,6 +9,7 @@ import {
   DescribeVolumesCommand,
   type EC2Client,
   type Instance as Ec2Instance,
+  type RunInstancesCommandInput,
 } from "@aws-sdk/client-ec2";
 import { createAwsProvider, type AwsProvider } from "../../providers/aws/index.ts";
 import { InvalidConfigError, NotFoundError } from "../../providers/errors.ts";
@@ -133,6 +134,45 @@ describe("AWS provider against moto", { skip, timeout: 240_000 }, () => {
 
     assert.ok(!logger.text().includes(req.owner.sandboxId + '"}'), "user data never logged");
     assert.ok(!logger.text().includes("write_files"), "user data never logged");
+  });
+
+  test("AWS_REQUIRE_IMDSV2=false launches without metadata options, as upstream, and logs the mode", async () => {
+    const sent: RunInstancesCommandInput[] = [];
+    const logger = recordingLogger();
+    const p = await createAwsProvider(
+      awsEnv(moto.url, world, { AWS_REQUIRE_IMDSV2: "false" }),
+      { logger, stateDir: "/nonexistent" },
+      {
+        customizeClient: (c) =>
+          c.middlewareStack.add(
+            (next, context) => async (args) => {
+              if (context.commandName === "RunInstancesCommand")
+                sent.push(args.input as RunInstancesCommandInput);
+              return next(args);
+            },
+            { step: "initialize" },
+          ),
+      },
+    );
+    open.push(p);
+    await p.start({ verify: false });
+    const req = createRequest();
+    await p.create(req);
+    assert.equal(sent.length, 1);
+    assert.equal(sent[0].MetadataOptions, undefined, "no MetadataOptions in RunInstances");
+    // With none sent, moto (like EC2) applies the defaults: tokens optional, i.e. IMDSv1 works.
+    const stored = await only(req.owner.sandboxId);
+    assert.equal(stored.MetadataOptions?.HttpTokens, "optional");
+    assert.match(
+      logger.text(),
+      /IMDS mode: no metadata options sent \(AWS_REQUIRE_IMDSV2=false, as upstream\)/,
+    );
+    assert.equal(p.agentConnectHint(), undefined);
+
+    const strictLog = recordingLogger();
+    const strict = await provider({}, strictLog);
+    assert.match(strictLog.text(), /IMDS mode: IMDSv2 only \(HttpTokens=required, hop limit 1\)/);
+    assert.match(strict.agentConnectHint() ?? "", /set AWS_REQUIRE_IMDSV2=false/);
   });
 
   test("get and list find instances by id and by owner tags", async () => {

@@ -73,11 +73,17 @@ describe("caa serve with the local provider", () => {
     await cleanupDaemon({ dir, bridge: daemon?.bridge ?? "" });
   });
 
-  for (const style of ["go", "rust"] as const) {
-    test(`the ${style} shim's CreateVM → StartVM → StopVM leaves nothing behind`, async () => {
-      const id = sandboxId(style === "go" ? 1 : 2);
+  // runtime-rs before kata 3.23 calls the service remote.Hypervisor (KATA src/libs/protocols/protos/remote.proto).
+  const shims = [
+    { n: 1, style: "go", service: "hypervisor.Hypervisor" },
+    { n: 2, style: "rust", service: "hypervisor.Hypervisor" },
+    { n: 5, style: "rust", service: "remote.Hypervisor" },
+  ] as const;
+  for (const { n, style, service } of shims) {
+    test(`the ${style} shim's CreateVM → StartVM → StopVM on ${service} leaves nothing behind`, async () => {
+      const id = sandboxId(n);
       const before = vmNamespaces(daemon.env.LOCAL_NETNS_PREFIX);
-      const steps = await goShimLifecycle(daemon.socket, { id, style, annotations: POD });
+      const steps = await goShimLifecycle(daemon.socket, { id, style, service, annotations: POD });
       assert.deepEqual(
         steps.map((s) => [s.step, s.code, s.message]),
         [
@@ -99,24 +105,7 @@ describe("caa serve with the local provider", () => {
     });
   }
 
-  test("a Rust shim from before kata 3.23 drives the lifecycle under remote.Hypervisor", async () => {
-    const id = sandboxId(5);
-    const steps = await goShimLifecycle(daemon.socket, {
-      id,
-      style: "rust",
-      service: "remote.Hypervisor",
-      annotations: POD,
-    });
-    assert.deepEqual(
-      steps.map((s) => [s.step, s.code, s.message]),
-      [
-        ["CreateVM", 0, ""],
-        ["StartVM", 0, ""],
-        ["StopVM", 0, ""],
-      ],
-    );
-    assert.equal(steps[0].agentSocketPath, `${daemon.podsDir}/${id}/agent.ttrpc`);
-    assert.equal(existsSync(`${daemon.podsDir}/${id}`), false, "pod directory removed");
+  test("remote.Hypervisor answers with the same errors", async () => {
     const [unknown] = await goShimLifecycle(daemon.socket, {
       id: sandboxId(98),
       service: "remote.Hypervisor",
