@@ -38,6 +38,13 @@ function errorText(err: unknown): string {
 }
 
 export async function createVm(d: CreateDeps, req: CreateRequest, signal?: AbortSignal): Promise<Instance> {
+  // Upstream's line (CAA src/cloud-providers/azure/provider.go CreateInstance); the e2e suite's
+  // alternate-image test greps the CAA log for `Choosing <image>`.
+  if (req.spec.image)
+    d.ctx.logger.info(
+      { sandbox: req.owner.sandboxId },
+      `Choosing ${req.spec.image} from annotation as the Azure Image for the PodVM image`,
+    );
   const chosen = req.spec.instanceType || d.ctx.cfg.instanceSize;
   const sizes = sizesToTry(d.types, chosen, req.spec, MAX_SIZE_ATTEMPTS);
   const tried: string[] = [];

@@ -267,7 +267,10 @@ describe("AWS provider against moto", { skip, timeout: 240_000 }, () => {
     const p = await provider({ PODVM_AMI_ID: "ami-0123456789abcdef0" });
     await assert.rejects(p.start({ verify: false }), (err: Error) => {
       assert.ok(err instanceof InvalidConfigError);
-      assert.equal(err.message, "PODVM_AMI_ID ami-0123456789abcdef0 not found: InvalidAMIID.NotFound");
+      assert.equal(
+        err.message,
+        "PODVM_AMI_ID ami-0123456789abcdef0: InvalidAMIID.NotFound: The image id '[ami-0123456789abcdef0]' does not exist: not found",
+      );
       return true;
     });
   });
