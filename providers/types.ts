@@ -9,6 +9,11 @@ export interface InstanceSpec {
   gpus: number;
   /** Image override from the `io.katacontainers.config.hypervisor.image` annotation ("" = provider default). */
   image: string;
+  /**
+   * EXTERNAL_NETWORK_VIA_PODVM: the VM needs a second NIC whose default route the pod uses (upstream
+   * InstanceTypeSpec.MultiNic, CAA src/cloud-providers/types.go). Providers without one ignore it.
+   */
+  multiNic?: boolean;
 }
 
 /**

@@ -20,6 +20,7 @@ import type { CreateRequest, Instance, ProviderLogger } from "../types.ts";
 import { awsCode, classify, isCapacityCode, toProviderError } from "./aws-errors.ts";
 import type { ImageInfo, TypeInfo } from "./catalog.ts";
 import { findBySandbox, isGone, privateIps, publicIp, toInstance } from "./instances.ts";
+import { attachSecondaryNic } from "./network-interfaces.ts";
 import type { AwsConfig } from "./options.ts";
 import {
   MAX_USER_DATA_BYTES,
@@ -235,6 +236,23 @@ async function finish(
   if (ips.length === 0 || ips.some((ip) => ip === "" || ip === "0.0.0.0"))
     throw partial("address not ready", "AddressNotReady");
   ctx.logger.info({ sandbox, instance: id, ips }, `Created instance ${req.name} (${id})`);
+  if (req.spec.multiNic) {
+    try {
+      await attachSecondaryNic(
+        ctx.ec2,
+        {
+          instanceId: id,
+          subnetId: ctx.cfg.subnetId,
+          securityGroupIds: ctx.cfg.securityGroupIds,
+          owner: req.owner,
+        },
+        ctx.logger,
+        signal,
+      );
+    } catch (err) {
+      throw partial((err as Error).message, err instanceof ProviderError ? err.code : "Unknown", err);
+    }
+  }
   if (!ctx.cfg.usePublicIp) return toInstance(inst, false);
   let running: Ec2Instance | undefined;
   try {

@@ -68,6 +68,7 @@ export async function buildSandboxRecord(input: CreateVMInput, deps: ManagerDeps
     memoryMiB: resources.memoryMiB,
     gpus: resources.gpus,
     image: resources.image,
+    ...(config.multiNic ? { multiNic: true } : {}),
   };
   const name = vmName(identity.podName, id);
 

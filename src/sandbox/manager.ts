@@ -20,6 +20,8 @@ export interface ManagerConfig {
   /** Global default initdata (INITDATA), already gzip+base64. */
   initdata: string;
   enableScratchSpace: boolean;
+  /** EXTERNAL_NETWORK_VIA_PODVM: ask the provider for a second NIC (upstream InstanceTypeSpec.MultiNic). */
+  multiNic?: boolean;
 }
 
 export interface ManagerDeps {

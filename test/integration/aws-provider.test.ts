@@ -6,6 +6,7 @@ import { after, before, describe, test } from "node:test";
 import {
   CreateKeyPairCommand,
   DescribeInstanceAttributeCommand,
+  DescribeNetworkInterfacesCommand,
   DescribeVolumesCommand,
   type EC2Client,
   type Instance as Ec2Instance,
@@ -14,7 +15,7 @@ import {
 import { createAwsProvider, type AwsProvider } from "../../providers/aws/index.ts";
 import { InvalidConfigError, NotFoundError } from "../../providers/errors.ts";
 import { OWNER_TAG_KEYS } from "../../providers/types.ts";
-import { createRequest, recordingLogger } from "../helpers/aws-requests.ts";
+import { commandRecorder, createRequest, recordingLogger } from "../helpers/aws-requests.ts";
 import {
   awsEnv,
   instancesOfSandbox,
@@ -137,27 +138,18 @@ describe("AWS provider against moto", { skip, timeout: 240_000 }, () => {
   });
 
   test("AWS_REQUIRE_IMDSV2=false launches without metadata options, as upstream, and logs the mode", async () => {
-    const sent: RunInstancesCommandInput[] = [];
+    const run = commandRecorder("RunInstancesCommand");
     const logger = recordingLogger();
     const p = await createAwsProvider(
       awsEnv(moto.url, world, { AWS_REQUIRE_IMDSV2: "false" }),
       { logger, stateDir: "/nonexistent" },
-      {
-        customizeClient: (c) =>
-          c.middlewareStack.add(
-            (next, context) => async (args) => {
-              if (context.commandName === "RunInstancesCommand")
-                sent.push(args.input as RunInstancesCommandInput);
-              return next(args);
-            },
-            { step: "initialize" },
-          ),
-      },
+      run,
     );
     open.push(p);
     await p.start({ verify: false });
     const req = createRequest();
     await p.create(req);
+    const sent = run.inputs as RunInstancesCommandInput[];
     assert.equal(sent.length, 1);
     assert.equal(sent[0].MetadataOptions, undefined, "no MetadataOptions in RunInstances");
     // With none sent, moto (like EC2) applies the defaults: tokens optional, i.e. IMDSv1 works.
@@ -173,6 +165,50 @@ describe("AWS provider against moto", { skip, timeout: 240_000 }, () => {
     const strict = await provider({}, strictLog);
     assert.match(strictLog.text(), /IMDS mode: IMDSv2 only \(HttpTokens=required, hop limit 1\)/);
     assert.match(strict.agentConnectHint() ?? "", /set AWS_REQUIRE_IMDSV2=false/);
+  });
+
+  test("EXTERNAL_NETWORK_VIA_PODVM: a secondary interface at device index 1, deleted with the instance", async () => {
+    const logger = recordingLogger();
+    const modify = commandRecorder("ModifyNetworkInterfaceAttributeCommand");
+    const p = await createAwsProvider(awsEnv(moto.url, world), { logger, stateDir: "/nonexistent" }, modify);
+    open.push(p);
+    await p.start({ verify: false });
+    const req = createRequest({ spec: { multiNic: true } });
+    const inst = await p.create(req);
+    const nics = await ec2.send(
+      new DescribeNetworkInterfacesCommand({
+        Filters: [{ Name: "attachment.instance-id", Values: [inst.id] }],
+      }),
+    );
+    const byIndex = new Map(
+      (nics.NetworkInterfaces ?? []).map((n) => [n.Attachment?.DeviceIndex, n] as const),
+    );
+    assert.deepEqual([...byIndex.keys()].sort(), [0, 1]);
+    const secondary = byIndex.get(1)!;
+    assert.equal(secondary.SubnetId, world.subnetId);
+    // moto ignores the Attachment part of ModifyNetworkInterfaceAttribute: check what was asked.
+    assert.deepEqual(modify.inputs, [
+      {
+        NetworkInterfaceId: secondary.NetworkInterfaceId,
+        Attachment: { AttachmentId: secondary.Attachment?.AttachmentId, DeleteOnTermination: true },
+      },
+    ]);
+    const tags = new Map((secondary.TagSet ?? []).map((t) => [t.Key, t.Value]));
+    assert.equal(tags.get("Name"), `nic-${inst.id}`);
+    assert.equal(tags.get(OWNER_TAG_KEYS.sandboxId), req.owner.sandboxId);
+    assert.match(
+      logger.text(),
+      new RegExp(`attached secondary network interface ${secondary.NetworkInterfaceId}`),
+    );
+
+    const plain = createRequest();
+    const one = await p.create(plain);
+    const single = await ec2.send(
+      new DescribeNetworkInterfacesCommand({
+        Filters: [{ Name: "attachment.instance-id", Values: [one.id] }],
+      }),
+    );
+    assert.equal(single.NetworkInterfaces?.length, 1, "no second NIC without the setting");
   });
 
   test("get and list find instances by id and by owner tags", async () => {
