@@ -141,6 +141,7 @@ export async function startDaemon(src: ConfigSource, opts: { logger?: Logger } =
       onCall: (method, ms, ok, bytesIn, bytesOut) => metrics.agentCall(method, ms, ok, bytesIn, bytesOut),
     }),
     observer: lifecycleObserver({ metrics, kube, logger }),
+    pullSecrets: kube?.pullSecrets,
   });
   await recoverSandboxes(manager);
 

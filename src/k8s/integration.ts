@@ -6,6 +6,8 @@ import { NodeCapacity } from "./node-capacity.ts";
 import { KubeNodePods } from "./node-pods.ts";
 import { PeerPodService } from "./peerpod-service.ts";
 import { PodEvents } from "./pod-events.ts";
+import { podAuthJson } from "./pull-secrets.ts";
+import type { PullSecretsPort } from "../sandbox/ports.ts";
 
 export interface KubeIntegrationOptions {
   nodeName: string;
@@ -22,6 +24,8 @@ export interface KubeIntegration {
   peerPods: PeerPodService;
   events: PodEvents;
   nodePods: KubeNodePods;
+  /** Pull secrets are read through the API only here, i.e. only with the integration on. */
+  pullSecrets: PullSecretsPort;
 }
 
 /** undefined outside Kubernetes (no NODE_NAME). Throws only when the kubeconfig can't be loaded. */
@@ -40,5 +44,6 @@ export function kubeIntegration(opts: KubeIntegrationOptions): KubeIntegration |
     peerPods: new PeerPodService({ core, custom, cloudProvider: opts.cloudProvider, logger }),
     events: new PodEvents({ core, nodeName: opts.nodeName, logger }),
     nodePods: new KubeNodePods(core, opts.nodeName),
+    pullSecrets: { authJson: (namespace, podName) => podAuthJson(core, namespace, podName, logger) },
   };
 }
