@@ -271,6 +271,22 @@ describe("caa serve with the local provider", () => {
   });
 });
 
+test("a POD_SUBNET_CIDRS entry that is not an IPv4 CIDR is refused at start-up", async () => {
+  const dir = await makeDaemonDir();
+  const env = daemonEnv(dir, {
+    EXTERNAL_NETWORK_VIA_PODVM: "true",
+    POD_SUBNET_CIDRS: "10.244.0.0/16,10.96.0/12",
+  });
+  try {
+    await assert.rejects(
+      startDaemon(dir, env, 60_000),
+      /POD_SUBNET_CIDRS: "10\.96\.0\/12" is not an IPv4 CIDR/,
+    );
+  } finally {
+    await cleanupDaemon({ dir, bridge: env.LOCAL_BRIDGE });
+  }
+});
+
 test("a PODS_DIR too long for a 64-character sandbox id is refused at start-up", async () => {
   const dir = await makeDaemonDir();
   const env = daemonEnv(dir, { PODS_DIR: `${dir}/${"p".repeat(80)}` });
