@@ -14,6 +14,19 @@ export interface InstanceSpec {
    * InstanceTypeSpec.MultiNic, CAA src/cloud-providers/types.go). Providers without one ignore it.
    */
   multiNic?: boolean;
+  /**
+   * Cloud disks of the pod's cloud_volumes annotation (src/sandbox/cloud-volumes.ts), to attach at
+   * create and detach, never delete, at delete (upstream InstanceTypeSpec.Volumes).
+   */
+  volumes?: CloudVolumeAttachment[];
+}
+
+export interface CloudVolumeAttachment {
+  name: string;
+  /** EBS `vol-…` id or Azure managed-disk ARM id. */
+  diskId: string;
+  /** Azure's data-disk LUN; on AWS the device name follows the order. */
+  lun: number;
 }
 
 /**

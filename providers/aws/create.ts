@@ -21,6 +21,7 @@ import { awsCode, classify, isCapacityCode, toProviderError } from "./aws-errors
 import type { ImageInfo, TypeInfo } from "./catalog.ts";
 import { findBySandbox, isGone, privateIps, publicIp, toInstance } from "./instances.ts";
 import { attachSecondaryNic } from "./network-interfaces.ts";
+import { attachVolumes, checkVolumes } from "./volumes.ts";
 import type { AwsConfig } from "./options.ts";
 import {
   MAX_USER_DATA_BYTES,
@@ -70,6 +71,7 @@ export async function createInstance(
       return finish(ctx, req, existing, signal);
     }
   }
+  await checkVolumes(ctx.ec2, req.spec.volumes ?? [], signal);
   let launched: Ec2Instance;
   try {
     launched = await launch(ctx, req, signal);
@@ -252,6 +254,11 @@ async function finish(
     } catch (err) {
       throw partial((err as Error).message, err instanceof ProviderError ? err.code : "Unknown", err);
     }
+  }
+  try {
+    await attachVolumes(ctx.ec2, id, req.spec.volumes ?? [], ctx.logger, signal);
+  } catch (err) {
+    throw partial((err as Error).message, err instanceof ProviderError ? err.code : awsCode(err), err);
   }
   if (!ctx.cfg.usePublicIp) return toInstance(inst, false);
   let running: Ec2Instance | undefined;

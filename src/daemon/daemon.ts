@@ -142,6 +142,7 @@ export async function startDaemon(src: ConfigSource, opts: { logger?: Logger } =
     }),
     observer: lifecycleObserver({ metrics, kube, logger }),
     pullSecrets: kube?.pullSecrets,
+    podAnnotations: kube?.podAnnotations,
   });
   await recoverSandboxes(manager);
 

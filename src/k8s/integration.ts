@@ -7,7 +7,8 @@ import { KubeNodePods } from "./node-pods.ts";
 import { PeerPodService } from "./peerpod-service.ts";
 import { PodEvents } from "./pod-events.ts";
 import { podAuthJson } from "./pull-secrets.ts";
-import type { PullSecretsPort } from "../sandbox/ports.ts";
+import { podAnnotations } from "./pod-annotations.ts";
+import type { PodAnnotationsPort, PullSecretsPort } from "../sandbox/ports.ts";
 
 export interface KubeIntegrationOptions {
   nodeName: string;
@@ -26,6 +27,7 @@ export interface KubeIntegration {
   nodePods: KubeNodePods;
   /** Pull secrets are read through the API only here, i.e. only with the integration on. */
   pullSecrets: PullSecretsPort;
+  podAnnotations: PodAnnotationsPort;
 }
 
 /** undefined outside Kubernetes (no NODE_NAME). Throws only when the kubeconfig can't be loaded. */
@@ -45,5 +47,6 @@ export function kubeIntegration(opts: KubeIntegrationOptions): KubeIntegration |
     events: new PodEvents({ core, nodeName: opts.nodeName, logger }),
     nodePods: new KubeNodePods(core, opts.nodeName),
     pullSecrets: { authJson: (namespace, podName) => podAuthJson(core, namespace, podName, logger) },
+    podAnnotations: podAnnotations(core, logger),
   };
 }

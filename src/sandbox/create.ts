@@ -5,6 +5,7 @@ import type { InstanceSpec } from "../../providers/types.ts";
 import { buildUserData } from "../userdata/build.ts";
 import { encodeInitdata } from "../userdata/initdata.ts";
 import { parsePodIdentity, parseSandboxResources } from "./annotations.ts";
+import { CLOUD_VOLUMES_ANNOTATION, parseCloudVolumes, type CloudVolume } from "./cloud-volumes.ts";
 import { LifecycleError } from "./errors.ts";
 import { selectInstanceType } from "./instance-type.ts";
 import type { ManagerDeps } from "./manager.ts";
@@ -62,6 +63,18 @@ export async function buildSandboxRecord(input: CreateVMInput, deps: ManagerDeps
   } catch (err) {
     throw new LifecycleError("invalid-argument", (err as Error).message, { cause: err });
   }
+  let cloudVolumes: CloudVolume[];
+  try {
+    cloudVolumes = parseCloudVolumes(
+      await deps.podAnnotations?.annotation(
+        identity.podNamespace,
+        identity.podName,
+        CLOUD_VOLUMES_ANNOTATION,
+      ),
+    );
+  } catch (err) {
+    throw new LifecycleError("invalid-argument", (err as Error).message, { cause: err });
+  }
   const spec: InstanceSpec = {
     instanceType,
     vcpus: resources.vcpus,
@@ -69,6 +82,9 @@ export async function buildSandboxRecord(input: CreateVMInput, deps: ManagerDeps
     gpus: resources.gpus,
     image: resources.image,
     ...(config.multiNic ? { multiNic: true } : {}),
+    ...(cloudVolumes.length > 0
+      ? { volumes: cloudVolumes.map(({ name, diskId, lun }) => ({ name, diskId, lun })) }
+      : {}),
   };
   const name = vmName(identity.podName, id);
 
@@ -112,6 +128,7 @@ export async function buildSandboxRecord(input: CreateVMInput, deps: ManagerDeps
     agentSocketPath: socketPath,
     tunnelIndex,
     podNetwork,
+    ...(cloudVolumes.length > 0 ? { cloudVolumes } : {}),
     userData,
     stage: "created",
     createdAt: now,

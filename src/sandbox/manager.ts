@@ -9,7 +9,14 @@ import { PartialCreateError, ProviderError } from "../../providers/errors.ts";
 import { LifecycleError } from "./errors.ts";
 import { KeyedLock } from "../util/keyed-lock.ts";
 import type { SandboxRecord, SandboxView, Stage, StartStage } from "./model.ts";
-import type { AgentPort, AgentSession, LifecycleObserver, PodNetworkPort, PullSecretsPort } from "./ports.ts";
+import type {
+  AgentPort,
+  AgentSession,
+  LifecycleObserver,
+  PodAnnotationsPort,
+  PodNetworkPort,
+  PullSecretsPort,
+} from "./ports.ts";
 import type { SandboxStore } from "./store.ts";
 import { buildSandboxRecord, type CreateVMInput } from "./create.ts";
 
@@ -33,6 +40,7 @@ export interface ManagerDeps {
   agent?: AgentPort;
   observer?: LifecycleObserver;
   pullSecrets?: PullSecretsPort;
+  podAnnotations?: PodAnnotationsPort;
 }
 
 export class SandboxManager {
