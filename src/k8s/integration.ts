@@ -8,6 +8,8 @@ import { PeerPodService } from "./peerpod-service.ts";
 import { PodEvents } from "./pod-events.ts";
 import { podAuthJson } from "./pull-secrets.ts";
 import { podAnnotations } from "./pod-annotations.ts";
+import { LeaseElector } from "./lease.ts";
+import { KubeClusterNodes } from "./nodes.ts";
 import type { PodAnnotationsPort, PullSecretsPort } from "../sandbox/ports.ts";
 
 export interface KubeIntegrationOptions {
@@ -28,12 +30,15 @@ export interface KubeIntegration {
   /** Pull secrets are read through the API only here, i.e. only with the integration on. */
   pullSecrets: PullSecretsPort;
   podAnnotations: PodAnnotationsPort;
+  clusterNodes: KubeClusterNodes;
+  /** A candidate for the Lease `namespace/name`, identified by this node and daemon pod. */
+  leaseElector(namespace: string, name: string, leaseDurationSeconds: number): LeaseElector;
 }
 
 /** undefined outside Kubernetes (no NODE_NAME). Throws only when the kubeconfig can't be loaded. */
 export function kubeIntegration(opts: KubeIntegrationOptions): KubeIntegration | undefined {
   if (!opts.nodeName) return undefined;
-  const { core, custom } = kubeClients({ kubeconfig: opts.kubeconfig });
+  const { core, custom, coordination } = kubeClients({ kubeconfig: opts.kubeconfig });
   const logger = opts.logger.child({ component: "k8s" });
   return {
     capacity: new NodeCapacity({
@@ -48,5 +53,16 @@ export function kubeIntegration(opts: KubeIntegrationOptions): KubeIntegration |
     nodePods: new KubeNodePods(core, opts.nodeName),
     pullSecrets: { authJson: (namespace, podName) => podAuthJson(core, namespace, podName, logger) },
     podAnnotations: podAnnotations(core, logger),
+    clusterNodes: new KubeClusterNodes(core),
+    leaseElector: (namespace, name, leaseDurationSeconds) =>
+      new LeaseElector({
+        coordination,
+        namespace,
+        name,
+        // Two daemons share a node during a rolling update: the pod UID tells them apart.
+        identity: `${opts.nodeName}_${opts.podUid || process.pid}`,
+        leaseDurationSeconds,
+        logger,
+      }),
   };
 }
