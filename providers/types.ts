@@ -9,6 +9,24 @@ export interface InstanceSpec {
   gpus: number;
   /** Image override from the `io.katacontainers.config.hypervisor.image` annotation ("" = provider default). */
   image: string;
+  /**
+   * EXTERNAL_NETWORK_VIA_PODVM: the VM needs a second NIC whose default route the pod uses (upstream
+   * InstanceTypeSpec.MultiNic, CAA src/cloud-providers/types.go). Providers without one ignore it.
+   */
+  multiNic?: boolean;
+  /**
+   * Cloud disks of the pod's cloud_volumes annotation (src/sandbox/cloud-volumes.ts), to attach at
+   * create and detach, never delete, at delete (upstream InstanceTypeSpec.Volumes).
+   */
+  volumes?: CloudVolumeAttachment[];
+}
+
+export interface CloudVolumeAttachment {
+  name: string;
+  /** EBS `vol-…` id or Azure managed-disk ARM id. */
+  diskId: string;
+  /** Azure's data-disk LUN; on AWS the device name follows the order. */
+  lun: number;
 }
 
 /**
@@ -117,6 +135,11 @@ export interface Provider {
    * conformance suite (src/conformance/) to check that user-data arrives intact.
    */
   readUserData?(id: string, signal?: AbortSignal): Promise<string>;
+  /**
+   * Optional: what to check first when a VM's forwarder never answered (StartVM's agent-connect
+   * stage), appended to that error, e.g. the AWS IMDS mode an older pod-VM image cannot boot with.
+   */
+  agentConnectHint?(): string | undefined;
   close(): Promise<void>;
 }
 

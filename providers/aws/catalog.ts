@@ -35,8 +35,13 @@ export async function describeImage(
     out = await ec2.send(new DescribeImagesCommand({ ImageIds: [imageId] }), { abortSignal: signal });
   } catch (err) {
     const code = awsCode(err);
-    if (code.startsWith("InvalidAMIID."))
-      throw new InvalidConfigError(`${label} ${imageId} not found: ${code}`, { code, cause: err });
+    // EC2's own text after the code, then ": not found": the e2e suite expects
+    // `InvalidAMIID.NotFound: The image id '[<id>]' does not exist: not found` in the pod's events
+    // (CAA src/cloud-api-adaptor/test/e2e/aws_test.go TestAwsCreatePeerPodContainerWithInvalidAlternateImage).
+    if (code.startsWith("InvalidAMIID.")) {
+      const text = err instanceof Error && err.message ? `: ${err.message}` : "";
+      throw new InvalidConfigError(`${label} ${imageId}: ${code}${text}: not found`, { code, cause: err });
+    }
     throw toProviderError(`DescribeImages ${imageId}`, err);
   }
   const image = out.Images?.[0];

@@ -20,6 +20,8 @@ import type { CreateRequest, Instance, ProviderLogger } from "../types.ts";
 import { awsCode, classify, isCapacityCode, toProviderError } from "./aws-errors.ts";
 import type { ImageInfo, TypeInfo } from "./catalog.ts";
 import { findBySandbox, isGone, privateIps, publicIp, toInstance } from "./instances.ts";
+import { attachSecondaryNic } from "./network-interfaces.ts";
+import { attachVolumes, checkVolumes } from "./volumes.ts";
 import type { AwsConfig } from "./options.ts";
 import {
   MAX_USER_DATA_BYTES,
@@ -67,6 +69,7 @@ export async function createInstance(
       return finish(ctx, req, existing, signal);
     }
   }
+  await checkVolumes(ctx.ec2, req.spec.volumes ?? [], signal);
   let launched: Ec2Instance;
   try {
     launched = await launch(ctx, req, signal);
@@ -134,6 +137,7 @@ async function basePlan(
     keyName: cfg.keyName,
     usePublicIp: cfg.usePublicIp,
     sevSnp: false,
+    requireImdsv2: cfg.requireImdsv2,
   };
 }
 
@@ -221,6 +225,28 @@ async function finish(
   if (ips.length === 0 || ips.some((ip) => ip === "" || ip === "0.0.0.0"))
     throw partial("address not ready", "AddressNotReady");
   ctx.logger.info({ sandbox, instance: id, ips }, `Created instance ${req.name} (${id})`);
+  if (req.spec.multiNic) {
+    try {
+      await attachSecondaryNic(
+        ctx.ec2,
+        {
+          instanceId: id,
+          subnetId: ctx.cfg.subnetId,
+          securityGroupIds: ctx.cfg.securityGroupIds,
+          owner: req.owner,
+        },
+        ctx.logger,
+        signal,
+      );
+    } catch (err) {
+      throw partial((err as Error).message, err instanceof ProviderError ? err.code : "Unknown", err);
+    }
+  }
+  try {
+    await attachVolumes(ctx.ec2, id, req.spec.volumes ?? [], ctx.logger, signal);
+  } catch (err) {
+    throw partial((err as Error).message, err instanceof ProviderError ? err.code : awsCode(err), err);
+  }
   if (!ctx.cfg.usePublicIp) return toInstance(inst, false);
   let running: Ec2Instance | undefined;
   try {

@@ -1,5 +1,5 @@
 // DeleteInstance as upstream (upstream-caa.md §7): release the instance's Elastic IPs (failures
-// only logged), then TerminateInstances without waiting. An instance that does not exist, or is
+// only logged), detach the pod's cloud volumes (volumes.ts), then TerminateInstances without waiting. An instance that does not exist, or is
 // already shutting down or terminated, counts as deleted.
 import {
   DescribeAddressesCommand,
@@ -12,6 +12,7 @@ import { NotFoundError } from "../errors.ts";
 import type { ProviderLogger } from "../types.ts";
 import { awsCode, toProviderError } from "./aws-errors.ts";
 import { describeInstance } from "./instances.ts";
+import { detachVolumes } from "./volumes.ts";
 
 export async function deleteInstance(
   ec2: EC2Client,
@@ -20,6 +21,7 @@ export async function deleteInstance(
   signal?: AbortSignal,
 ): Promise<void> {
   await releaseAddresses(ec2, id, logger, signal);
+  await detachVolumes(ec2, id, logger, signal);
   logger.info({ instance: id }, `Deleting instance ${id}`);
   try {
     await ec2.send(new TerminateInstancesCommand({ InstanceIds: [id] }), { abortSignal: signal });

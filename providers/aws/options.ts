@@ -52,6 +52,13 @@ export const awsOptions = {
     "Use EC2 Launch Template for the Pod VMs",
   ),
   launchTemplateName: str("aws-lt-name", "PODVM_LAUNCHTEMPLATE_NAME", "kata", "AWS Launch Template Name"),
+  // Ours: upstream sends no MetadataOptions (CAA src/cloud-providers/aws/provider.go CreateInstance).
+  requireImdsv2: bool(
+    "aws-require-imdsv2",
+    "AWS_REQUIRE_IMDSV2",
+    true,
+    "Launch pod VMs with IMDSv2 only (HttpTokens=required); false sends no metadata options, as upstream, for pod-VM images before upstream v0.21 that read user-data with IMDSv1",
+  ),
   tags: keyValues(
     "tags",
     "TAGS",

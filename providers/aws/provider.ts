@@ -24,6 +24,7 @@ import {
   toInstance,
 } from "./instances.ts";
 import { endpointOf, type AwsConfig } from "./options.ts";
+import { imdsAgentConnectHint, imdsModeLine } from "./imds-mode.ts";
 import type { Reconciler } from "./retry.ts";
 import { effectiveRootVolumeSize } from "./run-request.ts";
 import { verifyConfig } from "./verify.ts";
@@ -92,9 +93,17 @@ export class AwsProvider implements Provider {
         useLaunchTemplate: cfg.useLaunchTemplate,
         launchTemplateName: cfg.launchTemplateName,
         tags: cfg.tags,
+        requireImdsv2: cfg.requireImdsv2,
       },
       "aws config",
     );
+    // Loud (warn) in the default mode: it is the one an older pod-VM image cannot boot with.
+    if (cfg.requireImdsv2) this.#logger.warn({ requireImdsv2: true }, imdsModeLine(true));
+    else this.#logger.info({ requireImdsv2: false }, imdsModeLine(false));
+  }
+
+  agentConnectHint(): string | undefined {
+    return imdsAgentConnectHint(this.#cfg.requireImdsv2);
   }
 
   async start(opts: { verify: boolean; signal?: AbortSignal }): Promise<void> {

@@ -1,5 +1,5 @@
 // The RunInstances request, built as upstream does (CAA aws/provider.go CreateInstance;
-// upstream-caa.md §7) plus what upstream misses: IMDSv2 required, an encrypted gp3 root volume
+// upstream-caa.md §7) plus what upstream misses: IMDSv2 required (unless AWS_REQUIRE_IMDSV2=false), an encrypted gp3 root volume
 // deleted with the instance, owner tags on the instance and its volumes, and a ClientToken
 // derived from the sandbox so that a repeated create never makes a second VM.
 import { createHash } from "node:crypto";
@@ -30,6 +30,8 @@ export interface RunPlan {
   keyName: string;
   usePublicIp: boolean;
   sevSnp: boolean;
+  /** AWS_REQUIRE_IMDSV2: false sends no MetadataOptions, as upstream. */
+  requireImdsv2: boolean;
 }
 
 /** Deterministic per sandbox, instance type (or template) and generation; ≤ 64 ASCII chars. */
@@ -75,10 +77,11 @@ export function buildRunInstancesInput(plan: RunPlan): RunInstancesCommandInput 
       { ResourceType: "instance", Tags: tags },
       { ResourceType: "volume", Tags: tags },
     ],
-    // IMDSv2 only; hop limit 1 keeps the token (and with it the user data, which carries the
-    // VM's TLS key) out of reach of the pod's containers.
-    MetadataOptions: { HttpTokens: "required", HttpEndpoint: "enabled", HttpPutResponseHopLimit: 1 },
   };
+  // IMDSv2 only; hop limit 1 keeps the token (and with it the user data, which carries the VM's
+  // TLS key) out of reach of the pod's containers. Off: the account's defaults, as upstream.
+  if (plan.requireImdsv2)
+    input.MetadataOptions = { HttpTokens: "required", HttpEndpoint: "enabled", HttpPutResponseHopLimit: 1 };
   if (plan.rootDeviceName && (plan.rootVolumeSize > 0 || !plan.launchTemplateName)) {
     input.BlockDeviceMappings = [
       {

@@ -35,6 +35,13 @@ function errorText(err: unknown): string {
 
 /** One VM PUT for the size the core asks for; the core tries the next size on a capacity error. */
 export async function createVm(d: CreateDeps, req: CreateRequest, signal?: AbortSignal): Promise<Instance> {
+  // Upstream's line (CAA src/cloud-providers/azure/provider.go CreateInstance); the e2e suite's
+  // alternate-image test greps the CAA log for `Choosing <image>`.
+  if (req.spec.image)
+    d.ctx.logger.info(
+      { sandbox: req.owner.sandboxId },
+      `Choosing ${req.spec.image} from annotation as the Azure Image for the PodVM image`,
+    );
   return createWithSize(d, req, req.spec.instanceType || d.ctx.cfg.instanceSize, signal);
 }
 

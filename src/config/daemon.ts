@@ -2,7 +2,7 @@
 // When not root, the default paths move to a user-writable runtime directory.
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { bool, duration, int, str, type OptionSpec } from "./options.ts";
+import { bool, duration, int, list, str, type OptionSpec } from "./options.ts";
 import { opsOptions } from "../ops/options.ts";
 import { k8sOptions } from "../k8s/options.ts";
 import { leakOptions } from "../leak/options.ts";
@@ -58,6 +58,19 @@ export function daemonOptions(root = runtimeRoot()) {
       undefined,
       "",
       "worker interface for the tunnel (default: the default-route one)",
+    ),
+    // Upstream's experimental pair (CAA src/cloud-api-adaptor/cmd/cloud-api-adaptor/main.go): the pod's
+    // default route leaves through a second NIC of the VM; the pod subnets stay on the tunnel.
+    externalNetViaPodVm: bool(
+      "ext-network-via-podvm",
+      "EXTERNAL_NETWORK_VIA_PODVM",
+      false,
+      "send the pod's external traffic through a second NIC of the pod VM (AWS: a secondary network interface)",
+    ),
+    podSubnetCidrs: list(
+      "pod-subnet-cidrs",
+      "POD_SUBNET_CIDRS",
+      "pod subnet CIDRs routed through the tunnel when EXTERNAL_NETWORK_VIA_PODVM is on, comma separated",
     ),
     initdata: str("initdata", "INITDATA", "", "default initdata (gzip+base64) for pods without cc_init_data"),
     cloudConfigVerify: bool(

@@ -22,6 +22,7 @@ import { Metrics } from "../ops/metrics.ts";
 import { opsOptions } from "../ops/options.ts";
 import { startOpsServer, type OpsServer } from "../ops/server.ts";
 import { StartupCheck } from "../ops/startup.ts";
+import { parseIpv4Cidr } from "../podnetwork/inspect.ts";
 import { k8sOptions } from "../k8s/options.ts";
 import { leakOptions } from "../leak/options.ts";
 import { LeakCollector } from "../leak/collector.ts";
@@ -42,6 +43,15 @@ export interface Daemon {
 
 /** containerd sandbox ids are 64 hex characters; their agent socket must fit in a sockaddr_un. */
 const LONGEST_SANDBOX_ID = "f".repeat(64);
+
+/** POD_SUBNET_CIDRS must be IPv4 CIDRs: a typo would otherwise only show as a missing pod route. */
+export function checkPodSubnetCidrs(cidrs: readonly string[]): void {
+  const bad = cidrs.filter((c) => parseIpv4Cidr(c) === undefined);
+  if (bad.length > 0)
+    throw new ConfigError(
+      `POD_SUBNET_CIDRS: ${bad.map((c) => JSON.stringify(c)).join(", ")} is not an IPv4 CIDR (a.b.c.d/n)`,
+    );
+}
 
 export function checkPodsDir(podsDir: string): void {
   const longest = agentSocketPath(podsDir, LONGEST_SANDBOX_ID);
@@ -69,6 +79,8 @@ function podNetwork(config: DaemonConfig, provider: Provider, logger: Logger): P
     hostInterface: config.hostInterface,
     vxlanPort: config.vxlanPort,
     vxlanMinId: config.vxlanMinId,
+    externalNetViaPodVm: config.externalNetViaPodVm,
+    podSubnetCidrs: config.podSubnetCidrs,
     logger,
   });
 }
@@ -112,6 +124,7 @@ export async function startDaemon(src: ConfigSource, opts: { logger?: Logger } =
   const tls = resolve(TLS_OPTIONS, src);
   validateTlsConfig(tls);
   checkPodsDir(config.podsDir);
+  checkPodSubnetCidrs(config.podSubnetCidrs);
   const logger = opts.logger ?? createLogger({ level: config.logLevel, format: config.logFormat });
   await mkdir(config.stateDir, { recursive: true, mode: 0o700 });
   const metrics = new Metrics({ defaultMetrics: true });
@@ -151,6 +164,7 @@ export async function startDaemon(src: ConfigSource, opts: { logger?: Logger } =
       node: kubeCfg.nodeName,
       initdata: config.initdata,
       enableScratchSpace: config.enableScratchSpace,
+      multiNic: config.externalNetViaPodVm,
     },
     network: podNetwork(config, provider, logger),
     agent: agentPort({
@@ -164,6 +178,7 @@ export async function startDaemon(src: ConfigSource, opts: { logger?: Logger } =
     }),
     observer: lifecycleObserver({ metrics, kube, logger }),
     pullSecrets: kube?.pullSecrets,
+    podAnnotations: kube?.podAnnotations,
   });
   // Each sandbox is recovered under its lock while the socket already serves: a call for a sandbox
   // still being recovered waits for it, every other call is answered at once.

@@ -13,6 +13,8 @@ export function podNetworkPort(opts: {
   hostInterface: string;
   vxlanPort: number;
   vxlanMinId: number;
+  externalNetViaPodVm: boolean;
+  podSubnetCidrs: readonly string[];
   logger: Logger;
 }): PodNetworkPort {
   const { logger } = opts;
@@ -24,6 +26,8 @@ export function podNetworkPort(opts: {
         hostInterface: opts.hostInterface === "" ? undefined : opts.hostInterface,
         vxlanPort: opts.vxlanPort,
         vxlanMinId: opts.vxlanMinId,
+        externalNetViaPodVm: opts.externalNetViaPodVm,
+        podSubnetCidrs: [...opts.podSubnetCidrs],
         logger,
       }),
     vni: (index) => vniFor(index, opts.vxlanMinId),

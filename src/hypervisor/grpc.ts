@@ -11,6 +11,7 @@ import {
   type VersionRequest,
 } from "../gen/hypervisor/hypervisor.ts";
 import { PodVMInfoService as PodVMInfoGrpc, type GetInfoRequest } from "../gen/podvminfo/podvminfo.ts";
+import { LegacyHypervisorGrpc } from "./legacy-names.ts";
 import type { CallContext, HypervisorService } from "./service.ts";
 import { toRpcFailure } from "./status.ts";
 
@@ -43,12 +44,14 @@ export async function serveGrpc(service: HypervisorService, socketPath: string):
   await mkdir(dirname(socketPath), { recursive: true });
   await rm(socketPath, { force: true });
   const server = new grpc.Server();
-  server.addService(HypervisorGrpc, {
+  const hypervisor = {
     createVm: unary((req: CreateVMRequest) => service.createVM(req)),
     startVm: unary((req: StartVMRequest, ctx) => service.startVM(req, ctx)),
     stopVm: unary((req: StopVMRequest, ctx) => service.stopVM(req, ctx)),
     version: unary((req: VersionRequest) => service.version(req)),
-  });
+  };
+  server.addService(HypervisorGrpc, hypervisor);
+  server.addService(LegacyHypervisorGrpc, hypervisor);
   server.addService(PodVMInfoGrpc, {
     getInfo: unary((req: GetInfoRequest, ctx) => service.getInfo(req, ctx)),
   });

@@ -1,8 +1,15 @@
 // hypervisor.Hypervisor and podvminfo.PodVMInfo over ttrpc on the hypervisor socket, where the kata
-// shim calls them (upstream-caa.md §1.2).
-import { HypervisorDefinition } from "../gen/hypervisor/hypervisor.ts";
+// shim calls them (upstream-caa.md §1.2); hypervisor.Hypervisor is also served as remote.Hypervisor.
+import {
+  HypervisorDefinition,
+  type CreateVMRequest,
+  type StartVMRequest,
+  type StopVMRequest,
+  type VersionRequest,
+} from "../gen/hypervisor/hypervisor.ts";
 import { PodVMInfoDefinition } from "../gen/podvminfo/podvminfo.ts";
 import { TtrpcError, TtrpcServer, type CallContext } from "../ttrpc/index.ts";
+import { LegacyHypervisorDefinition } from "./legacy-names.ts";
 import type { HypervisorService } from "./service.ts";
 import { toRpcFailure } from "./status.ts";
 
@@ -19,12 +26,14 @@ function wrap<Req, Res>(fn: (req: Req, ctx: CallContext) => Promise<Res>) {
 
 export function hypervisorTtrpcServer(service: HypervisorService): TtrpcServer {
   const server = new TtrpcServer();
-  server.registerService(HypervisorDefinition, {
-    createVM: wrap((req) => service.createVM(req)),
-    startVM: wrap((req, ctx) => service.startVM(req, ctx)),
-    stopVM: wrap((req, ctx) => service.stopVM(req, ctx)),
-    version: wrap((req) => service.version(req)),
-  });
+  const hypervisor = {
+    createVM: wrap((req: CreateVMRequest) => service.createVM(req)),
+    startVM: wrap((req: StartVMRequest, ctx) => service.startVM(req, ctx)),
+    stopVM: wrap((req: StopVMRequest, ctx) => service.stopVM(req, ctx)),
+    version: wrap((req: VersionRequest) => service.version(req)),
+  };
+  server.registerService(HypervisorDefinition, hypervisor);
+  server.registerService(LegacyHypervisorDefinition, hypervisor);
   server.registerService(PodVMInfoDefinition, {
     getInfo: wrap((req, ctx) => service.getInfo(req, ctx)),
   });

@@ -7,9 +7,10 @@ import { KubeNodePods } from "./node-pods.ts";
 import { PeerPodService } from "./peerpod-service.ts";
 import { PodEvents } from "./pod-events.ts";
 import { podAuthJson } from "./pull-secrets.ts";
+import { podAnnotations } from "./pod-annotations.ts";
 import { LeaseElector } from "./lease.ts";
 import { KubeClusterNodes } from "./nodes.ts";
-import type { PullSecretsPort } from "../sandbox/ports.ts";
+import type { PodAnnotationsPort, PullSecretsPort } from "../sandbox/ports.ts";
 
 export interface KubeIntegrationOptions {
   nodeName: string;
@@ -28,6 +29,7 @@ export interface KubeIntegration {
   nodePods: KubeNodePods;
   /** Pull secrets are read through the API only here, i.e. only with the integration on. */
   pullSecrets: PullSecretsPort;
+  podAnnotations: PodAnnotationsPort;
   clusterNodes: KubeClusterNodes;
   /** A candidate for the Lease `namespace/name`, identified by this node and daemon pod. */
   leaseElector(namespace: string, name: string, leaseDurationSeconds: number): LeaseElector;
@@ -50,6 +52,7 @@ export function kubeIntegration(opts: KubeIntegrationOptions): KubeIntegration |
     events: new PodEvents({ core, nodeName: opts.nodeName, logger }),
     nodePods: new KubeNodePods(core, opts.nodeName),
     pullSecrets: { authJson: (namespace, podName) => podAuthJson(core, namespace, podName, logger) },
+    podAnnotations: podAnnotations(core, logger),
     clusterNodes: new KubeClusterNodes(core),
     leaseElector: (namespace, name, leaseDurationSeconds) =>
       new LeaseElector({

@@ -56,7 +56,7 @@ export function toPodRoute(r: IpRoute): ApfRoute {
 }
 
 /** "a.b.c.d/n" with an IPv4 address and 0 ≤ n ≤ 32, else undefined. */
-function parseIpv4Cidr(cidr: string): string | undefined {
+export function parseIpv4Cidr(cidr: string): string | undefined {
   const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/.exec(cidr.trim());
   if (m === null) return undefined;
   const octets = m.slice(1, 5).map(Number);

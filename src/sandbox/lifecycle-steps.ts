@@ -5,7 +5,13 @@ import type { Instance, Provider } from "../../providers/types.ts";
 import { errorCode, messageOf } from "../../providers/errors.ts";
 import type { InstanceWaiters } from "./instance-waiters.ts";
 import type { SandboxError, SandboxRecord, Stage } from "./model.ts";
-import type { AgentPort, LifecycleObserver, PodNetworkPort, PullSecretsPort } from "./ports.ts";
+import type {
+  AgentPort,
+  LifecycleObserver,
+  PodAnnotationsPort,
+  PodNetworkPort,
+  PullSecretsPort,
+} from "./ports.ts";
 import type { RecordConfig } from "./record.ts";
 import type { AgentSessions } from "./sessions.ts";
 import type { SandboxStore } from "./store.ts";
@@ -24,6 +30,7 @@ export interface LifecycleDeps {
   agent?: AgentPort;
   observer?: LifecycleObserver;
   pullSecrets?: PullSecretsPort;
+  podAnnotations?: PodAnnotationsPort;
 }
 
 export class LifecycleSteps {

@@ -6,6 +6,7 @@ import { mkdir, rm } from "node:fs/promises";
 import type { Instance } from "../../providers/types.ts";
 import { errorCode, isNotFound, messageOf, partialInstance, ProviderError } from "../../providers/errors.ts";
 import { createWithFallback } from "./capacity.ts";
+import { CLOUD_VOLUMES_ANNOTATION, parseCloudVolumes, type CloudVolume } from "./cloud-volumes.ts";
 import { LifecycleError } from "./errors.ts";
 import type { InstanceWaiters } from "./instance-waiters.ts";
 import type { SandboxRecord, StartStage } from "./model.ts";
@@ -41,6 +42,15 @@ export class Lifecycle {
       defaultType: provider.defaultInstanceType(),
       allowList: provider.allowList ? provider.allowList() : provider.instanceTypes().map((t) => t.name),
     });
+    // The shims send only a fixed set of annotations; cloud_volumes comes from the pod itself.
+    let cloudVolumes: CloudVolume[];
+    try {
+      cloudVolumes = parseCloudVolumes(
+        await this.d.podAnnotations?.annotation(plan.podNamespace, plan.podName, CLOUD_VOLUMES_ANNOTATION),
+      );
+    } catch (err) {
+      throw new LifecycleError("invalid-argument", messageOf(err), { cause: err });
+    }
     // The side effects, in this order; a throw undoes the ones made (the certificate lives in memory only).
     let tunnelIndex: number | undefined;
     try {
@@ -55,7 +65,7 @@ export class Lifecycle {
       }
       const tls = agent ? await agent.apfTls(plan.vmName) : {};
       const authJson = await this.d.pullSecrets?.authJson(plan.podNamespace, plan.podName);
-      const record = renderRecord(plan, { tunnelIndex, podNetwork, tls, authJson }, config);
+      const record = renderRecord(plan, { tunnelIndex, podNetwork, tls, authJson, cloudVolumes }, config);
       await mkdir(record.podDir, { recursive: true, mode: 0o700 });
       await store.put(record).catch(async (err: unknown) => {
         await rm(record.podDir, { recursive: true, force: true });
@@ -109,7 +119,8 @@ export class Lifecycle {
     } catch (err) {
       const code = errorCode(err);
       const detail = messageOf(err);
-      const message = detail.startsWith(`${stage}:`) ? detail : `${stage}: ${detail}`;
+      const hint = stage === "agent-connect" ? this.d.provider.agentConnectHint?.() : undefined;
+      const message = (detail.startsWith(`${stage}:`) ? detail : `${stage}: ${detail}`) + (hint ? `; ${hint}` : "");
       logger.error({ sandbox: record.id, pod: record.podName, stage, code, err: detail }, "StartVM failed");
       await this.steps.undoStart(record);
       await this.steps.fail(record, { stage, message, code });

@@ -10,7 +10,13 @@ import { LifecycleError } from "./errors.ts";
 import { InstanceWaiters } from "./instance-waiters.ts";
 import { Lifecycle, type LifecycleConfig } from "./lifecycle.ts";
 import type { SandboxRecord, SandboxView } from "./model.ts";
-import type { AgentPort, LifecycleObserver, PodNetworkPort, PullSecretsPort } from "./ports.ts";
+import type {
+  AgentPort,
+  LifecycleObserver,
+  PodAnnotationsPort,
+  PodNetworkPort,
+  PullSecretsPort,
+} from "./ports.ts";
 import type { CreateVMInput } from "./record.ts";
 import { countOf, emptyReport, RECOVERY_CONCURRENCY, type RecoveryReport } from "./recovery.ts";
 import { AgentSessions } from "./sessions.ts";
@@ -27,6 +33,7 @@ export interface ManagerDeps {
   agent?: AgentPort;
   observer?: LifecycleObserver;
   pullSecrets?: PullSecretsPort;
+  podAnnotations?: PodAnnotationsPort;
 }
 
 type Operation = "create" | "start" | "stop";

@@ -1,5 +1,6 @@
 // The sandbox as the daemon records it. One JSON file per sandbox (src/sandbox/store.ts), written
 // at every transition, so that a restart knows every sandbox and every instance it created.
+import type { CloudVolume } from "./cloud-volumes.ts";
 import type { InstanceSpec } from "../../providers/types.ts";
 import type { PodNetworkConfig } from "../userdata/apf-config.ts";
 
@@ -44,6 +45,8 @@ export interface SandboxRecord {
   tunnelIndex?: number;
   /** The apf.json `pod-network` object, when the pod has a network namespace. */
   podNetwork?: PodNetworkConfig;
+  /** The pod's cloud_volumes, kept for the agent proxy across restarts (src/sandbox/cloud-volumes.ts). */
+  cloudVolumes?: CloudVolume[];
   /** Rendered cloud-config. Holds the VM's TLS key: the state directory is 0700, the file 0600. */
   userData: string;
   stage: Stage;

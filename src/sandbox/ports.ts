@@ -55,6 +55,12 @@ export interface LifecycleObserver {
   instanceDeleted?(sandbox: SandboxRecord): Promise<void>;
 }
 
+/** The pod's own annotations from the API server: the shims send CreateVM only a fixed set. */
+export interface PodAnnotationsPort {
+  /** The annotation's value, or undefined when absent or the pod can't be read (logged). Never throws. */
+  annotation(podNamespace: string, podName: string, key: string): Promise<string | undefined>;
+}
+
 /** Registry credentials for the pod's images (src/k8s/pull-secrets.ts), only in Kubernetes. */
 export interface PullSecretsPort {
   /** The merged auth.json text, or undefined when the pod has none. Never throws. */

@@ -7,6 +7,7 @@ import type { InstanceSpec, InstanceType } from "../../providers/types.ts";
 import { buildUserData } from "../userdata/build.ts";
 import { encodeInitdata } from "../userdata/initdata.ts";
 import { parsePodIdentity, parseSandboxResources, type SandboxResources } from "./annotations.ts";
+import type { CloudVolume } from "./cloud-volumes.ts";
 import { LifecycleError } from "./errors.ts";
 import { selectInstanceType } from "./instance-type.ts";
 import type { SandboxRecord } from "./model.ts";
@@ -25,6 +26,8 @@ export interface RecordConfig {
   /** Global default initdata (INITDATA), already gzip+base64. */
   initdata: string;
   enableScratchSpace: boolean;
+  /** EXTERNAL_NETWORK_VIA_PODVM: ask the provider for a second NIC (upstream InstanceTypeSpec.MultiNic). */
+  multiNic?: boolean;
 }
 
 /** The instance types selection chooses from (from the provider, after its start()). */
@@ -111,6 +114,8 @@ export interface Made {
   tls: ApfTlsFields;
   /** Merged registry credentials for /run/peerpod/auth.json (src/k8s/pull-secrets.ts). */
   authJson?: string;
+  /** The pod's cloud_volumes annotation, parsed (src/sandbox/cloud-volumes.ts). */
+  cloudVolumes?: CloudVolume[];
 }
 
 /** The record of a new sandbox, with upstream's user-data rendered. */
@@ -136,11 +141,18 @@ export function renderRecord(plan: SandboxPlan, made: Made, config: RecordConfig
     podNamespace: plan.podNamespace,
     netnsPath: plan.netnsPath,
     vmName: plan.vmName,
-    spec: plan.spec,
+    spec: {
+      ...plan.spec,
+      ...(config.multiNic ? { multiNic: true } : {}),
+      ...(made.cloudVolumes?.length
+        ? { volumes: made.cloudVolumes.map(({ name, diskId, lun }) => ({ name, diskId, lun })) }
+        : {}),
+    },
     podDir: plan.podDir,
     agentSocketPath: plan.agentSocketPath,
     tunnelIndex: made.tunnelIndex,
     podNetwork: made.podNetwork,
+    ...(made.cloudVolumes?.length ? { cloudVolumes: made.cloudVolumes } : {}),
     userData,
     stage: "created",
     createdAt: now,

@@ -1,5 +1,6 @@
 // Builders shared by the AWS tests: create requests with owner tags, and a logger that records.
 import { randomBytes } from "node:crypto";
+import type { EC2Client } from "@aws-sdk/client-ec2";
 import type { CreateRequest, InstanceSpec, OwnerTags, ProviderLogger } from "../../providers/types.ts";
 
 export function sandboxId(): string {
@@ -54,5 +55,24 @@ export function recordingLogger(): ProviderLogger & { lines: LogLine[]; text(): 
     error: at("error"),
     debug: at("debug"),
     text: () => lines.map((l) => `${l.level} ${l.msg} ${JSON.stringify(l.obj)}`).join("\n"),
+  };
+}
+
+/** A client customizer that keeps the input of every call of the named commands (as sent, before moto). */
+export function commandRecorder(commandName: string): {
+  inputs: unknown[];
+  customizeClient: (client: EC2Client) => void;
+} {
+  const inputs: unknown[] = [];
+  return {
+    inputs,
+    customizeClient: (client) =>
+      client.middlewareStack.add(
+        (next, context) => async (args) => {
+          if (context.commandName === commandName) inputs.push(args.input);
+          return next(args);
+        },
+        { step: "initialize" },
+      ),
   };
 }

@@ -149,6 +149,8 @@ export interface ShimOptions {
   steps?: ("create" | "start" | "stop")[];
   /** StartVM deadline as a Go duration; default "600s" as the shipped kata config. */
   startTimeout?: string;
+  /** Default "hypervisor.Hypervisor"; "remote.Hypervisor" is what runtime-rs before kata 3.23 calls. */
+  service?: "hypervisor.Hypervisor" | "remote.Hypervisor";
 }
 
 /** Plays the kata shim's CreateVM/StartVM/StopVM sequence (upstream-caa.md §1.3) against hypervisor.Hypervisor. */
@@ -157,6 +159,7 @@ export function goShimLifecycle(socket: string, opts: ShimOptions, timeoutMs = 1
   if (opts.netns) args.push("-netns", opts.netns);
   if (opts.steps) args.push("-steps", opts.steps.join(","));
   if (opts.startTimeout) args.push("-start-timeout", opts.startTimeout);
+  if (opts.service) args.push("-service", opts.service);
   for (const [k, v] of Object.entries(opts.annotations ?? {})) args.push("-annotation", `${k}=${v}`);
   return runGoPeerJson<ShimStep>(args, timeoutMs);
 }

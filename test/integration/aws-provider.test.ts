@@ -6,14 +6,16 @@ import { after, before, describe, test } from "node:test";
 import {
   CreateKeyPairCommand,
   DescribeInstanceAttributeCommand,
+  DescribeNetworkInterfacesCommand,
   DescribeVolumesCommand,
   type EC2Client,
   type Instance as Ec2Instance,
+  type RunInstancesCommandInput,
 } from "@aws-sdk/client-ec2";
 import { createAwsProvider, type AwsProvider } from "../../providers/aws/index.ts";
 import { InvalidConfigError, NotFoundError } from "../../providers/errors.ts";
 import { OWNER_TAG_KEYS } from "../../providers/types.ts";
-import { createRequest, recordingLogger } from "../helpers/aws-requests.ts";
+import { commandRecorder, createRequest, recordingLogger } from "../helpers/aws-requests.ts";
 import {
   awsEnv,
   instancesOfSandbox,
@@ -135,6 +137,80 @@ describe("AWS provider against moto", { skip, timeout: 240_000 }, () => {
     assert.ok(!logger.text().includes("write_files"), "user data never logged");
   });
 
+  test("AWS_REQUIRE_IMDSV2=false launches without metadata options, as upstream, and logs the mode", async () => {
+    const run = commandRecorder("RunInstancesCommand");
+    const logger = recordingLogger();
+    const p = await createAwsProvider(
+      awsEnv(moto.url, world, { AWS_REQUIRE_IMDSV2: "false" }),
+      { logger, stateDir: "/nonexistent" },
+      run,
+    );
+    open.push(p);
+    await p.start({ verify: false });
+    const req = createRequest();
+    await p.create(req);
+    const sent = run.inputs as RunInstancesCommandInput[];
+    assert.equal(sent.length, 1);
+    assert.equal(sent[0].MetadataOptions, undefined, "no MetadataOptions in RunInstances");
+    // With none sent, moto (like EC2) applies the defaults: tokens optional, i.e. IMDSv1 works.
+    const stored = await only(req.owner.sandboxId);
+    assert.equal(stored.MetadataOptions?.HttpTokens, "optional");
+    assert.match(
+      logger.text(),
+      /IMDS mode: no metadata options sent \(AWS_REQUIRE_IMDSV2=false, as upstream\)/,
+    );
+    assert.equal(p.agentConnectHint(), undefined);
+
+    const strictLog = recordingLogger();
+    const strict = await provider({}, strictLog);
+    assert.match(strictLog.text(), /IMDS mode: IMDSv2 only \(HttpTokens=required, hop limit 1\)/);
+    assert.match(strict.agentConnectHint() ?? "", /set AWS_REQUIRE_IMDSV2=false/);
+  });
+
+  test("EXTERNAL_NETWORK_VIA_PODVM: a secondary interface at device index 1, deleted with the instance", async () => {
+    const logger = recordingLogger();
+    const modify = commandRecorder("ModifyNetworkInterfaceAttributeCommand");
+    const p = await createAwsProvider(awsEnv(moto.url, world), { logger, stateDir: "/nonexistent" }, modify);
+    open.push(p);
+    await p.start({ verify: false });
+    const req = createRequest({ spec: { multiNic: true } });
+    const inst = await p.create(req);
+    const nics = await ec2.send(
+      new DescribeNetworkInterfacesCommand({
+        Filters: [{ Name: "attachment.instance-id", Values: [inst.id] }],
+      }),
+    );
+    const byIndex = new Map(
+      (nics.NetworkInterfaces ?? []).map((n) => [n.Attachment?.DeviceIndex, n] as const),
+    );
+    assert.deepEqual([...byIndex.keys()].sort(), [0, 1]);
+    const secondary = byIndex.get(1)!;
+    assert.equal(secondary.SubnetId, world.subnetId);
+    // moto ignores the Attachment part of ModifyNetworkInterfaceAttribute: check what was asked.
+    assert.deepEqual(modify.inputs, [
+      {
+        NetworkInterfaceId: secondary.NetworkInterfaceId,
+        Attachment: { AttachmentId: secondary.Attachment?.AttachmentId, DeleteOnTermination: true },
+      },
+    ]);
+    const tags = new Map((secondary.TagSet ?? []).map((t) => [t.Key, t.Value]));
+    assert.equal(tags.get("Name"), `nic-${inst.id}`);
+    assert.equal(tags.get(OWNER_TAG_KEYS.sandboxId), req.owner.sandboxId);
+    assert.match(
+      logger.text(),
+      new RegExp(`attached secondary network interface ${secondary.NetworkInterfaceId}`),
+    );
+
+    const plain = createRequest();
+    const one = await p.create(plain);
+    const single = await ec2.send(
+      new DescribeNetworkInterfacesCommand({
+        Filters: [{ Name: "attachment.instance-id", Values: [one.id] }],
+      }),
+    );
+    assert.equal(single.NetworkInterfaces?.length, 1, "no second NIC without the setting");
+  });
+
   test("get and list find instances by id and by owner tags", async () => {
     const p = await provider();
     await p.start({ verify: false });
@@ -227,7 +303,10 @@ describe("AWS provider against moto", { skip, timeout: 240_000 }, () => {
     const p = await provider({ PODVM_AMI_ID: "ami-0123456789abcdef0" });
     await assert.rejects(p.start({ verify: false }), (err: Error) => {
       assert.ok(err instanceof InvalidConfigError);
-      assert.equal(err.message, "PODVM_AMI_ID ami-0123456789abcdef0 not found: InvalidAMIID.NotFound");
+      assert.equal(
+        err.message,
+        "PODVM_AMI_ID ami-0123456789abcdef0: InvalidAMIID.NotFound: The image id '[ami-0123456789abcdef0]' does not exist: not found",
+      );
       return true;
     });
   });

@@ -138,6 +138,32 @@ describe("caa serve with CLOUD_PROVIDER=aws against moto", () => {
     }
   });
 
+  test("a VM that never answers fails StartVM naming AWS_REQUIRE_IMDSV2, the setting older images need", async () => {
+    const world = await seedWorld(ec2);
+    const quiet = await makeDaemonDir();
+    const env = daemonEnv(quiet, {
+      CLOUD_PROVIDER: "aws",
+      ...awsEnv(moto.url, world),
+      FORWARDER_HOST: "127.0.0.1",
+      FORWARDER_PORT: String(await freePort()),
+      PROXY_TIMEOUT: "2s",
+    });
+    const daemon = await startDaemon(quiet, env, 60_000);
+    try {
+      assert.match(daemon.logs(), /IMDS mode: IMDSv2 only/);
+      const id = randomBytes(32).toString("hex");
+      const [, start, stop] = await goShimLifecycle(daemon.socket, { id, annotations: POD });
+      assert.equal(start.code, 2);
+      assert.match(start.message, /^agent-connect: no answer from 127\.0\.0\.1:\d+ after 2s/);
+      assert.match(start.message, /image before upstream v0\.21 .* set AWS_REQUIRE_IMDSV2=false$/);
+      assert.equal(stop.code, 0);
+      assert.deepEqual(await instancesOfSandbox(ec2, id, ["pending", "running"]), [], "the VM was deleted");
+    } finally {
+      await daemon.kill("SIGTERM");
+      await cleanupDaemon({ dir: quiet, bridge: "" });
+    }
+  });
+
   test("a bogus AMI fails start-up with a clear message before any pod arrives", async () => {
     const world = await seedWorld(ec2);
     const bad = await makeDaemonDir();

@@ -5,8 +5,13 @@ import { existsSync } from "node:fs";
 import net from "node:net";
 import { after, before, describe, test } from "node:test";
 import * as grpc from "@grpc/grpc-js";
-import { HypervisorClient } from "../../src/gen/hypervisor/hypervisor.ts";
+import {
+  HypervisorClient,
+  type VersionRequest,
+  type VersionResponse,
+} from "../../src/gen/hypervisor/hypervisor.ts";
 import { Request, Response } from "../../src/gen/ttrpc/request.ts";
+import { LEGACY_HYPERVISOR_SERVICE, LegacyHypervisorGrpc } from "../../src/hypervisor/legacy-names.ts";
 import { encodeFrame, FrameDecoder, FrameType } from "../../src/ttrpc/index.ts";
 import { goClientCall, goShimLifecycle } from "../helpers/go-peer.ts";
 import {
@@ -68,11 +73,17 @@ describe("caa serve with the local provider", () => {
     await cleanupDaemon({ dir, bridge: daemon?.bridge ?? "" });
   });
 
-  for (const style of ["go", "rust"] as const) {
-    test(`the ${style} shim's CreateVM → StartVM → StopVM leaves nothing behind`, async () => {
-      const id = sandboxId(style === "go" ? 1 : 2);
+  // runtime-rs before kata 3.23 calls the service remote.Hypervisor (KATA src/libs/protocols/protos/remote.proto).
+  const shims = [
+    { n: 1, style: "go", service: "hypervisor.Hypervisor" },
+    { n: 2, style: "rust", service: "hypervisor.Hypervisor" },
+    { n: 5, style: "rust", service: "remote.Hypervisor" },
+  ] as const;
+  for (const { n, style, service } of shims) {
+    test(`the ${style} shim's CreateVM → StartVM → StopVM on ${service} leaves nothing behind`, async () => {
+      const id = sandboxId(n);
       const before = vmNamespaces(daemon.env.LOCAL_NETNS_PREFIX);
-      const steps = await goShimLifecycle(daemon.socket, { id, style, annotations: POD });
+      const steps = await goShimLifecycle(daemon.socket, { id, style, service, annotations: POD });
       assert.deepEqual(
         steps.map((s) => [s.step, s.code, s.message]),
         [
@@ -93,6 +104,16 @@ describe("caa serve with the local provider", () => {
       );
     });
   }
+
+  test("remote.Hypervisor answers with the same errors", async () => {
+    const [unknown] = await goShimLifecycle(daemon.socket, {
+      id: sandboxId(98),
+      service: "remote.Hypervisor",
+      steps: ["stop"],
+    });
+    assert.equal(unknown.code, 5);
+    assert.equal(unknown.message, `stopping VM: sandbox ${sandboxId(98)} does not exist`);
+  });
 
   test(
     "a running sandbox is a VM namespace with a process, until StopVM",
@@ -228,6 +249,42 @@ describe("caa serve with the local provider", () => {
       client.close();
     }
   });
+
+  test("the gRPC endpoint answers under remote.Hypervisor too", async () => {
+    const Legacy = grpc.makeGenericClientConstructor(LegacyHypervisorGrpc, LEGACY_HYPERVISOR_SERVICE);
+    const client = new Legacy(`unix://${daemon.grpcSocket}`, grpc.credentials.createInsecure());
+    const version = (req: VersionRequest) =>
+      new Promise<VersionResponse>((resolve, reject) =>
+        client.makeUnaryRequest(
+          LegacyHypervisorGrpc.version.path,
+          LegacyHypervisorGrpc.version.requestSerialize,
+          LegacyHypervisorGrpc.version.responseDeserialize,
+          req,
+          (err, res) => (err || !res ? reject(err ?? new Error("no response")) : resolve(res)),
+        ),
+      );
+    try {
+      assert.equal((await version({ version: "" })).version, "0.0.0");
+    } finally {
+      client.close();
+    }
+  });
+});
+
+test("a POD_SUBNET_CIDRS entry that is not an IPv4 CIDR is refused at start-up", async () => {
+  const dir = await makeDaemonDir();
+  const env = daemonEnv(dir, {
+    EXTERNAL_NETWORK_VIA_PODVM: "true",
+    POD_SUBNET_CIDRS: "10.244.0.0/16,10.96.0/12",
+  });
+  try {
+    await assert.rejects(
+      startDaemon(dir, env, 60_000),
+      /POD_SUBNET_CIDRS: "10\.96\.0\/12" is not an IPv4 CIDR/,
+    );
+  } finally {
+    await cleanupDaemon({ dir, bridge: env.LOCAL_BRIDGE });
+  }
 });
 
 test("a PODS_DIR too long for a 64-character sandbox id is refused at start-up", async () => {

@@ -26,13 +26,18 @@ import { needsRoot } from "../helpers/requires.ts";
 const logger = silentLogger();
 const skip = needsRoot();
 
-async function inspect(t: Topology, index: number): Promise<PodNetworkConfig> {
+async function inspect(
+  t: Topology,
+  index: number,
+  extra: { externalNetViaPodVm?: boolean; podSubnetCidrs?: string[] } = {},
+): Promise<PodNetworkConfig> {
   return inspectPodNetwork({
     netnsPath: t.podPath,
     index,
     vxlanPort: 4789,
     vxlanMinId: 555000,
     hostNetns: t.worker,
+    ...extra,
   });
 }
 
@@ -234,12 +239,16 @@ describe("pod network VXLAN tunnel", { skip }, () => {
     }
   });
 
-  it("with external-net-via-pod-vm, moves the VM's secondary NIC into the pod netns as its default route", async () => {
+  it("EXTERNAL_NETWORK_VIA_PODVM: the VM's secondary NIC becomes the pod's default route; POD_SUBNET_CIDRS stay on the tunnel", async () => {
     await sh(["ip", "link", "add", "eth1", "type", "veth", "peer", "name", "ext1"], t.vm);
     await sh(["ip", "addr", "add", "203.0.113.50/24", "dev", "eth1"], t.vm);
     await sh(["ip", "link", "set", "eth1", "up"], t.vm);
     await sh(["ip", "route", "add", "default", "via", "203.0.113.1", "dev", "eth1", "metric", "200"], t.vm);
-    const config = { ...(await inspect(t, 8)), "external-net-via-pod-vm": true };
+    // What the daemon's EXTERNAL_NETWORK_VIA_PODVM=true and POD_SUBNET_CIDRS=10.244.0.0/16 hand to inspect.
+    const config = await inspect(t, 8, { externalNetViaPodVm: true, podSubnetCidrs: ["10.244.0.0/16"] });
+    assert.equal(config["external-net-via-pod-vm"], true);
+    const subnetRoute = config.routes?.find((r) => r.dst === "10.244.0.0/16");
+    assert.ok(subnetRoute?.gw, "the pod subnet is routed via the pod gateway");
     const vm = {
       config,
       podNetns: t.vmPod,
@@ -255,6 +264,11 @@ describe("pod network VXLAN tunnel", { skip }, () => {
       const defaults = (await sh(["ip", "route", "show", "default"], t.vmPod)).trim().split("\n");
       assert.equal(defaults.length, 1);
       assert.match(defaults[0], /^default via 203\.0\.113\.1 dev eth1\b/);
+      const subnet = await sh(["ip", "route", "show", "10.244.0.0/16"], t.vmPod);
+      assert.match(
+        subnet,
+        new RegExp(`^10\\.244\\.0\\.0/16 via ${subnetRoute.gw.replaceAll(".", "\\.")} dev `),
+      );
       assert.match(await sh(["ip", "-br", "link"], t.vm), /^ext1@/m);
       assert.doesNotMatch(await sh(["ip", "-br", "link"], t.vm), /^eth1@/m);
     } finally {

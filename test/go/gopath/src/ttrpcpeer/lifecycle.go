@@ -29,6 +29,8 @@ func runLifecycle(args []string) {
 	id := fs.String("id", "", "sandbox id")
 	netns := fs.String("netns", "", "network namespace path")
 	style := fs.String("style", "go", "go (connection per call) or rust (one persistent client)")
+	// runtime-rs before kata 3.23 called the service under proto package remote (KATA src/libs/protocols/protos/remote.proto).
+	service := fs.String("service", "hypervisor.Hypervisor", "hypervisor.Hypervisor or remote.Hypervisor")
 	steps := fs.String("steps", "create,start,stop", "comma-separated subset of create,start,stop")
 	startTimeout := fs.Duration("start-timeout", 600*time.Second, "StartVM deadline")
 	var annotations kvFlags
@@ -68,7 +70,7 @@ func runLifecycle(args []string) {
 		if err != nil {
 			res.Code, res.Message = errResult(err)
 		} else {
-			r := call(client, "hypervisor.Hypervisor", method, payload, timeout, nil)
+			r := call(client, *service, method, payload, timeout, nil)
 			if *style == "go" {
 				client.Close()
 			}
