@@ -6,6 +6,7 @@ import { ConfigError, resolve, type ConfigSource, type Resolved } from "../confi
 import { daemonOptions } from "../config/daemon.ts";
 import { createLogger, type Logger } from "../log/logger.ts";
 import { loadProvider } from "../../providers/registry.ts";
+import type { KubeIntegration } from "../k8s/integration.ts";
 import type { Provider } from "../../providers/types.ts";
 import { SandboxManager } from "../sandbox/manager.ts";
 import { SandboxStore } from "../sandbox/store.ts";
@@ -92,7 +93,7 @@ function clusterLeakCollector(
   leakCfg: Resolved<typeof leakOptions>,
   config: DaemonConfig,
   provider: Provider,
-  kube: ReturnType<typeof kubeIntegration>,
+  kube: KubeIntegration | undefined,
   logger: Logger,
   metrics: Metrics,
 ): ClusterLeakCollector | undefined {

@@ -120,7 +120,8 @@ export class Lifecycle {
       const code = errorCode(err);
       const detail = messageOf(err);
       const hint = stage === "agent-connect" ? this.d.provider.agentConnectHint?.() : undefined;
-      const message = (detail.startsWith(`${stage}:`) ? detail : `${stage}: ${detail}`) + (hint ? `; ${hint}` : "");
+      const message =
+        (detail.startsWith(`${stage}:`) ? detail : `${stage}: ${detail}`) + (hint ? `; ${hint}` : "");
       logger.error({ sandbox: record.id, pod: record.podName, stage, code, err: detail }, "StartVM failed");
       await this.steps.undoStart(record);
       await this.steps.fail(record, { stage, message, code });

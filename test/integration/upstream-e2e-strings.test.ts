@@ -33,14 +33,14 @@ import {
 } from "../helpers/daemon.ts";
 import { goShimLifecycle, type ShimStep } from "../helpers/go-peer.ts";
 import { awsEnv, motoClient, seedWorld, type MotoWorld } from "../helpers/moto-fixtures.ts";
-import { findMotoPython, startMoto, type Moto } from "../helpers/moto.ts";
+import { needsMoto, startMoto, type Moto } from "../helpers/moto.ts";
 
 const POD = {
   "io.kubernetes.cri.sandbox-name": "e2e",
   "io.kubernetes.cri.sandbox-namespace": "coco-pp-e2e-test",
 };
 const HV = "io.katacontainers.config.hypervisor.";
-const skip = findMotoPython() ? false : "no Python with moto on this machine";
+const skip = needsMoto();
 
 /** CreateVM then StartVM (the shim sends StopVM after a failure too); returns the failing step. */
 async function failingStep(daemon: DaemonProcess, annotations: Record<string, string>): Promise<ShimStep> {
