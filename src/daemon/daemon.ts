@@ -25,6 +25,7 @@ import { opsOptions } from "../ops/options.ts";
 import { startOpsServer, type OpsServer } from "../ops/server.ts";
 import { StartupCheck } from "../ops/startup.ts";
 import { k8sOptions } from "../k8s/options.ts";
+import type { KubeIntegration } from "../k8s/integration.ts";
 import { leakOptions } from "../leak/options.ts";
 import { LeakCollector } from "../leak/collector.ts";
 import { ClusterLeakCollector } from "../leak/cluster-collector.ts";
@@ -82,7 +83,7 @@ function clusterLeakCollector(
   leakCfg: Resolved<typeof leakOptions>,
   config: DaemonConfig,
   provider: Provider,
-  kube: ReturnType<typeof kubeIntegration>,
+  kube: KubeIntegration | undefined,
   logger: Logger,
   metrics: Metrics,
 ): ClusterLeakCollector | undefined {
