@@ -25,6 +25,7 @@ import { startOpsServer, type OpsServer } from "../ops/server.ts";
 import { StartupCheck } from "../ops/startup.ts";
 import { parseIpv4Cidr } from "../podnetwork/inspect.ts";
 import { k8sOptions } from "../k8s/options.ts";
+import type { KubeIntegration } from "../k8s/integration.ts";
 import { leakOptions } from "../leak/options.ts";
 import { LeakCollector } from "../leak/collector.ts";
 import { ClusterLeakCollector } from "../leak/cluster-collector.ts";
