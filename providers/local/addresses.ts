@@ -31,3 +31,21 @@ export function hostAddress(subnet: Subnet, n: number): string {
 export function hostCount(subnet: Subnet): number {
   return 2 ** (32 - subnet.prefix) - 2;
 }
+
+export function subnetText(s: Subnet): string {
+  return `${ipOf(s.base)}/${s.prefix}`;
+}
+
+/** The network an address with its prefix length belongs to (any prefix 0..32). */
+export function networkOf(address: string, prefixlen: number): Subnet {
+  const addr = address.split(".").reduce((a, o) => a * 256 + Number(o), 0);
+  const size = 2 ** (32 - prefixlen);
+  return { base: addr - (addr % size), prefix: prefixlen };
+}
+
+/** Two ranges overlap when one contains the other (CIDR blocks never partly overlap). */
+export function overlaps(a: Subnet, b: Subnet): boolean {
+  const aEnd = a.base + 2 ** (32 - a.prefix);
+  const bEnd = b.base + 2 ** (32 - b.prefix);
+  return a.base < bEnd && b.base < aEnd;
+}

@@ -1,17 +1,24 @@
 // Settings of the local provider: each "VM" is a network namespace on this host (a process on a
 // loopback address when not root), running the pod-VM boot chain (`caa podvm`).
+import { extname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { bool, duration, int, list, str } from "../../src/config/options.ts";
 
-const CLI = fileURLToPath(new URL("../../src/cli/main.ts", import.meta.url));
-const TEST_AGENT = fileURLToPath(new URL("../../test/fixtures/test-agent.ts", import.meta.url));
+/** A file of this product beside this one: `.ts` when run from source, `.js` from the build (dist/). */
+function sibling(relative: string): string {
+  return fileURLToPath(new URL(relative + extname(import.meta.url), import.meta.url));
+}
+
+const CLI = sibling("../../src/cli/main");
+/** The kata-agent stand-in every local VM boots (providers/local/kata-agent.ts). */
+const AGENT = sibling("./kata-agent");
 
 export const LOCAL_OPTIONS = {
   subnet: str(
     "local-vm-subnet",
     "LOCAL_VM_SUBNET",
-    "192.0.2.0/24",
-    "address range of local VMs; .1 is the bridge",
+    "",
+    "address range of local VMs, .1 on the bridge (default: the first of 192.0.2.0/24, 198.51.100.0/24, 203.0.113.0/24 no host interface uses, kept in the state dir)",
   ),
   bridge: str("local-bridge", "LOCAL_BRIDGE", "caa-br0", "bridge in the host netns that local VMs attach to"),
   netnsPrefix: str(
@@ -37,8 +44,8 @@ export const LOCAL_OPTIONS = {
   agentCommand: str(
     "local-agent-command",
     "LOCAL_AGENT_COMMAND",
-    `${process.execPath} ${TEST_AGENT}`,
-    "kata agent run inside each local VM (gets --socket and --record)",
+    `${process.execPath} ${AGENT}`,
+    "kata agent run inside each local VM (gets --socket and --record; default: the stand-in in providers/local/kata-agent)",
   ),
   forwarderPort: int("forwarder-port", "FORWARDER_PORT", 15150, "port the forwarder listens on in the VM"),
   instanceType: str("local-instance-type", "LOCAL_INSTANCE_TYPE", "local.medium", "default instance type"),

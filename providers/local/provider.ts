@@ -18,9 +18,10 @@ import { OWNER_TAG_KEYS } from "../types.ts";
 import { writeFileAtomic } from "../../src/util/atomic-file.ts";
 import { splitCommand } from "../../src/util/command.ts";
 import { KeyedLock } from "../../src/util/keyed-lock.ts";
-import { hostAddress, hostCount, parseSubnet, type Subnet } from "./addresses.ts";
+import { hostAddress, hostCount, parseSubnet, subnetText, type Subnet } from "./addresses.ts";
 import { LOCAL_INSTANCE_TYPES, type LOCAL_OPTIONS } from "./config.ts";
-import { createVmNetwork, deleteVmNetwork, ensureBridge } from "./vm-network.ts";
+import { createVmNetwork, deleteVmNetwork } from "./vm-network.ts";
+import { prepareBridgeNetwork } from "./vm-subnet.ts";
 import { isAlive, killVm, spawnVm, type VmProcess } from "./vm-process.ts";
 import type { Resolved } from "../../src/config/options.ts";
 
@@ -45,7 +46,8 @@ export class LocalProvider implements Provider {
   private readonly config: LocalConfig;
   private readonly deps: ProviderDeps;
   private readonly namespaces: boolean;
-  private readonly subnet: Subnet;
+  /** The loopback range, or (as root) the bridge range chosen by start(). */
+  private subnet: Subnet;
   private readonly vms = new Map<string, VmRecord>();
   /** Creates for one sandbox are serialised so a retry finds the VM the first call made. */
   private readonly createLock = new KeyedLock();
@@ -55,7 +57,7 @@ export class LocalProvider implements Provider {
     this.config = config;
     this.deps = deps;
     this.namespaces = process.getuid?.() === 0 && !config.forceLoopback;
-    this.subnet = parseSubnet(this.namespaces ? config.subnet : config.loopbackSubnet);
+    this.subnet = parseSubnet(config.loopbackSubnet);
   }
 
   async start(): Promise<void> {
@@ -66,10 +68,17 @@ export class LocalProvider implements Provider {
       this.vms.set(rec.id, rec);
     }
     if (this.namespaces) {
-      await ensureBridge(this.config.bridge, `${this.gateway()}/${this.subnet.prefix}`);
+      const net = await prepareBridgeNetwork({
+        stateDir: this.deps.stateDir,
+        bridge: this.config.bridge,
+        subnet: this.config.subnet,
+        vmAddresses: [...this.vms.values()].map((v) => v.ip),
+      });
+      this.subnet = net.subnet;
+      const range = subnetText(net.subnet);
       this.deps.logger.info(
-        { bridge: this.config.bridge, subnet: this.config.subnet, vms: this.vms.size },
-        `local provider: VMs are network namespaces on bridge ${this.config.bridge} (${this.config.subnet})`,
+        { bridge: this.config.bridge, subnet: range, vms: this.vms.size, removedBridges: net.removed },
+        `local provider: VMs are network namespaces on bridge ${this.config.bridge} with range ${range} (${net.reason})${net.removed.map((b) => `; removed bridge ${b} of an earlier run`).join("")}`,
       );
     } else {
       this.deps.logger.warn(
@@ -189,12 +198,9 @@ export class LocalProvider implements Provider {
       let n = 2;
       while (used.has(n)) n++;
       if (n > hostCount(this.subnet)) {
-        throw new ProviderError(
-          `no free address in ${this.namespaces ? this.config.subnet : this.config.loopbackSubnet}`,
-          {
-            code: "InsufficientAddresses",
-          },
-        );
+        throw new ProviderError(`no free address in ${subnetText(this.subnet)}`, {
+          code: "InsufficientAddresses",
+        });
       }
       const short = randomBytes(4).toString("hex");
       const id = `local-${short}`;

@@ -22,19 +22,34 @@ async function linkExists(name: string): Promise<boolean> {
   );
 }
 
-/** Create the bridge with the gateway address if it is not there yet. */
-export async function ensureBridge(bridge: string, gatewayCidr: string): Promise<void> {
+/**
+ * Create the bridge if it is not there, mark it as ours (alias), and leave the gateway as its only
+ * IPv4 address: an address of an earlier range of ours must not stay behind.
+ */
+export async function ensureBridge(bridge: string, gatewayCidr: string, alias: string): Promise<void> {
   if (!(await linkExists(bridge))) {
     await ip("link", "add", bridge, "type", "bridge").catch(async (err: unknown) => {
       if (!(await linkExists(bridge))) throw err;
     });
   }
-  const addrs = await ip("-j", "addr", "show", "dev", bridge);
-  const has = (JSON.parse(addrs) as { addr_info?: { local: string; prefixlen: number }[] }[]).some((l) =>
-    l.addr_info?.some((a) => `${a.local}/${a.prefixlen}` === gatewayCidr),
-  );
+  await ip("link", "set", "dev", bridge, "alias", alias);
+  const addrs = await ip("-j", "-4", "addr", "show", "dev", bridge);
+  let has = false;
+  for (const l of JSON.parse(addrs) as { addr_info?: { local: string; prefixlen: number }[] }[]) {
+    for (const a of l.addr_info ?? []) {
+      const cidr = `${a.local}/${a.prefixlen}`;
+      if (cidr === gatewayCidr) has = true;
+      else await ip("addr", "del", cidr, "dev", bridge);
+    }
+  }
   if (!has) await ip("addr", "add", gatewayCidr, "dev", bridge);
   await ip("link", "set", bridge, "up");
+}
+
+/** Move the ports of an old bridge of ours (VMs of an earlier run) to `bridge`, then delete it. */
+export async function replaceBridge(old: string, ports: readonly string[], bridge: string): Promise<void> {
+  for (const port of ports) await ip("link", "set", port, "master", bridge);
+  await deleteBridge(old);
 }
 
 export async function deleteBridge(bridge: string): Promise<void> {

@@ -1,17 +1,13 @@
 // `caa serve [provider] [-flag value …]`: the daemon. Flags and env names are upstream's
 // (`cloud-api-adaptor <provider> -socket …`), so the same DaemonSet settings work.
 import { runtimeRoot, serveOptionSpecs } from "../config/daemon.ts";
+import { flagLines } from "../config/help.ts";
 import { ConfigError, parseFlags } from "../config/options.ts";
 import { startDaemon, type Daemon } from "../daemon/daemon.ts";
 
 export function serveHelp(): string {
   const lines = ["Usage: caa serve [provider] [flags]", "", "Flags (env name, default):"];
-  for (const o of serveOptionSpecs().flatMap((spec) => Object.values(spec))) {
-    const def = Array.isArray(o.default) ? o.default.join(",") : String(o.default);
-    lines.push(
-      `  -${o.flag.padEnd(40)} ${(o.env ?? "").padEnd(38)} ${o.usage}${def !== "" ? ` (default ${def})` : ""}`,
-    );
-  }
+  lines.push(...flagLines(serveOptionSpecs()));
   lines.push("", "Provider settings are read from the environment (see README).");
   return lines.join("\n");
 }

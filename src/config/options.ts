@@ -18,6 +18,8 @@ export interface Option<T> {
   /** Never printed in logs or help output with its value. */
   secret?: boolean;
   parse(text: string): T;
+  /** The value as the user would type it (help output); String(value) when absent. */
+  format?(value: T): string;
 }
 
 export type OptionSpec = Record<string, Option<unknown>>;
@@ -70,6 +72,7 @@ export function duration(
     env,
     default: defMs,
     usage,
+    format: goDurationString,
     parse: (t) => {
       const ms = parseGoDuration(t);
       if (ms === undefined)
@@ -146,6 +149,32 @@ export function parseGoDuration(text: string): number | undefined {
     pos = re.lastIndex;
   }
   return pos === 0 ? undefined : total;
+}
+
+/** Go's time.Duration.String() of a millisecond count: 5m0s, 1h0m0s, 1m30s, 1.5s, 250ms, 0s. */
+export function goDurationString(ms: number): string {
+  if (ms < 0) return `-${goDurationString(-ms)}`;
+  if (ms === 0) return "0s";
+  const trim = (n: number): string => String(Math.round(n * 1e6) / 1e6);
+  if (ms < 1) return `${trim(ms * 1000)}µs`;
+  if (ms < 1000) return `${trim(ms)}ms`;
+  const h = Math.floor(ms / 3_600_000);
+  const m = Math.floor((ms % 3_600_000) / 60_000);
+  const s = `${trim((ms % 60_000) / 1000)}s`;
+  if (h > 0) return `${h}h${m}m${s}`;
+  return m > 0 ? `${m}m${s}` : s;
+}
+
+/** An option's default as typed on the command line; "" for a zero value (Go's flag package omits those). */
+export function defaultText(opt: Option<unknown>): string {
+  const d = opt.default;
+  if (opt.format) return d === 0 ? "" : opt.format(d);
+  if (Array.isArray(d)) return d.join(",");
+  if (typeof d === "object" && d !== null)
+    return Object.entries(d)
+      .map(([k, v]) => `${k}=${String(v)}`)
+      .join(",");
+  return d === false || d === 0 ? "" : String(d);
 }
 
 /** The env names a spec reads, in declaration order (a provider's `envNames`). */

@@ -8,6 +8,7 @@ import type { Writable } from "node:stream";
 import { loadProvider } from "../../providers/registry.ts";
 import type { Provider, ProviderDeps } from "../../providers/types.ts";
 import { bool, ConfigError, duration, int, parseFlags, resolve, str } from "../config/options.ts";
+import { flagLines } from "../config/help.ts";
 import { createLogger } from "../log/logger.ts";
 import { ConformanceRefusedError, isRealCloud, refusalMessage } from "./real-account.ts";
 import { runConformance } from "./runner.ts";
@@ -46,10 +47,8 @@ export interface ConformanceIo {
 }
 
 export function conformanceHelp(): string {
-  const lines = ["Usage: caa conformance [provider] [flags]", "", "Flags:"];
-  for (const o of Object.values(conformanceOptions)) {
-    lines.push(`  --${o.flag.padEnd(26)} ${o.usage}${o.env ? ` (env ${o.env})` : ""}`);
-  }
+  const lines = ["Usage: caa conformance [provider] [flags]", "", "Flags (env name, default):"];
+  lines.push(...flagLines([conformanceOptions], "--"));
   lines.push(
     "",
     "The provider reads its settings from the environment, as `caa serve` does. AWS with AWS_ENDPOINT",

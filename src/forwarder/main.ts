@@ -1,13 +1,30 @@
 // `caa forwarder` as a process: run until SIGTERM/SIGINT, exit non-zero with a one-line error when
 // start-up fails (missing or malformed apf.json, bad flags, listen error), as upstream's APF exits.
+import { flagLines } from "../config/help.ts";
 import { createLogger, type Logger } from "../log/logger.ts";
 import { runForwarder } from "./forwarder.ts";
+import { FORWARDER_OPTIONS } from "./options.ts";
+
+export function forwarderHelp(): string {
+  return [
+    "Usage: caa forwarder [flags]",
+    "",
+    "The agent-protocol-forwarder of the pod VM (upstream's flags; none has an env name).",
+    "",
+    "Flags (default):",
+    ...flagLines([FORWARDER_OPTIONS]),
+  ].join("\n");
+}
 
 /** Returns the process exit code. */
 export async function forwarderMain(
   argv: readonly string[],
   logger: Logger = createLogger(),
 ): Promise<number> {
+  if (argv.includes("-h") || argv.includes("--help")) {
+    process.stdout.write(`${forwarderHelp()}\n`);
+    return 0;
+  }
   let handle;
   try {
     handle = await runForwarder(argv, logger);

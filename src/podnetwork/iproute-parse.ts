@@ -27,6 +27,10 @@ export interface IpLink {
   address: string;
   /** linkinfo.info_kind (needs `-d`), "" when absent. */
   kind: string;
+  /** `ip link set … alias` text (ifalias), "" when unset. */
+  alias: string;
+  /** The bridge (or bond) this link is a port of, "" when none. */
+  master: string;
   addrs: IpAddress[];
   vxlan?: { id: number; remote: string; port: number };
 }
@@ -129,6 +133,8 @@ export function parseLinks(json: unknown): IpLink[] {
       mtu: typeof l.mtu === "number" ? l.mtu : 0,
       address: str(l.address),
       kind,
+      alias: str(l.ifalias),
+      master: str(l.master),
       addrs,
     };
     if (kind === "vxlan") {

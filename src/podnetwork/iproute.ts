@@ -16,6 +16,13 @@ export async function mainRoutes(netns: string | undefined): Promise<IpRoute[]> 
   );
 }
 
+/** IPv4 routes of every table (main, local, policy tables), as mainRoutes. */
+export async function allRoutes(netns: string | undefined): Promise<IpRoute[]> {
+  return parseRoutes(
+    await runJson(["ip", "-4", "-j", "-d", "-N", "route", "show", "table", "all"], { netns }),
+  );
+}
+
 /** All links with details (kind, vxlan data) and addresses. */
 export async function links(netns: string | undefined): Promise<IpLink[]> {
   return parseLinks(await runJson(["ip", "-j", "-d", "addr", "show"], { netns }));

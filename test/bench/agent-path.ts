@@ -132,7 +132,7 @@ export async function benchAgentPath(
 
     const agentSock = f("agent.sock");
     const agent = start(process.execPath, [
-      path.join(repo, "test/fixtures/test-agent.ts"),
+      path.join(repo, "providers/local/kata-agent.ts"),
       "--socket",
       agentSock,
     ]);

@@ -4,11 +4,11 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { DescribeInstancesCommand } from "@aws-sdk/client-ec2";
 import { OWNER_TAG_KEYS } from "../../providers/types.ts";
-import { findMotoPython, startMoto } from "../helpers/moto.ts";
+import { needsMoto, startMoto } from "../helpers/moto.ts";
 import { awsEnv, motoClient, seedWorld } from "../helpers/moto-fixtures.ts";
 import { runSuite } from "./fixtures/run-suite.ts";
 
-const skip = findMotoPython() ? false : "no Python with moto on this machine (reference/testbed.md)";
+const skip = needsMoto();
 
 test(
   "caa conformance --provider aws passes against moto and leaves nothing running",

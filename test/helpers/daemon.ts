@@ -10,7 +10,9 @@ import { fileURLToPath } from "node:url";
 
 export const CLI = fileURLToPath(new URL("../../src/cli/main.ts", import.meta.url));
 
-export const isRoot = process.getuid?.() === 0;
+import { isRoot } from "./requires.ts";
+
+export { isRoot };
 
 export interface DaemonProcess {
   dir: string;
@@ -27,12 +29,24 @@ export interface DaemonProcess {
   kill(signal?: NodeJS.Signals): Promise<void>;
 }
 
-let subnetCounter = 0;
-
-/** A /28 of 203.0.113.0/24 (documentation range) per daemon, so concurrent tests don't collide. */
+/**
+ * A /28 of 203.0.113.0/24 (documentation range) per daemon that no interface of this host uses
+ * now, so concurrent tests don't collide (the local provider refuses a range the host uses).
+ */
 function testSubnet(): string {
-  const k = (process.pid + subnetCounter++) % 16;
-  return `203.0.113.${k * 16}/28`;
+  const used = new Set<number>();
+  const out = isRoot ? execFileSync("ip", ["-j", "-4", "addr", "show"], { encoding: "utf8" }) : "[]";
+  for (const link of JSON.parse(out) as { addr_info?: { local: string }[] }[]) {
+    for (const a of link.addr_info ?? []) {
+      if (a.local.startsWith("203.0.113.")) used.add(Math.floor(Number(a.local.split(".")[3]) / 16));
+    }
+  }
+  const start = randomBytes(1)[0] % 16;
+  for (let i = 0; i < 16; i++) {
+    const k = (start + i) % 16;
+    if (!used.has(k)) return `203.0.113.${k * 16}/28`;
+  }
+  throw new Error("every /28 of 203.0.113.0/24 is in use on this host");
 }
 
 export { freePort } from "./ports.ts";
@@ -81,7 +95,7 @@ export async function startDaemon(
   dir: string,
   env: Record<string, string>,
   timeoutMs = 30_000,
-  opts: { netns?: string; args?: string[]; recovered?: boolean } = {},
+  opts: { netns?: string; args?: string[]; cli?: string; cwd?: string; recovered?: boolean } = {},
 ): Promise<DaemonProcess> {
   let output = "";
   // nsenter execs the command, so the child's pid is the daemon's; unlike `ip netns exec` it keeps
@@ -92,13 +106,14 @@ export async function startDaemon(
         `--net=/run/netns/${opts.netns}`,
         "--",
         process.execPath,
-        CLI,
+        opts.cli ?? CLI,
         "serve",
         ...(opts.args ?? []),
       ]
-    : [process.execPath, CLI, "serve", ...(opts.args ?? [])];
+    : [process.execPath, opts.cli ?? CLI, "serve", ...(opts.args ?? [])];
   const child = spawn(argv[0], argv.slice(1), {
     env: { ...process.env, ...env },
+    cwd: opts.cwd,
     stdio: ["ignore", "pipe", "pipe"],
   });
   child.stdout.on("data", (d: Buffer) => (output += d.toString()));

@@ -6,6 +6,7 @@ import { createHash } from "node:crypto";
 import { chmodSync, existsSync, mkdirSync, renameSync, statSync } from "node:fs";
 import { homedir } from "node:os";
 import { join, resolve } from "node:path";
+import { requirement } from "./requires.ts";
 
 const LAYER = resolve(
   import.meta.dirname,
@@ -34,10 +35,9 @@ export function findHelm(): { path: string } | { missing: string } {
   return { path: bin };
 }
 
-/** `false` when helm is there; a skip reason otherwise. Throws under CI=true. */
+/** `false` when helm is there; a skip reason otherwise (requirement(): throws under CI=true). */
 export function helmOrSkip(): { helm: string; skip: false } | { helm: ""; skip: string } {
   const found = findHelm();
   if ("path" in found) return { helm: found.path, skip: false };
-  if (process.env.CI === "true") throw new Error(`CI=true and ${found.missing}`);
-  return { helm: "", skip: found.missing };
+  return { helm: "", skip: requirement("helm", false, found.missing) as string };
 }

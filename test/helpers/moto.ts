@@ -1,11 +1,9 @@
 // Starts moto's EC2 server (reference/testbed.md) on a free 127.0.0.1 port with AMI and
 // instance-type validation on, and stops it by PID.
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { readdirSync } from "node:fs";
-import { homedir } from "node:os";
-import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { freePort } from "./ports.ts";
+import { requirement } from "./requires.ts";
 
 export interface Moto {
   url: string;
@@ -16,24 +14,31 @@ export interface Moto {
   stop(): Promise<void>;
 }
 
-let cachedPython: string | null | undefined;
+let cached: string[] | null | undefined;
 
-/** The Python interpreter that has moto: $MOTO_PYTHON, else one of pyenv's versions. */
-export function findMotoPython(): string | undefined {
-  if (cachedPython !== undefined) return cachedPython ?? undefined;
-  const candidates: string[] = [];
-  if (process.env.MOTO_PYTHON) candidates.push(process.env.MOTO_PYTHON);
-  const root = process.env.PYENV_ROOT ?? join(homedir(), ".pyenv");
-  try {
-    for (const v of readdirSync(join(root, "versions")).sort().reverse())
-      candidates.push(join(root, "versions", v, "bin", "python3"));
-  } catch {
-    // no pyenv
-  }
-  candidates.push("python3");
-  cachedPython =
-    candidates.find((p) => spawnSync(p, ["-c", "import moto"], { stdio: "ignore" }).status === 0) ?? null;
-  return cachedPython ?? undefined;
+/**
+ * How to start moto's server: $MOTO_PYTHON -m moto.server, else `moto_server` on PATH, else a
+ * `python3` on PATH that has moto. Only PATH is searched, so hiding moto from PATH hides it
+ * (scripts/test puts pyenv's interpreter on PATH when moto is there).
+ */
+export function findMoto(): string[] | undefined {
+  if (cached !== undefined) return cached ?? undefined;
+  const works = (argv: string[]): boolean =>
+    spawnSync(argv[0], [...argv.slice(1), "--help"], { stdio: "ignore" }).status === 0;
+  const candidates: string[][] = [];
+  if (process.env.MOTO_PYTHON) candidates.push([process.env.MOTO_PYTHON, "-m", "moto.server"]);
+  candidates.push(["moto_server"], ["python3", "-m", "moto.server"]);
+  cached = candidates.find(works) ?? null;
+  return cached ?? undefined;
+}
+
+/** Skip reason for tests that need moto (a failure under CI=true), or false. */
+export function needsMoto(): false | string {
+  return requirement(
+    "moto",
+    findMoto() !== undefined,
+    "moto_server, or a python3 with moto, on PATH; or MOTO_PYTHON=<python with moto>",
+  );
 }
 
 async function waitReady(url: string, child: ChildProcess, timeoutMs: number): Promise<void> {
@@ -64,13 +69,13 @@ async function stopChild(child: ChildProcess): Promise<void> {
 }
 
 export async function startMoto(opts: { timeoutMs?: number } = {}): Promise<Moto> {
-  const python = findMotoPython();
-  if (!python) throw new Error("no Python with moto found (set MOTO_PYTHON); see reference/testbed.md");
+  const moto = findMoto();
+  if (!moto) throw new Error("moto not found: put moto_server on PATH or set MOTO_PYTHON");
   let lastErr: unknown;
   for (let tries = 0; tries < 3; tries++) {
     const port = await freePort();
     const url = `http://127.0.0.1:${port}`;
-    const child = spawn(python, ["-m", "moto.server", "-H", "127.0.0.1", "-p", String(port)], {
+    const child = spawn(moto[0], [...moto.slice(1), "-H", "127.0.0.1", "-p", String(port)], {
       env: {
         ...process.env,
         MOTO_ENABLE_AMI_VALIDATION: "true",

@@ -36,10 +36,6 @@ export async function sh(argv: string[], netns?: string): Promise<string> {
   return stdout;
 }
 
-export function isRoot(): boolean {
-  return process.getuid?.() === 0;
-}
-
 export function uniqueId(): string {
   return randomBytes(3).toString("hex");
 }

@@ -14,11 +14,11 @@ import { CertAuthority, buildClientTls } from "../../src/tls/index.ts";
 import { Code, TtrpcClient, TtrpcError } from "../../src/ttrpc/index.ts";
 import { decodeInitdata, encodeInitdata, initdataDigest } from "../../src/userdata/initdata.ts";
 import { closedPort, tlsConfig } from "../fixtures/test-agent-env.ts";
-import type { RecordedCall } from "../fixtures/test-agent.ts";
+import type { RecordedCall } from "../../providers/local/kata-agent.ts";
 
 const repo = path.resolve(import.meta.dirname, "../..");
 const FORWARDER = path.join(repo, "src/forwarder/main.ts");
-const TEST_AGENT = path.join(repo, "test/fixtures/test-agent.ts");
+const TEST_AGENT = path.join(repo, "providers/local/kata-agent.ts");
 const VM = "podvm-nginx-5e6f7a8b";
 
 interface Proc {

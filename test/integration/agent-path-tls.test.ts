@@ -18,7 +18,7 @@ import {
 } from "../../src/tls/index.ts";
 import { TtrpcClient } from "../../src/ttrpc/index.ts";
 import { VM_NAME, setupAgentPath, tlsConfig, type AgentPathEnv } from "../fixtures/test-agent-env.ts";
-import { SERVING } from "../fixtures/test-agent.ts";
+import { SERVING } from "../../providers/local/kata-agent.ts";
 import { captureLogger } from "../helpers/capture-logger.ts";
 import { goTlsCheck, startGoTlsRelay } from "../fixtures/test-agent-go.ts";
 

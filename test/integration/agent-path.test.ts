@@ -10,7 +10,7 @@ import { CreateContainerRequest, CreateSandboxRequest } from "../../src/gen/agen
 import { CheckRequest, HealthCheckResponse, HealthDefinition } from "../../src/gen/agent/health.ts";
 import { Code, TtrpcClient, TtrpcError } from "../../src/ttrpc/index.ts";
 import { POD_NS_PATH, closedPort, setupAgentPath, type AgentPathEnv } from "../fixtures/test-agent-env.ts";
-import { SERVING } from "../fixtures/test-agent.ts";
+import { SERVING } from "../../providers/local/kata-agent.ts";
 import { goClientCall } from "../helpers/go-peer.ts";
 import { RawConn } from "../helpers/ttrpc-raw.ts";
 

@@ -16,9 +16,9 @@ import {
   seedWorld,
   type MotoWorld,
 } from "../helpers/moto-fixtures.ts";
-import { findMotoPython, startMoto, type Moto } from "../helpers/moto.ts";
+import { needsMoto, startMoto, type Moto } from "../helpers/moto.ts";
 
-const skip = findMotoPython() ? false : "no Python with moto on this machine (reference/testbed.md)";
+const skip = needsMoto();
 
 const FAST_RETRIES = {
   AWS_API_RETRY_BASE_DELAY: "5ms",

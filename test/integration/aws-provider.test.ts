@@ -21,9 +21,9 @@ import {
   seedWorld,
   type MotoWorld,
 } from "../helpers/moto-fixtures.ts";
-import { findMotoPython, startMoto, type Moto } from "../helpers/moto.ts";
+import { needsMoto, startMoto, type Moto } from "../helpers/moto.ts";
 
-const skip = findMotoPython() ? false : "no Python with moto on this machine (reference/testbed.md)";
+const skip = needsMoto();
 
 describe("AWS provider against moto", { skip, timeout: 240_000 }, () => {
   let moto: Moto;

@@ -19,7 +19,7 @@ import { startArmEmulator, type ArmEmulator } from "../azure-emulator/index.ts";
 import { azureProviderEnv } from "../azure-emulator/env.ts";
 import { generatedPublicKey } from "../../providers/azure/ssh-key.ts";
 
-const TEST_AGENT = fileURLToPath(new URL("../fixtures/test-agent.ts", import.meta.url));
+const TEST_AGENT = fileURLToPath(new URL("../../providers/local/kata-agent.ts", import.meta.url));
 const POD = { "io.kubernetes.cri.sandbox-name": "cloudy", "io.kubernetes.cri.sandbox-namespace": "default" };
 
 /** A pod VM on this host: the test agent plus `caa forwarder` fed the given user-data. */

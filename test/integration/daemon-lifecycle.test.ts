@@ -12,12 +12,12 @@ import { goClientCall, goShimLifecycle } from "../helpers/go-peer.ts";
 import {
   cleanupDaemon,
   daemonEnv,
-  isRoot,
   makeDaemonDir,
   startDaemon,
   vmNamespaces,
   type DaemonProcess,
 } from "../helpers/daemon.ts";
+import { needsRoot } from "../helpers/requires.ts";
 
 const POD = {
   "io.kubernetes.cri.sandbox-name": "nginx",
@@ -96,7 +96,7 @@ describe("caa serve with the local provider", () => {
 
   test(
     "a running sandbox is a VM namespace with a process, until StopVM",
-    { skip: !isRoot && "needs root for namespaces" },
+    { skip: needsRoot() },
     async () => {
       const id = sandboxId(3);
       const before = vmNamespaces(daemon.env.LOCAL_NETNS_PREFIX);

@@ -19,7 +19,7 @@ import { captureLogger } from "../helpers/capture-logger.ts";
 import { FakeKubeApi } from "../helpers/fake-kube-api.ts";
 import { FakeProvider, ownerTags } from "../helpers/fake-provider.ts";
 import { awsEnv, motoClient, seedWorld, type MotoWorld } from "../helpers/moto-fixtures.ts";
-import { findMotoPython, startMoto, type Moto } from "../helpers/moto.ts";
+import { needsMoto, startMoto, type Moto } from "../helpers/moto.ts";
 import { FakeSandboxSource, sandboxView } from "../helpers/sandbox-source.ts";
 
 const CLUSTER = "cluster-a";
@@ -261,7 +261,7 @@ describe("leak collector with the local provider", () => {
   });
 });
 
-const noMoto = findMotoPython() ? false : "no Python with moto on this machine (reference/testbed.md)";
+const noMoto = needsMoto();
 
 describe("leak collector with the AWS provider against moto", { skip: noMoto, timeout: 240_000 }, () => {
   let moto: Moto;

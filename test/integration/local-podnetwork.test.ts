@@ -18,6 +18,7 @@ import {
   vmNamespaces,
   type DaemonProcess,
 } from "../helpers/daemon.ts";
+import { needsRoot } from "../helpers/requires.ts";
 
 const exec = promisify(execFile);
 const TCP_TOOL = fileURLToPath(new URL("../helpers/tcp-tool.ts", import.meta.url));
@@ -106,7 +107,7 @@ after(async () => {
 
 test(
   "pod traffic crosses a VXLAN tunnel between the worker and a local VM, both ways",
-  { skip: !isRoot && "needs root (network namespaces)" },
+  { skip: needsRoot() },
   async () => {
     const id = randomBytes(32).toString("hex");
     const before = vmNamespaces(env.LOCAL_NETNS_PREFIX);
@@ -156,7 +157,7 @@ async function vxlanId(podNs: string): Promise<string | undefined> {
 
 test(
   "VNIs of running sandboxes survive kill -9, and a new sandbox gets a different one",
-  { skip: !isRoot && "needs root (network namespaces)" },
+  { skip: needsRoot() },
   async () => {
     const a = randomBytes(32).toString("hex");
     const b = randomBytes(32).toString("hex");

@@ -11,10 +11,10 @@ import {
   VM_IP,
   buildTopology,
   destroyTopology,
-  isRoot,
   sh,
   type Topology,
 } from "../helpers/podnetwork-topology.ts";
+import { needsRoot } from "../helpers/requires.ts";
 
 const logger = silentLogger();
 
@@ -30,7 +30,7 @@ describe("tunnel MTU", () => {
 describe(
   "tunnel MTU on a jumbo-frame network",
   {
-    skip: isRoot() ? false : "needs root for network namespaces, veth and vxlan",
+    skip: needsRoot(),
   },
   () => {
     let t: Topology;

@@ -14,7 +14,6 @@ import {
   VM_IP,
   buildTopology,
   destroyTopology,
-  isRoot,
   netnsExists,
   residue,
   sh,
@@ -22,9 +21,10 @@ import {
   tcpTool,
   type Topology,
 } from "../helpers/podnetwork-topology.ts";
+import { needsRoot } from "../helpers/requires.ts";
 
 const logger = silentLogger();
-const skip = isRoot() ? false : "needs root for network namespaces, veth, vxlan, tc and iptables";
+const skip = needsRoot();
 
 async function inspect(t: Topology, index: number): Promise<PodNetworkConfig> {
   return inspectPodNetwork({

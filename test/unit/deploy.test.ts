@@ -15,6 +15,7 @@ import type { IDaemonSet } from "kubernetes-models/apps/v1/DaemonSet";
 import type { IContainer } from "kubernetes-models/v1/Container";
 import type { ProviderModule } from "../../providers/types.ts";
 import { serveOptionSpecs } from "../../src/config/daemon.ts";
+import { needsKubectl } from "../helpers/requires.ts";
 
 const ROOT = path.resolve(import.meta.dirname, "../..");
 const OVERLAYS = ["aws", "azure", "local"] as const;
@@ -46,9 +47,7 @@ const CLUSTER_SCOPED = new Set([
   "CustomResourceDefinition",
 ]);
 
-const kubectl = spawnSync("kubectl", ["version", "--client"], { encoding: "utf8" });
-const noKubectl = kubectl.status === 0 ? false : "kubectl (with kustomize) is not installed";
-if (noKubectl) console.log(`# skipping deploy rendering tests: ${noKubectl}`);
+const noKubectl = needsKubectl();
 
 const rendered = new Map<string, K8sObject[]>();
 function render(overlay: string): K8sObject[] {

@@ -14,6 +14,7 @@ import { RuntimeClass } from "kubernetes-models/node.k8s.io/v1";
 import { ClusterRole, ClusterRoleBinding } from "kubernetes-models/rbac.authorization.k8s.io/v1";
 import { ConfigMap, Secret, Service, ServiceAccount } from "kubernetes-models/v1";
 import { helmOrSkip } from "../helpers/helm.ts";
+import { needsKubectl } from "../helpers/requires.ts";
 
 const ROOT = path.resolve(import.meta.dirname, "../..");
 const CHART = path.join(ROOT, "deploy/helm/peerpods");
@@ -21,7 +22,7 @@ const NS = "confidential-containers-system";
 const PROVIDERS = ["aws", "azure", "local"] as const;
 const { helm, skip } = helmOrSkip();
 if (skip) console.log(`# skipping helm chart tests: ${skip}`);
-const kubectl = spawnSync("kubectl", ["version", "--client"], { encoding: "utf8" }).status === 0;
+const noKubectl = needsKubectl();
 
 interface Obj {
   apiVersion: string;
@@ -233,23 +234,19 @@ describe("helm chart deploy/helm/peerpods", { skip }, () => {
   });
 
   for (const provider of PROVIDERS) {
-    test(
-      `${provider}: the same objects as deploy/overlays/${provider}`,
-      { skip: kubectl ? false : "no kubectl" },
-      () => {
-        const res = spawnSync("kubectl", ["kustomize", path.join(ROOT, "deploy/overlays", provider)], {
-          encoding: "utf8",
-        });
-        assert.equal(res.status, 0, res.stderr);
-        const kustomized = parseAllDocuments(res.stdout).map((d) => d.toJS() as Obj);
-        const charted = template(["--set", `provider=${provider}`]);
-        for (const name of SHARED) {
-          const [kind, n] = name.split("/");
-          const a = { ...find(charted, kind, n) };
-          const b = { ...find(kustomized, kind, n) };
-          assert.deepEqual(a, b, `${name} differs between the chart and the overlay`);
-        }
-      },
-    );
+    test(`${provider}: the same objects as deploy/overlays/${provider}`, { skip: noKubectl }, () => {
+      const res = spawnSync("kubectl", ["kustomize", path.join(ROOT, "deploy/overlays", provider)], {
+        encoding: "utf8",
+      });
+      assert.equal(res.status, 0, res.stderr);
+      const kustomized = parseAllDocuments(res.stdout).map((d) => d.toJS() as Obj);
+      const charted = template(["--set", `provider=${provider}`]);
+      for (const name of SHARED) {
+        const [kind, n] = name.split("/");
+        const a = { ...find(charted, kind, n) };
+        const b = { ...find(kustomized, kind, n) };
+        assert.deepEqual(a, b, `${name} differs between the chart and the overlay`);
+      }
+    });
   }
 });

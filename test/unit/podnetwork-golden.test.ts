@@ -11,7 +11,8 @@ import { parseLinks, parseNeighbors, parseRoutes } from "../../src/podnetwork/ip
 import { neighborAddArgs, orderRoutes, routeAddArgs } from "../../src/podnetwork/pod-routes.ts";
 import { DEFAULT_VXLAN_MIN_ID, DEFAULT_VXLAN_PORT, vniFor } from "../../src/podnetwork/vni.ts";
 import { parseApfJson, renderApfJson } from "../../src/userdata/apf-config.ts";
-import { isRoot, sh, uniqueId } from "../helpers/podnetwork-topology.ts";
+import { sh, uniqueId } from "../helpers/podnetwork-topology.ts";
+import { needsRoot } from "../helpers/requires.ts";
 
 // `ip -4 -j -d route show table main` from a pod netns (iproute2 6.1), names as printed by default.
 const ROUTES_BY_NAME = `[{"type":"unicast","dst":"default","gateway":"198.51.100.1","dev":"eth0","protocol":"boot","scope":"global","flags":[]},
@@ -80,6 +81,7 @@ describe("ip -j parsing and upstream's route selection", () => {
     const links = parseLinks(
       JSON.parse(`[{"ifindex":2,"ifname":"vxlan1","mtu":1450,"address":"0a:58:0a:f4:01:07",
         "linkinfo":{"info_kind":"vxlan","info_data":{"id":555003,"remote":"192.0.2.2","port":4789}},
+        "ifalias":"pod tunnel","master":"br0",
         "addr_info":[{"family":"inet","local":"198.51.100.10","prefixlen":24},{"family":"inet6","local":"fe80::1","prefixlen":64}]}]`),
     );
     assert.deepEqual(links[0], {
@@ -88,6 +90,8 @@ describe("ip -j parsing and upstream's route selection", () => {
       mtu: 1450,
       address: "0a:58:0a:f4:01:07",
       kind: "vxlan",
+      alias: "pod tunnel",
+      master: "br0",
       addrs: [
         { family: "inet", local: "198.51.100.10", prefixlen: 24 },
         { family: "inet6", local: "fe80::1", prefixlen: 64 },
@@ -223,147 +227,121 @@ const GOLDEN = `{
     "pod-name": "nginx"
 }`;
 
-describe(
-  "inspect of a constructed pod netns",
-  { skip: isRoot() ? false : "needs root for network namespaces" },
-  () => {
-    const id = uniqueId();
-    const host = `gh-${id}`;
-    const pod = `gp-${id}`;
-    before(async () => {
-      await sh(["ip", "netns", "add", host]);
-      await sh(["ip", "netns", "add", pod]);
-      const run = (ns: string, ...args: string[]) => sh(["ip", "-n", ns, ...args]);
-      await run(host, "link", "add", "ens3", "type", "veth", "peer", "name", "ens4");
-      await run(host, "addr", "add", "192.0.2.1/24", "dev", "ens3");
-      await run(host, "addr", "add", "192.0.2.9/24", "dev", "ens3");
-      await run(host, "link", "set", "ens3", "up");
-      await run(host, "route", "add", "default", "via", "192.0.2.254", "dev", "ens3");
-      // A Calico-style pod: gateway 169.254.1.1 reached through a link route and a permanent neighbour.
-      await run(pod, "link", "add", "eth0", "type", "veth", "peer", "name", "peer0");
-      await run(pod, "link", "set", "eth0", "address", "0a:58:c6:33:64:0a", "mtu", "1480", "up");
-      await run(pod, "addr", "add", "198.51.100.10/24", "dev", "eth0");
-      await run(pod, "route", "add", "169.254.1.1", "dev", "eth0", "scope", "link");
-      await run(pod, "route", "add", "default", "via", "169.254.1.1", "dev", "eth0");
-      await run(
-        pod,
-        "route",
-        "add",
-        "203.0.113.0/24",
-        "via",
-        "169.254.1.1",
-        "dev",
-        "eth0",
-        "proto",
-        "static",
-      );
-      await run(
-        pod,
-        "route",
-        "add",
-        "203.0.113.128/25",
-        "via",
-        "169.254.1.1",
-        "dev",
-        "eth0",
-        "proto",
-        "zebra",
-      );
-      await run(pod, "route", "add", "blackhole", "192.0.2.0/24");
-      await run(
-        pod,
-        "route",
-        "add",
-        "192.0.2.128/25",
-        "proto",
-        "static",
-        "nexthop",
-        "via",
-        "169.254.1.1",
-        "dev",
-        "eth0",
-        "nexthop",
-        "via",
-        "198.51.100.1",
-        "dev",
-        "eth0",
-      );
-      await run(
-        pod,
-        "neigh",
-        "add",
-        "169.254.1.1",
-        "lladdr",
-        "ee:ee:ee:ee:ee:ee",
-        "dev",
-        "eth0",
-        "nud",
-        "permanent",
-      );
-      await run(
-        pod,
-        "neigh",
-        "add",
-        "198.51.100.5",
-        "lladdr",
-        "02:00:00:00:00:05",
-        "dev",
-        "eth0",
-        "nud",
-        "reachable",
-      );
-    });
-    after(async () => {
-      await sh(["ip", "netns", "del", host]).catch(() => undefined);
-      await sh(["ip", "netns", "del", pod]).catch(() => undefined);
-    });
+describe("inspect of a constructed pod netns", { skip: needsRoot() }, () => {
+  const id = uniqueId();
+  const host = `gh-${id}`;
+  const pod = `gp-${id}`;
+  before(async () => {
+    await sh(["ip", "netns", "add", host]);
+    await sh(["ip", "netns", "add", pod]);
+    const run = (ns: string, ...args: string[]) => sh(["ip", "-n", ns, ...args]);
+    await run(host, "link", "add", "ens3", "type", "veth", "peer", "name", "ens4");
+    await run(host, "addr", "add", "192.0.2.1/24", "dev", "ens3");
+    await run(host, "addr", "add", "192.0.2.9/24", "dev", "ens3");
+    await run(host, "link", "set", "ens3", "up");
+    await run(host, "route", "add", "default", "via", "192.0.2.254", "dev", "ens3");
+    // A Calico-style pod: gateway 169.254.1.1 reached through a link route and a permanent neighbour.
+    await run(pod, "link", "add", "eth0", "type", "veth", "peer", "name", "peer0");
+    await run(pod, "link", "set", "eth0", "address", "0a:58:c6:33:64:0a", "mtu", "1480", "up");
+    await run(pod, "addr", "add", "198.51.100.10/24", "dev", "eth0");
+    await run(pod, "route", "add", "169.254.1.1", "dev", "eth0", "scope", "link");
+    await run(pod, "route", "add", "default", "via", "169.254.1.1", "dev", "eth0");
+    await run(pod, "route", "add", "203.0.113.0/24", "via", "169.254.1.1", "dev", "eth0", "proto", "static");
+    await run(pod, "route", "add", "203.0.113.128/25", "via", "169.254.1.1", "dev", "eth0", "proto", "zebra");
+    await run(pod, "route", "add", "blackhole", "192.0.2.0/24");
+    await run(
+      pod,
+      "route",
+      "add",
+      "192.0.2.128/25",
+      "proto",
+      "static",
+      "nexthop",
+      "via",
+      "169.254.1.1",
+      "dev",
+      "eth0",
+      "nexthop",
+      "via",
+      "198.51.100.1",
+      "dev",
+      "eth0",
+    );
+    await run(
+      pod,
+      "neigh",
+      "add",
+      "169.254.1.1",
+      "lladdr",
+      "ee:ee:ee:ee:ee:ee",
+      "dev",
+      "eth0",
+      "nud",
+      "permanent",
+    );
+    await run(
+      pod,
+      "neigh",
+      "add",
+      "198.51.100.5",
+      "lladdr",
+      "02:00:00:00:00:05",
+      "dev",
+      "eth0",
+      "nud",
+      "reachable",
+    );
+  });
+  after(async () => {
+    await sh(["ip", "netns", "del", host]).catch(() => undefined);
+    await sh(["ip", "netns", "del", pod]).catch(() => undefined);
+  });
 
-    it("produces upstream's pod-network JSON, as rendered into apf.json", async () => {
-      const config = await inspectPodNetwork({
-        netnsPath: `/run/netns/${pod}`,
-        index: 12,
-        vxlanPort: 4789,
-        vxlanMinId: 555000,
-        podSubnetCidrs: ["198.18.0.0/15", "not-a-cidr"],
-        hostNetns: host,
-      });
-      const apf = renderApfJson({ "pod-network": config, "pod-namespace": "default", "pod-name": "nginx" });
-      assert.equal(apf, GOLDEN);
-      assert.deepEqual(parseApfJson(GOLDEN)["pod-network"], config);
+  it("produces upstream's pod-network JSON, as rendered into apf.json", async () => {
+    const config = await inspectPodNetwork({
+      netnsPath: `/run/netns/${pod}`,
+      index: 12,
+      vxlanPort: 4789,
+      vxlanMinId: 555000,
+      podSubnetCidrs: ["198.18.0.0/15", "not-a-cidr"],
+      hostNetns: host,
     });
+    const apf = renderApfJson({ "pod-network": config, "pod-namespace": "default", "pod-name": "nginx" });
+    assert.equal(apf, GOLDEN);
+    assert.deepEqual(parseApfJson(GOLDEN)["pod-network"], config);
+  });
 
-    it("marks a non-primary -host-interface as dedicated and takes its first IPv4 address", async () => {
-      await sh(["ip", "-n", host, "addr", "add", "203.0.113.9/24", "dev", "ens4"]);
+  it("marks a non-primary -host-interface as dedicated and takes its first IPv4 address", async () => {
+    await sh(["ip", "-n", host, "addr", "add", "203.0.113.9/24", "dev", "ens4"]);
+    const config = await inspectPodNetwork({
+      netnsPath: `/run/netns/${pod}`,
+      hostInterface: "ens4",
+      index: 0,
+      vxlanPort: 4789,
+      vxlanMinId: 555000,
+      hostNetns: host,
+    });
+    assert.equal(config.dedicated, true);
+    assert.equal(config["worker-node-ip"], "203.0.113.9/24");
+  });
+
+  it("works for a netns given as a bind-mounted file outside /run/netns", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "podnet-"));
+    const file = join(dir, "netns");
+    await writeFile(file, "");
+    await sh(["mount", "--bind", `/run/netns/${pod}`, file]);
+    try {
       const config = await inspectPodNetwork({
-        netnsPath: `/run/netns/${pod}`,
-        hostInterface: "ens4",
-        index: 0,
+        netnsPath: file,
+        index: 1,
         vxlanPort: 4789,
         vxlanMinId: 555000,
         hostNetns: host,
       });
-      assert.equal(config.dedicated, true);
-      assert.equal(config["worker-node-ip"], "203.0.113.9/24");
-    });
-
-    it("works for a netns given as a bind-mounted file outside /run/netns", async () => {
-      const dir = await mkdtemp(join(tmpdir(), "podnet-"));
-      const file = join(dir, "netns");
-      await writeFile(file, "");
-      await sh(["mount", "--bind", `/run/netns/${pod}`, file]);
-      try {
-        const config = await inspectPodNetwork({
-          netnsPath: file,
-          index: 1,
-          vxlanPort: 4789,
-          vxlanMinId: 555000,
-          hostNetns: host,
-        });
-        assert.equal(config.podip, "198.51.100.10/24");
-      } finally {
-        await sh(["umount", file]);
-        await rm(dir, { recursive: true });
-      }
-    });
-  },
-);
+      assert.equal(config.podip, "198.51.100.10/24");
+    } finally {
+      await sh(["umount", file]);
+      await rm(dir, { recursive: true });
+    }
+  });
+});
