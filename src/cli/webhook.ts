@@ -1,6 +1,6 @@
 // `caa webhook`: the peer-pod admission webhook. It loads the configured provider (CLOUD_PROVIDER
 // and its settings from peer-pods-cm, as the daemon) only to learn the allowed instance types and
-// their sizes; it creates nothing.
+// their sizes; it creates nothing. Ready once it listens; stops on SIGTERM.
 import { readFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -27,8 +27,13 @@ export async function webhook(args: string[]): Promise<void> {
     },
     { enabled: daemon.externalPlugin, path: daemon.externalPluginPath, hash: daemon.externalPluginHash },
   );
-  await provider.start({ verify: false });
-  const instanceTypes = provider.instanceTypes();
+  // A cloud provider learns its types' sizes at start-up; one that knows them already (local) is
+  // not started, so the webhook never sets up what a daemon would (the local bridge).
+  let instanceTypes = provider.instanceTypes();
+  if (instanceTypes.length === 0) {
+    await provider.start({ verify: false });
+    instanceTypes = provider.instanceTypes();
+  }
   logger.info(
     { provider: provider.name, instanceTypes: instanceTypes.map((t) => t.name) },
     "instance types for sizing",

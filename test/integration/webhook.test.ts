@@ -2,7 +2,11 @@
 // ("Dynamic Admission Control", request and response examples), the returned JSON patch applied
 // to the pod and the result validated against the Pod schema.
 import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { request } from "node:https";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { Pod } from "kubernetes-models/v1";
 import type { InstanceType } from "../../providers/types.ts";
@@ -10,6 +14,7 @@ import { generateCertificate, loadSigner } from "../../src/tls/certgen.ts";
 import { startWebhook, WEBHOOK_PATH, type WebhookServer } from "../../src/webhook/server.ts";
 import { captureLogger } from "../helpers/capture-logger.ts";
 import { jsonPatch } from "../helpers/fake-kube-api.ts";
+import { freePort } from "../helpers/ports.ts";
 
 const HOST = "peerpods-webhook.confidential-containers-system.svc";
 const TYPES: InstanceType[] = [
@@ -350,3 +355,62 @@ describe("admission webhook (upstream sizing)", () => {
     assert.deepEqual(out.spec.initContainers?.[0].resources, {});
   });
 });
+
+describe("caa webhook (the command)", () => {
+  test("serves with the local provider's instance types from files in WEBHOOK_CERT_DIR, stops on SIGTERM", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "webhook-cli-"));
+    const root = await generateCertificate({ org: "test-ca", isCa: true, validDays: 1 });
+    ca = root.certPem;
+    const leaf = await generateCertificate({
+      org: "peerpods",
+      name: HOST,
+      validDays: 1,
+      issuer: await loadSigner(root),
+    });
+    await writeFile(join(dir, "tls.crt"), leaf.certPem);
+    await writeFile(join(dir, "tls.key"), leaf.keyPem);
+    const port = await freePort();
+    const child = spawn(process.execPath, ["src/cli/main.ts", "webhook"], {
+      cwd: join(import.meta.dirname, "../.."),
+      env: {
+        ...process.env,
+        CLOUD_PROVIDER: "local",
+        LOCAL_INSTANCE_TYPES: "local.small,local.large",
+        LOCAL_INSTANCE_TYPE: "local.small",
+        WEBHOOK_PORT: String(port),
+        WEBHOOK_CERT_DIR: dir,
+        LOG_FORMAT: "json",
+      },
+      stdio: ["ignore", "ignore", "pipe"],
+    });
+    let stderr = "";
+    child.stderr.on("data", (c: Buffer) => (stderr += c.toString()));
+    try {
+      await waitFor(
+        () => stderr.includes("admission webhook listening"),
+        20_000,
+        () => stderr,
+      );
+      const server = { address: `https://127.0.0.1:${port}` } as WebhookServer;
+      const { pod: out } = await admit(
+        server,
+        pod({ containers: [c("app", { requests: { cpu: "2", memory: "4Gi" } })] }),
+      );
+      // 2.25 vCPUs, 4216 MiB: local.small (1, 2048) is too small, local.large (4, 16384) fits.
+      assert.equal(out.metadata.annotations?.[A.type], "local.large");
+    } finally {
+      child.kill("SIGTERM");
+      const code = await new Promise<number | null>((resolve) => child.once("exit", resolve));
+      await rm(dir, { recursive: true, force: true });
+      assert.equal(code, 0, stderr);
+    }
+  });
+});
+
+async function waitFor(cond: () => boolean, ms: number, why: () => string): Promise<void> {
+  const until = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > until) throw new Error(`timed out: ${why()}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
