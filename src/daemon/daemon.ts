@@ -6,7 +6,6 @@ import { ConfigError, resolve, type ConfigSource, type Resolved } from "../confi
 import { daemonOptions } from "../config/daemon.ts";
 import { createLogger, type Logger } from "../log/logger.ts";
 import { loadProvider } from "../../providers/registry.ts";
-import type { KubeIntegration } from "../k8s/integration.ts";
 import type { Provider } from "../../providers/types.ts";
 import { SandboxManager } from "../sandbox/manager.ts";
 import { SandboxStore } from "../sandbox/store.ts";
