@@ -28,6 +28,7 @@ import { k8sOptions } from "../k8s/options.ts";
 import { kubeIntegration } from "../k8s/integration.ts";
 import { leakOptions } from "../leak/options.ts";
 import { LeakCollector } from "../leak/collector.ts";
+import { createWarmPool, poolOptions, type WarmPool } from "../pool/index.ts";
 
 export type DaemonConfig = Resolved<ReturnType<typeof daemonOptions>>;
 
@@ -37,6 +38,7 @@ export interface Daemon {
   provider: Provider;
   manager: SandboxManager;
   metrics: Metrics;
+  pool?: WarmPool;
   /** `http://127.0.0.1:port` of the ops endpoint, when it runs. */
   opsAddress?: string;
   close(): Promise<void>;
@@ -80,6 +82,7 @@ export async function startDaemon(src: ConfigSource, opts: { logger?: Logger } =
   const ops = resolve(opsOptions, src);
   const kubeCfg = resolve(k8sOptions, src);
   const leakCfg = resolve(leakOptions, src);
+  const poolCfg = resolve(poolOptions, src);
   const tls = resolve(TLS_OPTIONS, src);
   validateTlsConfig(tls);
   checkPodsDir(config.podsDir);
@@ -105,6 +108,17 @@ export async function startDaemon(src: ConfigSource, opts: { logger?: Logger } =
   // The CA lives in the state directory: a restarted daemon must keep trusting its running VMs.
   const ca = await CertAuthority.loadOrCreate(join(config.stateDir, "tls"));
   const store = await SandboxStore.open(join(config.stateDir, "sandboxes"));
+  const pool = await createWarmPool({
+    settings: poolCfg,
+    provider,
+    stateDir: config.stateDir,
+    cluster: config.clusterName,
+    node: kubeCfg.nodeName,
+    forwarderPort: config.forwarderPort,
+    logger,
+    metrics,
+    sandboxOwns: (id) => manager.ownsInstance(id),
+  });
   const manager = new SandboxManager({
     provider,
     store,
@@ -127,8 +141,10 @@ export async function startDaemon(src: ConfigSource, opts: { logger?: Logger } =
       onCall: (method, ms, ok, bytesIn, bytesOut) => metrics.agentCall(method, ms, ok, bytesIn, bytesOut),
     }),
     observer: lifecycleObserver({ metrics, kube, logger }),
+    pool,
   });
   await recoverSandboxes(manager);
+  await pool?.start();
 
   const service = new HypervisorService(manager, logger);
   const ttrpc = hypervisorTtrpcServer(service);
@@ -157,6 +173,7 @@ export async function startDaemon(src: ConfigSource, opts: { logger?: Logger } =
         pods: kube?.nodePods,
         runtimeClassName: ops.runtimeClassName,
       }),
+      pool,
       logger,
     });
   }
@@ -174,6 +191,7 @@ export async function startDaemon(src: ConfigSource, opts: { logger?: Logger } =
           logger,
           metrics,
           peerPods: kube?.peerPods,
+          pool,
         })
       : undefined;
   leaks?.start();
@@ -185,11 +203,13 @@ export async function startDaemon(src: ConfigSource, opts: { logger?: Logger } =
     provider,
     manager,
     metrics,
+    pool,
     opsAddress: opsServer?.address,
     async close() {
       if (closed) return;
       closed = true;
       await leaks?.stop();
+      await pool?.close();
       await ttrpc.close();
       await grpc?.close();
       await manager.close();

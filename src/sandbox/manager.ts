@@ -9,7 +9,7 @@ import { PartialCreateError, ProviderError } from "../../providers/errors.ts";
 import { LifecycleError } from "./errors.ts";
 import { KeyedLock } from "../util/keyed-lock.ts";
 import type { SandboxRecord, SandboxView, Stage, StartStage } from "./model.ts";
-import type { AgentPort, AgentSession, LifecycleObserver, PodNetworkPort } from "./ports.ts";
+import type { AgentPort, AgentSession, LifecycleObserver, PodNetworkPort, WarmPoolPort } from "./ports.ts";
 import type { SandboxStore } from "./store.ts";
 import { buildSandboxRecord, type CreateVMInput } from "./create.ts";
 
@@ -30,6 +30,7 @@ export interface ManagerDeps {
   network?: PodNetworkPort;
   agent?: AgentPort;
   observer?: LifecycleObserver;
+  pool?: WarmPoolPort;
 }
 
 export class SandboxManager {
@@ -201,7 +202,8 @@ export class SandboxManager {
     record.lastError = undefined;
     try {
       await this.enter(record, "provisioning");
-      const instance = await this.createInstance(record, signal);
+      const instance =
+        (await this.claimPooled(record, signal)) ?? (await this.createInstance(record, signal));
       const ip = instance.ips[0];
       if (!ip) throw new ProviderError(`instance ${instance.id} has no IP address`, { code: "NoAddress" });
 
@@ -246,6 +248,38 @@ export class SandboxManager {
       this.deps.observer?.failed?.(record, record.lastError);
       throw new LifecycleError("failed", message, { code, cause: err });
     }
+  }
+
+  /**
+   * A pool hit: the claimed VM is on the sandbox's record before the bind, so a restart finds it.
+   * A VM that cannot be bound is deleted and StartVM goes on cold.
+   */
+  private async claimPooled(record: SandboxRecord, signal: AbortSignal): Promise<Instance | undefined> {
+    const { pool, observer } = this.deps;
+    const instance = await pool?.claim(record.id, record.spec);
+    if (!pool || !instance) return undefined;
+    await this.recordInstance(record, instance);
+    try {
+      await pool.bind(instance.id, record.userData, signal);
+    } catch (err) {
+      this.log.warn(
+        { sandbox: record.id, pod: record.podName, instance: instance.id, err: errorMessage(err) },
+        "binding a pooled VM failed; deleting it and creating one",
+      );
+      await this.deleteInstance(record);
+      record.instance = undefined;
+      record.lastError = undefined;
+      await this.deps.store.put(record);
+      if (signal.aborted) throw err;
+      return undefined;
+    }
+    record.pooled = true;
+    this.log.info(
+      { component: "adaptor/cloud", sandbox: record.id, pod: record.podName, instance: instance.id },
+      `took pooled instance ${instance.name} for sandbox ${record.id}`,
+    );
+    await observer?.instanceCreated?.(record);
+    return instance;
   }
 
   private async createInstance(record: SandboxRecord, signal: AbortSignal): Promise<Instance> {
@@ -451,6 +485,7 @@ export class SandboxManager {
       vni:
         r.tunnelIndex !== undefined && this.deps.network ? this.deps.network.vni(r.tunnelIndex) : undefined,
       timings: { ...r.timings },
+      pooled: r.pooled,
       lastError: r.lastError,
     };
   }

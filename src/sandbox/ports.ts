@@ -1,5 +1,6 @@
 // What the sandbox lifecycle needs from the parts below it. The daemon wiring (src/daemon/) adapts
 // the pod network, the agent proxy, TLS and Kubernetes to these, so the lifecycle imports none of them.
+import type { Instance, InstanceSpec } from "../../providers/types.ts";
 import type { SandboxError, SandboxRecord, Stage } from "./model.ts";
 
 /** Worker side of the pod tunnel (src/podnetwork). */
@@ -41,4 +42,12 @@ export interface LifecycleObserver {
   failed?(sandbox: SandboxRecord, error: SandboxError): void;
   instanceCreated?(sandbox: SandboxRecord): Promise<void>;
   instanceDeleted?(sandbox: SandboxRecord): Promise<void>;
+}
+
+/** The warm pool (src/pool/): StartVM takes a ready VM instead of creating one, when it has one. */
+export interface WarmPoolPort {
+  /** Claim a ready VM of this spec's pool key for the sandbox, durably; undefined on a miss. */
+  claim(sandboxId: string, spec: InstanceSpec): Promise<Instance | undefined>;
+  /** Push the sandbox's user-data to the claimed VM; throws when it cannot be bound. */
+  bind(instanceId: string, userData: string, signal: AbortSignal): Promise<void>;
 }

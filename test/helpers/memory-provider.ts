@@ -33,7 +33,10 @@ export class MemoryProvider implements Provider {
 
   async create(req: CreateRequest): Promise<Instance> {
     const tags: Record<string, string> = { Name: req.name };
-    for (const [k, key] of Object.entries(OWNER_TAG_KEYS)) tags[key] = req.owner[k as keyof OwnerTags];
+    for (const [k, key] of Object.entries(OWNER_TAG_KEYS)) {
+      const value = req.owner[k as keyof OwnerTags];
+      if (value !== undefined) tags[key] = value;
+    }
     return this.plant(tags, new Date());
   }
 
@@ -74,6 +77,9 @@ export function ownerTags(
   name = `podvm-${owner.podName}-${owner.sandboxId.slice(0, 8)}`,
 ): Record<string, string> {
   const tags: Record<string, string> = { Name: name };
-  for (const [k, key] of Object.entries(OWNER_TAG_KEYS)) tags[key] = owner[k as keyof OwnerTags];
+  for (const [k, key] of Object.entries(OWNER_TAG_KEYS)) {
+    const value = owner[k as keyof OwnerTags];
+    if (value !== undefined) tags[key] = value;
+  }
   return tags;
 }
