@@ -88,7 +88,10 @@ export class WarmPool {
     rec.claimedBy = sandboxId;
     await this.o.store.put(rec);
     this.o.metrics?.poolClaim(key, true);
-    this.log.info({ sandbox: sandboxId, instance: rec.instance.id, key }, `claimed pooled VM ${rec.name}`);
+    this.log.info(
+      { sandbox: sandboxId, instance: rec.instance.id, poolKey: key },
+      `claimed pooled VM ${rec.name}`,
+    );
     this.refiller.kick();
     return { id: rec.instance.id, name: rec.name, ips: [...rec.instance.ips], tags: {} };
   }
