@@ -9,7 +9,14 @@ import { PartialCreateError, ProviderError } from "../../providers/errors.ts";
 import { LifecycleError } from "./errors.ts";
 import { KeyedLock } from "../util/keyed-lock.ts";
 import type { SandboxRecord, SandboxView, Stage, StartStage } from "./model.ts";
-import type { AgentPort, AgentSession, LifecycleObserver, PodNetworkPort, WarmPoolPort } from "./ports.ts";
+import type {
+  AgentPort,
+  AgentSession,
+  LifecycleObserver,
+  PodNetworkPort,
+  PullSecretsPort,
+  WarmPoolPort,
+} from "./ports.ts";
 import type { SandboxStore } from "./store.ts";
 import { buildSandboxRecord, type CreateVMInput } from "./create.ts";
 
@@ -30,6 +37,7 @@ export interface ManagerDeps {
   network?: PodNetworkPort;
   agent?: AgentPort;
   observer?: LifecycleObserver;
+  pullSecrets?: PullSecretsPort;
   pool?: WarmPoolPort;
 }
 

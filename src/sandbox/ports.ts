@@ -51,3 +51,9 @@ export interface WarmPoolPort {
   /** Push the sandbox's user-data to the claimed VM; throws when it cannot be bound. */
   bind(instanceId: string, userData: string, signal: AbortSignal): Promise<void>;
 }
+
+/** Registry credentials for the pod's images (src/k8s/pull-secrets.ts), only in Kubernetes. */
+export interface PullSecretsPort {
+  /** The merged auth.json text, or undefined when the pod has none. Never throws. */
+  authJson(podNamespace: string, podName: string): Promise<string | undefined>;
+}
