@@ -62,11 +62,28 @@ export interface InstanceType {
   vcpus: number;
   memoryMiB: number;
   gpus: number;
+  /**
+   * False when this provider cannot create the type with its configuration (AWS: no SEV-SNP while
+   * confidential VMs are on). Capacity fallback never moves to such a type; selecting it still
+   * fails with the provider's InvalidConfig error, as before.
+   */
+  creatable?: boolean;
+}
+
+/** What a provider can do beyond the required methods; the daemon asks instead of testing classes. */
+export interface ProviderCapabilities {
+  /**
+   * The worker can reach its instances over VXLAN, so the daemon builds the pod network tunnel.
+   * False for the local provider's loopback fallback (no namespaces). Default true.
+   */
+  podNetwork: boolean;
 }
 
 export interface Provider {
   /** Registry name, e.g. "aws". */
   readonly name: string;
+  /** Optional; absent means every capability at its default. Valid after start(). */
+  capabilities?(): ProviderCapabilities;
   /**
    * Called once before the daemon serves. Reads what selection needs (sizes of the allowed
    * types) and, when `verify` is set (CLOUD_CONFIG_VERIFY), checks the configuration against the cloud.
@@ -83,9 +100,12 @@ export interface Provider {
    */
   allowList?(): string[];
   /**
-   * Create one instance. Must not create a second one when called again for the same sandbox
-   * after an ambiguous failure. Throws a ProviderError; PartialCreateError carries an instance
-   * that exists and must be deleted by the caller.
+   * Create one instance of exactly `req.spec.instanceType` (the core chose it and does capacity
+   * fallback and retries of the whole create; src/sandbox/capacity.ts). Must not create a second
+   * one when called again for the same sandbox after an ambiguous failure. Throws a typed failure
+   * (providers/errors.ts): an error whose `kind` or `code` is NotFound, InsufficientCapacity,
+   * Throttled or InvalidConfig — a plugin may throw a plain `{ code, message }` — and, when an
+   * instance exists anyway, an `instance` field (PartialCreateError) that the caller deletes.
    */
   create(req: CreateRequest, signal?: AbortSignal): Promise<Instance>;
   /** Delete and resolve once deletion is accepted; an instance that does not exist counts as deleted. */

@@ -99,8 +99,3 @@ export async function describeInstanceTypes(
     });
   return found;
 }
-
-/** Upstream's order for selection: ascending by (GPUs, memory, vCPUs), stable (CAA util.go). */
-export function sortForSelection<T extends InstanceType>(types: readonly T[]): T[] {
-  return [...types].sort((a, b) => a.gpus - b.gpus || a.memoryMiB - b.memoryMiB || a.vcpus - b.vcpus);
-}

@@ -1,5 +1,5 @@
-// CreateInstance (upstream-caa.md §7): RunInstances for the selected type, falling back to the
-// next allowed type on InsufficientInstanceCapacity; after an ambiguous failure the instance is
+// CreateInstance (upstream-caa.md §7): RunInstances for the one type the core asks for (a capacity
+// error is an InsufficientCapacityError: the core decides whether to try another type); after an ambiguous failure the instance is
 // looked up by its sandbox tag before anything is created again (moto ignores ClientToken, EC2
 // honours it: we rely on both). IPs come from the RunInstances answer; the public IP after the
 // running waiter.
@@ -42,8 +42,6 @@ export interface CreateContext {
   logger: ProviderLogger;
   image(imageId: string, label: string, signal?: AbortSignal): Promise<ImageInfo>;
   typeInfo(name: string, signal?: AbortSignal): Promise<TypeInfo>;
-  /** The selected type and the types to try after it when capacity runs out. */
-  candidates(req: CreateRequest): string[];
   /** Sandboxes whose last create ended without knowing whether an instance was made. */
   unsettled: Set<string>;
 }
@@ -85,35 +83,24 @@ async function launch(ctx: CreateContext, req: CreateRequest, signal?: AbortSign
   const base = await basePlan(ctx, req, signal);
   if (cfg.useLaunchTemplate)
     return runOne(ctx, req, { ...base, launchTemplateName: cfg.launchTemplateName }, signal);
-  const types = ctx.candidates(req);
-  const selected = await ctx.typeInfo(types[0], signal);
-  if (!cfg.disableCvm && !selected.sevSnp)
+  const type = await ctx.typeInfo(req.spec.instanceType || cfg.instanceType, signal);
+  if (!cfg.disableCvm && !type.sevSnp)
     throw new InvalidConfigError(
-      `instance type ${selected.name} does not support AMD SEV-SNP (no amd-sev-snp in ProcessorInfo.SupportedFeatures); ` +
+      `instance type ${type.name} does not support AMD SEV-SNP (no amd-sev-snp in ProcessorInfo.SupportedFeatures); ` +
         `choose an SEV-SNP type (e.g. m6a.large) or set DISABLECVM=true`,
       { code: "SevSnpUnsupported" },
     );
-  const failures: string[] = [];
-  let lastErr: unknown;
-  for (const type of types) {
-    try {
-      return await runOne(ctx, req, { ...base, instanceType: type, sevSnp: !cfg.disableCvm }, signal);
-    } catch (err) {
-      const code = awsCode(err);
-      if (!isCapacityCode(code)) throw err;
-      failures.push(`${type} (${code})`);
-      lastErr = err;
-      ctx.logger.warn(
-        { sandbox: req.owner.sandboxId, instanceType: type, code },
-        "no capacity, trying the next type",
-      );
-    }
+  try {
+    return await runOne(ctx, req, { ...base, instanceType: type.name, sevSnp: !cfg.disableCvm }, signal);
+  } catch (err) {
+    const code = awsCode(err);
+    if (!isCapacityCode(code)) throw err;
+    // The core moves on to the next type (src/sandbox/capacity.ts).
+    throw new InsufficientCapacityError(
+      `RunInstances for sandbox ${req.owner.sandboxId}: AWS ${code} for ${type.name} in ${cfg.region}`,
+      { code, cause: err },
+    );
   }
-  throw new InsufficientCapacityError(
-    `RunInstances for sandbox ${req.owner.sandboxId}: AWS ${awsCode(lastErr)} for ${types[0]} in ${cfg.region}` +
-      `${types.length > 1 ? `; tried ${failures.slice(1).join(", ")}` : ""}`,
-    { code: awsCode(lastErr), cause: lastErr },
-  );
 }
 
 async function basePlan(

@@ -12,17 +12,10 @@ import type {
   ProviderLogger,
 } from "../types.ts";
 import { OWNER_TAG_KEYS } from "../types.ts";
-import {
-  describeImage,
-  describeInstanceTypes,
-  sortForSelection,
-  type ImageInfo,
-  type TypeInfo,
-} from "./catalog.ts";
+import { describeImage, describeInstanceTypes, type ImageInfo, type TypeInfo } from "./catalog.ts";
 import { createEc2Client, credentialsMode, type ClientCustomizer } from "./client.ts";
 import { createInstance } from "./create.ts";
 import { deleteInstance } from "./delete.ts";
-import { capacityCandidates } from "./fallback.ts";
 import {
   describeInstance,
   findBySandbox,
@@ -34,6 +27,7 @@ import { endpointOf, type AwsConfig } from "./options.ts";
 import type { Reconciler } from "./retry.ts";
 import { effectiveRootVolumeSize } from "./run-request.ts";
 import { verifyConfig } from "./verify.ts";
+import { sortInstanceTypes } from "../../src/sandbox/instance-type.ts";
 
 export interface AwsProviderOptions {
   /** Adjust the SDK client (unit tests add a middleware that answers instead of EC2). */
@@ -50,7 +44,7 @@ export class AwsProvider implements Provider {
   readonly #images = new Map<string, Promise<ImageInfo>>();
   readonly #types = new Map<string, TypeInfo>();
   readonly #unsettled = new Set<string>();
-  #sorted: TypeInfo[] = [];
+  #listed: TypeInfo[] = [];
 
   constructor(cfg: AwsConfig, deps: ProviderDeps, opts: AwsProviderOptions = {}) {
     this.#cfg = cfg;
@@ -122,8 +116,8 @@ export class AwsProvider implements Provider {
     const listed = cfg.instanceTypes.length > 0 ? cfg.instanceTypes : [cfg.instanceType];
     const infos = await describeInstanceTypes(this.#ec2, [...listed, cfg.instanceType], signal);
     for (const [name, info] of infos) this.#types.set(name, info);
-    this.#sorted = sortForSelection(listed.map((n) => infos.get(n) as TypeInfo));
-    this.#logger.info({ instanceTypes: this.#sorted }, "InstanceTypeSpecList");
+    this.#listed = listed.map((n) => infos.get(n) as TypeInfo);
+    this.#logger.info({ instanceTypes: this.#listed }, "InstanceTypeSpecList");
     if (!cfg.disableCvm && !cfg.useLaunchTemplate)
       for (const t of infos.values())
         if (!t.sevSnp)
@@ -134,8 +128,18 @@ export class AwsProvider implements Provider {
     if (opts.verify) for (const w of await verifyConfig(this.#ec2, cfg, signal)) this.#logger.warn({}, w);
   }
 
+  /**
+   * In selection order (the core's one sort). Without SEV-SNP (while confidential VMs are on) a
+   * type is not creatable; with a launch template the template fixes the type, so none is.
+   */
   instanceTypes(): InstanceType[] {
-    return this.#sorted.map(({ name, vcpus, memoryMiB, gpus }) => ({ name, vcpus, memoryMiB, gpus }));
+    const cfg = this.#cfg;
+    return sortInstanceTypes(
+      this.#listed.map(({ name, vcpus, memoryMiB, gpus, sevSnp }) => {
+        const creatable = !cfg.useLaunchTemplate && (cfg.disableCvm || sevSnp);
+        return { name, vcpus, memoryMiB, gpus, ...(creatable ? {} : { creatable }) };
+      }),
+    );
   }
 
   defaultInstanceType(): string {
@@ -154,13 +158,6 @@ export class AwsProvider implements Provider {
         logger: this.#logger,
         image: (id, label, s) => this.#image(id, label, s),
         typeInfo: (name, s) => this.#typeInfo(name, s),
-        candidates: (r) =>
-          capacityCandidates(
-            r.spec.instanceType || this.#cfg.instanceType,
-            this.#sorted,
-            r.spec,
-            !this.#cfg.disableCvm,
-          ),
         unsettled: this.#unsettled,
       },
       req,

@@ -1,8 +1,8 @@
 // The one retry wrapper for every EC2 call, as SDK middleware (STYLE.md: cross-cutting behaviour
 // on the stack, not in each call). The client itself runs with maxAttempts 1 so retries never
 // stack. Exponential backoff with full jitter inside a total time budget, as AWS advises for
-// RequestLimitExceeded (users-and-clouds.md §0). Every attempt is reported for metrics.
-import { setTimeout as sleep } from "node:timers/promises";
+// RequestLimitExceeded (users-and-clouds.md §0), run by the one loop in src/util/backoff.ts.
+// Every attempt is reported for metrics.
 import type {
   HandlerExecutionContext,
   InitializeHandler,
@@ -10,6 +10,7 @@ import type {
   InitializeMiddleware,
   Pluggable,
 } from "@smithy/types";
+import { backoffDelay as computedDelay, retry, type Backoff } from "../../src/util/backoff.ts";
 import { awsCode, classify, recordAttempts } from "./aws-errors.ts";
 
 export interface RetryPolicy {
@@ -49,50 +50,72 @@ function abortSignalOf(context: HandlerExecutionContext): AbortSignal | undefine
 
 /** Full jitter: uniform in [0, min(max, base * 2^(attempt-1))]. */
 export function backoffDelay(policy: RetryPolicy, attempt: number, random: () => number): number {
-  const ceiling = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** (attempt - 1));
-  return Math.floor(random() * ceiling);
+  return computedDelay(backoffOf(policy, random), attempt, random);
+}
+
+function backoffOf(policy: RetryPolicy, random: () => number): Backoff {
+  return {
+    attempts: policy.maxAttempts,
+    budgetMs: policy.budgetMs,
+    baseMs: policy.baseDelayMs,
+    capMs: policy.maxDelayMs,
+    jitter: "full",
+    random,
+  };
 }
 
 function retrying<I extends object, O extends object>(hooks: CallHooks): InitializeMiddleware<I, O> {
-  const random = hooks.random ?? Math.random;
+  const backoff = backoffOf(hooks.policy, hooks.random ?? Math.random);
   return (next: InitializeHandler<I, O>, context: HandlerExecutionContext) =>
     async (args: InitializeHandlerArguments<I>) => {
       const operation = operationOf(context);
       const signal = abortSignalOf(context);
       const reconcile = hooks.reconcilers?.[operation];
-      const started = Date.now();
-      for (let attempt = 1; ; attempt++) {
-        try {
-          const out = await next(args);
-          hooks.onAttempt?.(operation, "ok");
-          return out;
-        } catch (err) {
-          const code = awsCode(err);
-          hooks.onAttempt?.(operation, code);
-          const kind = signal?.aborted ? "final" : classify(err);
-          const delayMs = backoffDelay(hooks.policy, attempt, random);
-          const giveUp =
-            kind === "final" ||
-            attempt >= hooks.policy.maxAttempts ||
-            Date.now() - started + delayMs > hooks.policy.budgetMs;
-          if (giveUp) {
-            recordAttempts(err, attempt);
-            throw err;
-          }
-          hooks.onRetry?.({ operation, code, attempt, delayMs });
-          await sleep(delayMs, undefined, { signal });
-          if (kind === "ambiguous" && reconcile) {
+      let ambiguous: unknown;
+      return retry(
+        async () => {
+          if (ambiguous !== undefined && reconcile) {
             // If the lookup itself fails, whether the call took effect stays unknown: give up
             // with the original failure rather than risk a second effect.
+            const failure = ambiguous;
             const found = await reconcile(args.input, signal).catch(() => {
-              recordAttempts(err, attempt);
-              throw err;
+              throw new GiveUp(failure);
             });
             if (found) return { output: found as O, response: undefined };
           }
-        }
-      }
+          try {
+            const out = await next(args);
+            hooks.onAttempt?.(operation, "ok");
+            return out;
+          } catch (err) {
+            hooks.onAttempt?.(operation, awsCode(err));
+            ambiguous = classify(err) === "ambiguous" ? err : undefined;
+            throw err;
+          }
+        },
+        backoff,
+        {
+          signal,
+          decide: (err) => !(err instanceof GiveUp) && !signal?.aborted && classify(err) !== "final",
+          onRetry: ({ err, attempt, delayMs }) =>
+            hooks.onRetry?.({ operation, code: awsCode(err), attempt, delayMs }),
+          // A failed lookup ends the loop before its attempt made a call.
+          onGiveUp: ({ err, attempts }) =>
+            err instanceof GiveUp ? recordAttempts(err.failure, attempts - 1) : recordAttempts(err, attempts),
+        },
+      ).catch((err: unknown) => {
+        throw err instanceof GiveUp ? err.failure : err;
+      });
     };
+}
+
+/** Ends the loop with `failure` (the ambiguous error whose effect could not be looked up). */
+class GiveUp extends Error {
+  readonly failure: unknown;
+  constructor(failure: unknown) {
+    super("the effect of an ambiguous call could not be looked up");
+    this.failure = failure;
+  }
 }
 
 export function retryPlugin<I extends object, O extends object>(hooks: CallHooks): Pluggable<I, O> {

@@ -3,8 +3,9 @@
 // (users-and-clouds.md §4.7) and holds back every other request of this provider until then;
 // 5xx, 408 and dropped connections are retried only for GET and DELETE: a repeated PUT after an
 // ambiguous failure is the provider's decision (it GETs the VM first). LRO polls are GETs, so
-// they get the same treatment.
+// they get the same treatment. The loop itself is src/util/backoff.ts.
 import { setTimeout as sleep } from "node:timers/promises";
+import { retry, type Backoff } from "../../src/util/backoff.ts";
 import type { ComputeManagementClient } from "@azure/arm-compute";
 import type { ArmRateLimiter } from "./rate-limit.ts";
 
@@ -89,6 +90,15 @@ function retryable(method: string, status: number): boolean {
   return IDEMPOTENT.has(method) && (status === 408 || status >= 500);
 }
 
+/** A response the loop may retry; thrown inside it, returned as is when it gives up. */
+class RetryableResponse extends Error {
+  readonly response: PipelineResponse;
+  constructor(response: PipelineResponse) {
+    super(`HTTP ${response.status}`);
+    this.response = response;
+  }
+}
+
 export function armRetryPolicy(
   settings: RetrySettings,
   gate: ThrottleGate,
@@ -96,50 +106,61 @@ export function armRetryPolicy(
   limiter?: ArmRateLimiter,
 ): PipelinePolicy {
   const random = settings.random ?? Math.random;
-  const backoff = (attempt: number) =>
-    Math.floor(random() * Math.min(settings.maxDelayMs, settings.baseDelayMs * 2 ** (attempt - 1)));
+  const backoff: Backoff = {
+    attempts: settings.maxAttempts,
+    budgetMs: settings.budgetMs,
+    baseMs: settings.baseDelayMs,
+    capMs: settings.maxDelayMs,
+    jitter: "full",
+    random,
+  };
   return {
     name: ARM_RETRY_POLICY,
     async sendRequest(request: PipelineRequest, next): Promise<PipelineResponse> {
-      const started = Date.now();
       const path = new URL(request.url).pathname;
       const signal = request.abortSignal as AbortSignal | undefined;
-      // 429s count only against the time budget: ARM says when to come back.
-      let countedAttempts = 0;
-      for (let attempt = 1; ; attempt++) {
-        await gate.wait(signal);
-        await limiter?.take(request.method, signal);
-        let response: PipelineResponse | undefined;
-        let failure: unknown;
-        try {
-          response = await next(request);
-        } catch (err) {
-          failure = err;
-        }
-        const status = response?.status ?? "error";
-        const detail = response ? response.bodyAsText : (failure as { code?: string } | undefined)?.code;
-        hooks.onRequest?.({ method: request.method, path, status, detail: detail ?? undefined, attempt });
-        const again = response
-          ? retryable(request.method, response.status)
-          : IDEMPOTENT.has(request.method) && isTransportError(failure);
-        let delayMs = backoff(attempt);
-        if (response && again) {
-          const told = retryAfterMs(response.headers.get("retry-after") ?? undefined);
-          if (told !== undefined) {
-            // Waiting a little longer than told spreads the requests that were held back together.
-            delayMs = told + Math.floor(random() * Math.min(1000, told / 10 + 1));
-            if (response.status === 429) gate.block(told);
-          }
-          if (response.status === 429) limiter?.drain(request.method);
-        }
-        if (response?.status !== 429) countedAttempts++;
-        const overBudget = Date.now() + delayMs - started > settings.budgetMs;
-        if (!again || countedAttempts >= settings.maxAttempts || overBudget) {
-          if (response) return response;
-          throw failure;
-        }
-        hooks.onRetry?.({ method: request.method, path, status, attempt, delayMs });
-        await sleep(delayMs, undefined, { signal });
+      const statusOf = (err: unknown): number | "error" =>
+        err instanceof RetryableResponse ? err.response.status : "error";
+      try {
+        return await retry(
+          async (attempt) => {
+            await gate.wait(signal);
+            await limiter?.take(request.method, signal);
+            let response: PipelineResponse;
+            try {
+              response = await next(request);
+            } catch (err) {
+              const detail = (err as { code?: string } | undefined)?.code;
+              hooks.onRequest?.({ method: request.method, path, status: "error", detail, attempt });
+              throw err;
+            }
+            const detail = response.bodyAsText ?? undefined;
+            hooks.onRequest?.({ method: request.method, path, status: response.status, detail, attempt });
+            if (!retryable(request.method, response.status)) return response;
+            if (response.status === 429) {
+              const told = retryAfterMs(response.headers.get("retry-after") ?? undefined);
+              if (told !== undefined) gate.block(told);
+              limiter?.drain(request.method);
+            }
+            throw new RetryableResponse(response);
+          },
+          backoff,
+          {
+            signal,
+            decide: (err) => {
+              if (!(err instanceof RetryableResponse))
+                return IDEMPOTENT.has(request.method) && isTransportError(err);
+              // 429s count only against the time budget: ARM says when to come back.
+              const told = retryAfterMs(err.response.headers.get("retry-after") ?? undefined);
+              return { retry: true, afterMs: told, counts: err.response.status !== 429 };
+            },
+            onRetry: ({ err, attempt, delayMs }) =>
+              hooks.onRetry?.({ method: request.method, path, status: statusOf(err), attempt, delayMs }),
+          },
+        );
+      } catch (err) {
+        if (err instanceof RetryableResponse) return err.response;
+        throw err;
       }
     },
   };

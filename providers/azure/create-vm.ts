@@ -1,23 +1,20 @@
-// Creating one pod VM: ONE VM PUT as upstream, waited on; on a capacity error the next allowed size
-// that fits is tried. A create that fails after Azure may have made something (the LRO ended
+// Creating one pod VM: ONE VM PUT as upstream, waited on, for the size the core chose (capacity
+// fallback is the core's: src/sandbox/capacity.ts). A create that fails after Azure may have made something (the LRO ended
 // Failed, 409, 5xx, a timeout) removes the VM, NIC, disk and public IP before the error is
 // returned (users-and-clouds.md §1.1). If that cleanup itself fails the name is remembered, and
 // the next create of it GETs the VM first instead of PUTting blindly (azure-aci#132).
 import type { VirtualMachine } from "@azure/arm-compute";
 import { setTimeout as sleep } from "node:timers/promises";
-import { InsufficientCapacityError, PartialCreateError, ProviderError } from "../errors.ts";
-import { OWNER_TAG_KEYS, type CreateRequest, type Instance, type InstanceType } from "../types.ts";
+import { PartialCreateError, ProviderError } from "../errors.ts";
+import { OWNER_TAG_KEYS, type CreateRequest, type Instance } from "../types.ts";
 import { describeFailure, toProviderError } from "./azure-errors.ts";
 import { callOptions, lroOptions, type AzureContext } from "./context.ts";
 import { vmId } from "./ids.ts";
 import { pickAddresses, readNetwork, toInstance } from "./instance.ts";
 import { captureLroFailure } from "./lro-capture.ts";
 import { getOrUndefined, partsFrom, removeVm, type VmParts } from "./removal.ts";
-import { sizesToTry } from "./sizes.ts";
 import { buildVmParameters, ownerTags } from "./vm-params.ts";
 
-/** Sizes tried per create (the chosen one included) when Azure has no capacity. */
-export const MAX_SIZE_ATTEMPTS = 3;
 /** Cleanup after a failed create is not bound to the caller's deadline, but to this one. */
 const CLEANUP_TIMEOUT_MS = 10 * 60_000;
 /** Codes on the PUT itself that mean ARM refused the request before making anything. */
@@ -26,7 +23,6 @@ const REFUSED_STATUSES = new Set([400, 401, 403, 404, 429]);
 export interface CreateDeps {
   ctx: AzureContext;
   sshPublicKey: string;
-  types: readonly InstanceType[];
   /** VM names whose state is unknown after a failed cleanup. */
   suspects: Set<string>;
   /** Told the parts (NIC, disk, public IP names) of each VM made, so that its delete need not read them. */
@@ -37,29 +33,9 @@ function errorText(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
+/** One VM PUT for the size the core asks for; the core tries the next size on a capacity error. */
 export async function createVm(d: CreateDeps, req: CreateRequest, signal?: AbortSignal): Promise<Instance> {
-  const chosen = req.spec.instanceType || d.ctx.cfg.instanceSize;
-  const sizes = sizesToTry(d.types, chosen, req.spec, MAX_SIZE_ATTEMPTS);
-  const tried: string[] = [];
-  let last: InsufficientCapacityError | undefined;
-  for (const size of sizes) {
-    try {
-      return await createWithSize(d, req, size, signal);
-    } catch (err) {
-      if (!(err instanceof InsufficientCapacityError)) throw err;
-      last = err;
-      tried.push(size);
-      d.ctx.logger.warn(
-        { sandbox: req.owner.sandboxId, instance: req.name, size, code: err.code },
-        "no Azure capacity for size",
-      );
-    }
-  }
-  const next = sizes.length > 1 ? `; tried ${tried.join(", ")}` : "";
-  throw new InsufficientCapacityError(`${last?.message ?? "no capacity"}${next}`, {
-    code: last?.code,
-    cause: last,
-  });
+  return createWithSize(d, req, req.spec.instanceType || d.ctx.cfg.instanceSize, signal);
 }
 
 async function createWithSize(

@@ -71,7 +71,6 @@ export class AzureProvider implements Provider {
       {
         ctx: this.ctx,
         sshPublicKey: this.sshPublicKey,
-        types: this.types,
         suspects: this.suspects,
         remember: (name, parts) => this.parts.set(name.toLowerCase(), parts),
       },

@@ -5,7 +5,15 @@ import { randomBytes } from "node:crypto";
 import { mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { NotFoundError, ProviderError } from "../errors.ts";
-import type { CreateRequest, Instance, InstanceType, OwnerTags, Provider, ProviderDeps } from "../types.ts";
+import type {
+  CreateRequest,
+  Instance,
+  InstanceType,
+  OwnerTags,
+  Provider,
+  ProviderCapabilities,
+  ProviderDeps,
+} from "../types.ts";
 import { OWNER_TAG_KEYS } from "../types.ts";
 import { writeFileAtomic } from "../../src/util/atomic-file.ts";
 import { splitCommand } from "../../src/util/command.ts";
@@ -69,6 +77,11 @@ export class LocalProvider implements Provider {
         `local provider: ${this.config.forceLoopback ? "LOCAL_LOOPBACK is set" : "not running as root"}, so VMs are plain processes on loopback addresses (${this.config.loopbackSubnet}) without network namespaces; pod networking is not available`,
       );
     }
+  }
+
+  /** Loopback VMs have no namespace to end a VXLAN tunnel in. */
+  capabilities(): ProviderCapabilities {
+    return { podNetwork: this.namespaces };
   }
 
   /** True when VMs get network namespaces (root); false in the loopback fallback. */

@@ -1,7 +1,7 @@
 // Dial with retries, as upstream's retry.Do loops (CAA pkg/adaptor/proxy/proxy.go dial; forwarder
 // interceptor.go dial): unlimited attempts with exponential backoff plus jitter, each delay capped,
-// the whole loop bounded by a timeout and an abort signal.
-import { setTimeout as sleep } from "node:timers/promises";
+// the whole loop bounded by a timeout and an abort signal. The loop is src/util/backoff.ts.
+import { retry } from "../util/backoff.ts";
 
 export interface BackoffOptions {
   timeoutMs: number;
@@ -38,29 +38,31 @@ export async function withBackoff<T>(
   const start = performance.now();
   const deadline = AbortSignal.timeout(Math.max(1, opts.timeoutMs));
   const signal = opts.signal ? AbortSignal.any([deadline, opts.signal]) : deadline;
-  const maxDelay = opts.maxDelayMs ?? 5000;
-  let delay = opts.initialDelayMs ?? 100;
   let lastError: Error | undefined;
-  for (let n = 1; ; n++) {
+  try {
+    return await retry(
+      async () => {
+        try {
+          return await attempt(signal);
+        } catch (err) {
+          // An attempt cut off by the deadline says nothing new: keep the failure before it.
+          if (!(deadline.aborted && lastError !== undefined && isAbort(err)))
+            lastError = err instanceof Error ? err : new Error(String(err));
+          throw err;
+        }
+      },
+      { attempts: Infinity, baseMs: opts.initialDelayMs ?? 100, capMs: opts.maxDelayMs ?? 5000, jitter: 100 },
+      {
+        signal,
+        onRetry: ({ attempt: n }) => {
+          if (lastError) opts.onRetry?.(lastError, n);
+        },
+      },
+    );
+  } catch (err) {
     if (opts.signal?.aborted) throw opts.signal.reason;
     if (deadline.aborted) throw new DialTimeoutError(performance.now() - start, lastError);
-    try {
-      return await attempt(signal);
-    } catch (err) {
-      if (opts.signal?.aborted) throw opts.signal.reason;
-      if (deadline.aborted && lastError !== undefined && isAbort(err)) {
-        throw new DialTimeoutError(performance.now() - start, lastError);
-      }
-      lastError = err instanceof Error ? err : new Error(String(err));
-      opts.onRetry?.(lastError, n);
-    }
-    const wait = Math.min(maxDelay, delay) + Math.random() * 100;
-    delay = Math.min(maxDelay, delay * 2);
-    try {
-      await sleep(wait, undefined, { signal });
-    } catch {
-      // Deadline or abort: the loop head decides which.
-    }
+    throw err;
   }
 }
 

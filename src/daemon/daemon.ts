@@ -1,5 +1,5 @@
 // `caa serve`: wires config → provider → sandbox manager → hypervisor service, serves it over
-// ttrpc (and gRPC), and recovers the sandboxes of a previous run before taking calls.
+// ttrpc (and gRPC), and recovers the sandboxes of a previous run while it serves.
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { ConfigError, resolve, type ConfigSource, type Resolved } from "../config/options.ts";
@@ -8,15 +8,13 @@ import { createLogger, type Logger } from "../log/logger.ts";
 import { loadProvider } from "../../providers/registry.ts";
 import type { Provider } from "../../providers/types.ts";
 import { SandboxManager } from "../sandbox/manager.ts";
-import { recoverSandboxes } from "../sandbox/recovery.ts";
 import { SandboxStore } from "../sandbox/store.ts";
-import { MAX_SOCKET_PATH, agentSocketPath } from "../sandbox/create.ts";
+import { MAX_SOCKET_PATH, agentSocketPath } from "../sandbox/record.ts";
 import { HypervisorService } from "../hypervisor/service.ts";
 import { hypervisorTtrpcServer } from "../hypervisor/ttrpc.ts";
 import { serveGrpc, type GrpcEndpoint } from "../hypervisor/grpc.ts";
 import { CertAuthority } from "../tls/authority.ts";
 import { TLS_OPTIONS, validateTlsConfig } from "../tls/index.ts";
-import { LocalProvider } from "../../providers/local/provider.ts";
 import type { PodNetworkPort } from "../sandbox/ports.ts";
 import { agentPort, podNetworkPort } from "./ports.ts";
 import { lifecycleObserver } from "./observer.ts";
@@ -69,7 +67,7 @@ function podNetwork(config: DaemonConfig, provider: Provider, logger: Logger): P
     logger.warn({}, "not running as root: pod networking (VXLAN) is off");
     return undefined;
   }
-  if (provider instanceof LocalProvider && !provider.usesNamespaces) return undefined;
+  if (provider.capabilities?.().podNetwork === false) return undefined;
   return podNetworkPort({
     hostInterface: config.hostInterface,
     vxlanPort: config.vxlanPort,
@@ -176,8 +174,9 @@ export async function startDaemon(src: ConfigSource, opts: { logger?: Logger } =
     pullSecrets: kube?.pullSecrets,
     pool,
   });
-  await recoverSandboxes(manager);
-  await pool?.start();
+  // Each sandbox is recovered under its lock while the socket already serves: a call for a sandbox
+  // still being recovered waits for it, every other call is answered at once.
+  const recovered = manager.recover();
 
   const service = new HypervisorService(manager, logger);
   const ttrpc = hypervisorTtrpcServer(service);
@@ -211,6 +210,9 @@ export async function startDaemon(src: ConfigSource, opts: { logger?: Logger } =
     });
   }
 
+  await recovered;
+  // After recovery: a claim cut off by a restart is judged by whether its sandbox holds the VM.
+  await pool?.start();
   const leaks =
     leakCfg.leakIntervalMs > 0
       ? new LeakCollector({

@@ -7,7 +7,6 @@ import type { CertAuthority } from "../tls/authority.ts";
 import { inspectPodNetwork } from "../podnetwork/inspect.ts";
 import { setupWorkerTunnel, teardownWorkerTunnel } from "../podnetwork/worker.ts";
 import { vniFor } from "../podnetwork/vni.ts";
-import type { PodNetworkConfig } from "../podnetwork/types.ts";
 import type { AgentPort, PodNetworkPort } from "../sandbox/ports.ts";
 
 export function podNetworkPort(opts: {
@@ -28,10 +27,8 @@ export function podNetworkPort(opts: {
         logger,
       }),
     vni: (index) => vniFor(index, opts.vxlanMinId),
-    setup: (netnsPath, config, remoteIp) =>
-      setupWorkerTunnel({ netnsPath, config: config as PodNetworkConfig, remoteIp, logger }),
-    teardown: (netnsPath, config, remoteIp) =>
-      teardownWorkerTunnel({ netnsPath, config: config as PodNetworkConfig, remoteIp, logger }),
+    setup: (netnsPath, config, remoteIp) => setupWorkerTunnel({ netnsPath, config, remoteIp, logger }),
+    teardown: (netnsPath, config, remoteIp) => teardownWorkerTunnel({ netnsPath, config, remoteIp, logger }),
   };
 }
 

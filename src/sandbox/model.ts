@@ -1,6 +1,7 @@
 // The sandbox as the daemon records it. One JSON file per sandbox (src/sandbox/store.ts), written
 // at every transition, so that a restart knows every sandbox and every instance it created.
 import type { InstanceSpec } from "../../providers/types.ts";
+import type { PodNetworkConfig } from "../userdata/apf-config.ts";
 
 /** Where a sandbox is in its life; reported in logs, metrics and the admin API. */
 export type Stage =
@@ -42,7 +43,7 @@ export interface SandboxRecord {
   /** Tunnel index (VNI = min id + index); allocated durably so a restart never hands it out twice. */
   tunnelIndex?: number;
   /** The apf.json `pod-network` object, when the pod has a network namespace. */
-  podNetwork?: unknown;
+  podNetwork?: PodNetworkConfig;
   /** Rendered cloud-config. Holds the VM's TLS key: the state directory is 0700, the file 0600. */
   userData: string;
   stage: Stage;

@@ -1,33 +1,45 @@
 // What the sandbox lifecycle needs from the parts below it. The daemon wiring (src/daemon/) adapts
-// the pod network, the agent proxy, TLS and Kubernetes to these, so the lifecycle imports none of them.
+// the pod network, the agent proxy, TLS and Kubernetes to these, so the lifecycle imports none of
+// them (only the apf.json types it records, from src/userdata).
+import type { PodNetworkConfig } from "../userdata/apf-config.ts";
 import type { Instance, InstanceSpec } from "../../providers/types.ts";
 import type { SandboxError, SandboxRecord, Stage } from "./model.ts";
 
+/** The apf.json `pod-network` object: what the VM needs to rebuild the pod's network. */
+export type PodNetwork = PodNetworkConfig;
+
 /** Worker side of the pod tunnel (src/podnetwork). */
 export interface PodNetworkPort {
-  /** Read the pod netns at CreateVM; returns the apf.json `pod-network` object. */
-  inspect(netnsPath: string, tunnelIndex: number): Promise<unknown>;
+  /** Read the pod netns at CreateVM. */
+  inspect(netnsPath: string, tunnelIndex: number): Promise<PodNetwork>;
   /** VNI of a tunnel index, for the admin API. */
   vni(tunnelIndex: number): number;
-  setup(netnsPath: string, podNetwork: unknown, remoteIp: string): Promise<void>;
-  /** Safe to repeat and on partial state. */
-  teardown(netnsPath: string, podNetwork: unknown, remoteIp: string): Promise<void>;
+  /** Build the worker end of the tunnel to the VM at `remoteIp` (VXLAN device, NOTRACK rules). */
+  setup(netnsPath: string, podNetwork: PodNetwork, remoteIp: string): Promise<void>;
+  /** Remove what setup built; safe to repeat and on partial state. */
+  teardown(netnsPath: string, podNetwork: PodNetwork, remoteIp: string): Promise<void>;
 }
 
 /** TLS fields of apf.json for one VM (`tls-server-cert`, `tls-server-key`, `tls-client-ca`, …). */
 export type ApfTlsFields = Record<string, string | string[]>;
 
+export interface AgentConnectOptions {
+  sandboxId: string;
+  /** The agent socket the shim dials (`<pods-dir>/<id>/agent.ttrpc`). */
+  socketPath: string;
+  /** The VM's name: its certificate's subject. */
+  vmName: string;
+  /** Where the forwarder in the VM listens. */
+  ip: string;
+  signal: AbortSignal;
+}
+
 /** The mTLS agent connection (src/tls + src/agentproxy). */
 export interface AgentPort {
+  /** Issue the VM's server certificate (kept in memory only: nothing to undo if CreateVM fails later). */
   apfTls(vmName: string): Promise<ApfTlsFields>;
   /** Serve `socketPath` and resolve once the forwarder in the VM answers. */
-  connect(opts: {
-    sandboxId: string;
-    socketPath: string;
-    vmName: string;
-    ip: string;
-    signal: AbortSignal;
-  }): Promise<AgentSession>;
+  connect(opts: AgentConnectOptions): Promise<AgentSession>;
 }
 
 export interface AgentSession {

@@ -11,32 +11,9 @@ import { SandboxStore } from "../../src/sandbox/store.ts";
 import { HypervisorService } from "../../src/hypervisor/service.ts";
 import { hypervisorTtrpcServer } from "../../src/hypervisor/ttrpc.ts";
 import { createVM, startVM, stopVM, podAnnotations } from "../../src/cli/sandbox.ts";
-import type { CreateRequest, Instance, Provider } from "../../providers/types.ts";
+import { FakeProvider } from "../helpers/fake-provider.ts";
 import { cleanupDaemon, daemonEnv, makeDaemonDir, startDaemon } from "../helpers/daemon.ts";
 import { summarize, timedPool, type Summary } from "./stats.ts";
-
-class InstantProvider implements Provider {
-  readonly name = "instant";
-  private n = 0;
-  async start() {}
-  instanceTypes() {
-    return [{ name: "i.small", vcpus: 2, memoryMiB: 4096, gpus: 0 }];
-  }
-  defaultInstanceType() {
-    return "i.small";
-  }
-  async create(req: CreateRequest): Promise<Instance> {
-    return { id: `i-${++this.n}`, name: req.name, ips: ["192.0.2.9"], tags: {} };
-  }
-  async delete() {}
-  async get(id: string): Promise<Instance> {
-    return { id, name: id, ips: [], tags: {} };
-  }
-  async list() {
-    return [];
-  }
-  async close() {}
-}
 
 function sandboxId(run: string, i: number): string {
   return `${run}${i.toString(16).padStart(6, "0")}`.padEnd(64, "0");
@@ -61,7 +38,13 @@ export async function benchDaemonOverhead(
 ): Promise<Summary> {
   const dir = await mkdtemp(join(stateOn === "tmpfs" ? "/dev/shm" : tmpdir(), "caa-b-"));
   const manager = new SandboxManager({
-    provider: new InstantProvider(),
+    // Instant: no delay, no VM; only the daemon's own work is timed.
+    provider: new FakeProvider({
+      name: "instant",
+      types: [{ name: "i.small", vcpus: 2, memoryMiB: 4096, gpus: 0 }],
+      idPrefix: "i-",
+      ip: () => "192.0.2.9",
+    }),
     store: await SandboxStore.open(join(dir, "s")),
     logger: silentLogger(),
     config: { podsDir: join(dir, "p"), cluster: "bench", node: "n", initdata: "", enableScratchSpace: false },

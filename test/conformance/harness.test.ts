@@ -11,16 +11,16 @@ import { conformanceCommand } from "../../src/conformance/command.ts";
 import { escapeXml } from "../../src/conformance/junit.ts";
 import { ConformanceRefusedError, isRealCloud } from "../../src/conformance/real-account.ts";
 import type { ConformanceOptions, ConformanceReport } from "../../src/conformance/types.ts";
-import { MemoryProvider, type Flaws } from "./fixtures/memory-provider.ts";
+import { FakeProvider, type Flaws } from "../helpers/fake-provider.ts";
 import { capture } from "./fixtures/run-suite.ts";
 
 async function run(
   flaws: Flaws,
   extra: Partial<ConformanceOptions> = {},
-): Promise<{ report: ConformanceReport; out: string; junit: string; provider: MemoryProvider }> {
+): Promise<{ report: ConformanceReport; out: string; junit: string; provider: FakeProvider }> {
   const dir = await mkdtemp(path.join(os.tmpdir(), "caa-conformance-test-"));
   try {
-    const provider = new MemoryProvider(flaws);
+    const provider = new FakeProvider({ flaws });
     const out = capture();
     const junitPath = path.join(dir, "junit.xml");
     const report = await runConformance({
@@ -130,7 +130,7 @@ test("a provider that re-encodes user-data fails create, and the dependent cases
 
 test("an interrupted run skips the remaining cases but still cleans up", async () => {
   const interrupt = new AbortController();
-  const provider = new MemoryProvider();
+  const provider = new FakeProvider();
   const origCreate = provider.create.bind(provider);
   provider.create = async (req) => {
     const inst = await origCreate(req);
@@ -155,7 +155,7 @@ test("an interrupted run skips the remaining cases but still cleans up", async (
 });
 
 test("a real account is refused without --yes-i-own-this-account, before the provider is touched", async () => {
-  const provider = new MemoryProvider();
+  const provider = new FakeProvider();
   await assert.rejects(
     runConformance({
       provider,
@@ -195,7 +195,7 @@ test("caa conformance refuses a real account with exit code 2 and never builds t
     stderr: stderr.stream,
     load: async () => {
       loaded = true;
-      return new MemoryProvider();
+      return new FakeProvider();
     },
   });
   assert.equal(code, 2);
@@ -221,7 +221,7 @@ test("caa conformance runs the named provider, writes JUnit and exits 0 or 1 by 
       stderr: capture().stream,
       load: async (name) => {
         assert.equal(name, "local");
-        return new MemoryProvider(flaws);
+        return new FakeProvider({ flaws });
       },
     });
     assert.equal(code, expected, stdout.text());

@@ -58,6 +58,9 @@ export function daemonEnv(dir: string, extra: Record<string, string> = {}): Reco
   };
 }
 
+/** The daemon's log line once every recorded sandbox is recovered (src/sandbox/manager.ts). */
+export const RECOVERED = "recovered sandboxes from the state directory";
+
 async function canConnect(path: string): Promise<boolean> {
   return new Promise((resolve) => {
     const s = net.connect(path);
@@ -69,12 +72,16 @@ async function canConnect(path: string): Promise<boolean> {
   });
 }
 
-/** Start `caa serve` with env (see daemonEnv) and resolve once its ttrpc socket accepts connections. */
+/**
+ * Start `caa serve` with env (see daemonEnv) and resolve once its ttrpc socket accepts connections
+ * and it has recovered the sandboxes of its state directory (it serves during recovery; pass
+ * `recovered: false` to return as soon as the socket accepts).
+ */
 export async function startDaemon(
   dir: string,
   env: Record<string, string>,
   timeoutMs = 30_000,
-  opts: { netns?: string; args?: string[] } = {},
+  opts: { netns?: string; args?: string[]; recovered?: boolean } = {},
 ): Promise<DaemonProcess> {
   let output = "";
   // nsenter execs the command, so the child's pid is the daemon's; unlike `ip netns exec` it keeps
@@ -98,12 +105,15 @@ export async function startDaemon(
   child.stderr.on("data", (d: Buffer) => (output += d.toString()));
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
   const socket = env.REMOTE_HYPERVISOR_ENDPOINT;
+  // The line is logged at info: a quieter daemon is only waited for until it listens.
+  const awaitRecovery = opts.recovered !== false && !["warn", "error"].includes(env.LOG_LEVEL ?? "info");
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     if (child.exitCode !== null || child.signalCode !== null) {
       throw new Error(`caa serve exited (${child.exitCode ?? child.signalCode}):\n${output}`);
     }
-    if ((await stat(socket).catch(() => undefined)) && (await canConnect(socket))) break;
+    const recovered = !awaitRecovery || output.includes(RECOVERED);
+    if (recovered && (await stat(socket).catch(() => undefined)) && (await canConnect(socket))) break;
     if (Date.now() > deadline) {
       child.kill("SIGKILL");
       throw new Error(`caa serve did not listen on ${socket} within ${timeoutMs} ms:\n${output}`);

@@ -6,6 +6,7 @@ import { after, before, beforeEach, describe, test } from "node:test";
 import type { EC2Client } from "@aws-sdk/client-ec2";
 import { createAwsProvider, type AwsProvider } from "../../providers/aws/index.ts";
 import { InsufficientCapacityError, ProviderError, ThrottledError } from "../../providers/errors.ts";
+import { createWithFallback } from "../../src/sandbox/capacity.ts";
 import { createRequest, recordingLogger } from "../helpers/aws-requests.ts";
 import { startFaultProxy, type Fault, type FaultProxy } from "../helpers/fault-proxy.ts";
 import {
@@ -208,7 +209,7 @@ describe("AWS provider under injected cloud faults", { skip, timeout: 300_000 },
     const p = await provider({ PODVM_INSTANCE_TYPES: "m6a.large,c6a.large,m6a.xlarge,m6a.2xlarge" });
     proxy.setPlan({ script: (action, n) => (action === "RunInstances" && n === 1 ? "capacity" : undefined) });
     const req = createRequest({ spec: { instanceType: "m6a.large" } });
-    await p.create(req);
+    await createWithFallback(p, req);
     const [inst] = await live(req.owner.sandboxId);
     assert.equal(inst.InstanceType, "m6a.xlarge");
     assert.equal(proxy.counts().RunInstances, 2);
@@ -218,7 +219,7 @@ describe("AWS provider under injected cloud faults", { skip, timeout: 300_000 },
     const p = await provider({ PODVM_INSTANCE_TYPES: "m6a.large,m6a.xlarge,m6a.2xlarge" });
     proxy.setPlan({ script: (action) => (action === "RunInstances" ? "capacity" : undefined) });
     const req = createRequest({ spec: { instanceType: "m6a.large" } });
-    await assert.rejects(p.create(req), (err: Error) => {
+    await assert.rejects(createWithFallback(p, req), (err: Error) => {
       assert.ok(err instanceof InsufficientCapacityError, String(err));
       assert.equal(err.code, "InsufficientInstanceCapacity");
       assert.match(

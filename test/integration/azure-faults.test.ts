@@ -16,6 +16,7 @@ import {
 } from "../../providers/errors.ts";
 import type { CreateRequest, Provider } from "../../providers/types.ts";
 import { silentLogger } from "../../src/log/logger.ts";
+import { createWithFallback } from "../../src/sandbox/capacity.ts";
 import {
   azureProviderEnv,
   startArmEmulator,
@@ -101,7 +102,11 @@ describe("Azure provider under faults", () => {
     emu.setFaults({ lroFailure: { sizes: ["Standard_DC2as_v5"], count: 10 } });
     const since = emu.requests.length;
     const req = request();
-    const inst = await p.create({ ...req, spec: { ...req.spec, instanceType: "Standard_DC2as_v5" } });
+    // Through the core's fallback, as StartVM calls it (src/sandbox/capacity.ts).
+    const inst = await createWithFallback(p, {
+      ...req,
+      spec: { ...req.spec, instanceType: "Standard_DC2as_v5" },
+    });
     const sizes = emu.requests
       .filter((r) => r.seq > since && r.op === "vm.put")
       .map((r) => (r.body as VmPutBody).properties?.hardwareProfile?.vmSize);

@@ -13,7 +13,7 @@ import { ClusterLeakCollector } from "../../src/leak/cluster-collector.ts";
 import { Metrics } from "../../src/ops/metrics.ts";
 import { captureLogger } from "../helpers/capture-logger.ts";
 import { FakeKubeApi } from "../helpers/fake-kube-api.ts";
-import { MemoryProvider, ownerTags } from "../helpers/memory-provider.ts";
+import { FakeProvider, ownerTags } from "../helpers/fake-provider.ts";
 
 const NS = "confidential-containers-system";
 const LEASE = "peerpods-leak-collector";
@@ -35,7 +35,7 @@ after(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-function plant(provider: MemoryProvider, node: string, sandbox: string, cluster = "c1") {
+function plant(provider: FakeProvider, node: string, sandbox: string, cluster = "c1") {
   return provider.plant(
     ownerTags({
       cluster,
@@ -48,7 +48,7 @@ function plant(provider: MemoryProvider, node: string, sandbox: string, cluster 
   );
 }
 
-function replica(identity: string, provider: MemoryProvider, clock: { t: number }, dryRun = false) {
+function replica(identity: string, provider: FakeProvider, clock: { t: number }, dryRun = false) {
   const log = captureLogger();
   const metrics = new Metrics();
   const now = () => clock.t;
@@ -85,7 +85,7 @@ describe("cluster-scope leak collector", () => {
 
   test("two replicas: only the lease holder deletes, a deleted node's VMs go after the grace period", async () => {
     const clock = { t: 1_000_000 };
-    const provider = new MemoryProvider();
+    const provider = new FakeProvider();
     for (const n of ["n1", "n2"]) api.addNode(n);
     const live = plant(provider, "n1", "a");
     const doomed = [plant(provider, "n2", "b"), plant(provider, "n2", "c")];
@@ -133,7 +133,7 @@ describe("cluster-scope leak collector", () => {
 
   test("when the holder stops renewing, the other replica takes over after the lease duration", async () => {
     const clock = { t: 5_000_000 };
-    const provider = new MemoryProvider();
+    const provider = new FakeProvider();
     api.addNode("n1");
     const a = replica("n1_uid-a", provider, clock);
     const b = replica("n1_uid-b", provider, clock);
@@ -158,7 +158,7 @@ describe("cluster-scope leak collector", () => {
 
   test("racing candidates: the stale update gets 409 and loses", async () => {
     const clock = { t: 9_000_000 };
-    const provider = new MemoryProvider();
+    const provider = new FakeProvider();
     const a = replica("a", provider, clock);
     const b = replica("b", provider, clock);
     await a.leadership.release();
@@ -181,7 +181,7 @@ describe("cluster-scope leak collector", () => {
 
   test("a failing node list deletes nothing; dry-run only logs", async () => {
     const clock = { t: 20_000_000 };
-    const provider = new MemoryProvider();
+    const provider = new FakeProvider();
     const orphan = plant(provider, "gone-node", "f");
     const dry = replica("dry", provider, clock, true);
     assert.deepEqual((await dry.collector.runOnce()).found, []);

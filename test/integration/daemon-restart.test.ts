@@ -9,7 +9,9 @@ import { fileURLToPath } from "node:url";
 import net from "node:net";
 import { after, before, test } from "node:test";
 import { goShimLifecycle } from "../helpers/go-peer.ts";
+import { createVM, startVM, stopVM } from "../../src/cli/sandbox.ts";
 import {
+  RECOVERED,
   cleanupDaemon,
   daemonEnv,
   makeDaemonDir,
@@ -211,3 +213,50 @@ test("an external provider module whose sha256 does not match is refused", async
     await cleanupDaemon({ dir, bridge: env.LOCAL_BRIDGE });
   }
 });
+
+test("after a restart the socket serves while sandboxes recover, each under its lock", async () => {
+  const dir = await makeDaemonDir();
+  const env = daemonEnv(dir, fixtureEnv());
+  let daemon = await startDaemon(dir, env, 30_000, { args: FIXTURE_ARGS });
+  const o = () => ({ socket: daemon.socket });
+  try {
+    const ids = Array.from({ length: 10 }, (_, i) => id(20 + i));
+    for (const sid of ids) {
+      await createVM(o(), sid, POD, "");
+      await startVM(o(), sid);
+    }
+    await daemon.kill("SIGKILL");
+
+    // Each recovery checks its instance with a slow get: one at a time this would be 10 × 4 s.
+    const slow = daemonEnv(dir, fixtureEnv({ FIXTURE_GET_DELAY_MS: "4000" }));
+    daemon = await startDaemon(dir, slow, 60_000, { args: FIXTURE_ARGS, recovered: false });
+    // A new sandbox is served at once, while the others are still being recovered ...
+    await createVM(o(), id(40), POD, "");
+    assert.doesNotMatch(daemon.logs(), new RegExp(RECOVERED), "CreateVM answered before recovery ended");
+    // ... and a call for a recovering sandbox waits for its recovery, then acts on what it left.
+    await stopVM(o(), ids[0]);
+    assert.equal(sandboxStage(daemon.stateDir, ids[0]), "stopped");
+    for (let i = 0; i < 300 && !daemon.logs().includes(RECOVERED); i++) {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.match(daemon.logs(), /recovered sandboxes from the state directory running=10/);
+    assert.equal(sandboxStage(daemon.stateDir, ids[0]), "stopped", "recovery did not touch it after StopVM");
+    assert.deepEqual(
+      fixtureInstances(daemon.stateDir)
+        .map((i) => i.tags["peerpod-sandbox-id"])
+        .sort(),
+      ids.slice(1).sort(),
+    );
+    for (const sid of ids.slice(1)) await stopVM(o(), sid);
+    await stopVM(o(), id(40));
+    assert.deepEqual(fixtureInstances(daemon.stateDir), []);
+  } finally {
+    await daemon.kill("SIGKILL");
+    await cleanupDaemon({ dir, bridge: env.LOCAL_BRIDGE });
+  }
+});
+
+function sandboxStage(stateDir: string, sid: string): string | undefined {
+  const file = join(stateDir, "sandboxes", `${sid}.json`);
+  return existsSync(file) ? (JSON.parse(readFileSync(file, "utf8")) as { stage: string }).stage : undefined;
+}

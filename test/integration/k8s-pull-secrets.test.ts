@@ -15,7 +15,7 @@ import { SandboxStore } from "../../src/sandbox/store.ts";
 import { parseUserData } from "../../src/userdata/parse.ts";
 import { captureLogger } from "../helpers/capture-logger.ts";
 import { FakeKubeApi } from "../helpers/fake-kube-api.ts";
-import { MemoryProvider } from "../helpers/memory-provider.ts";
+import { FakeProvider } from "../helpers/fake-provider.ts";
 
 const NS = "shop";
 const b64 = (s: string) => Buffer.from(s).toString("base64");
@@ -86,7 +86,7 @@ describe("image pull secrets", () => {
     assert.ok(kube);
     const store = await SandboxStore.open(join(dir, "state", "sandboxes"));
     const manager = new SandboxManager({
-      provider: new MemoryProvider(),
+      provider: new FakeProvider(),
       store,
       logger: log.logger,
       config: {

@@ -17,7 +17,7 @@ import { Metrics } from "../../src/ops/metrics.ts";
 import { createRequest, recordingLogger } from "../helpers/aws-requests.ts";
 import { captureLogger } from "../helpers/capture-logger.ts";
 import { FakeKubeApi } from "../helpers/fake-kube-api.ts";
-import { MemoryProvider, ownerTags } from "../helpers/memory-provider.ts";
+import { FakeProvider, ownerTags } from "../helpers/fake-provider.ts";
 import { awsEnv, motoClient, seedWorld, type MotoWorld } from "../helpers/moto-fixtures.ts";
 import { findMotoPython, startMoto, type Moto } from "../helpers/moto.ts";
 import { FakeSandboxSource, sandboxView } from "../helpers/sandbox-source.ts";
@@ -55,7 +55,7 @@ function collector(
 
 describe("leak collector with an in-memory provider", () => {
   test("an orphan (our tags, no sandbox) is removed once older than the grace period, and counted", async () => {
-    const p = new MemoryProvider();
+    const p = new FakeProvider();
     const orphan = p.plant(ownerTags(owner()), new Date(T0));
     const metrics = new Metrics({ defaultMetrics: false });
     const log = captureLogger();
@@ -80,7 +80,7 @@ describe("leak collector with an in-memory provider", () => {
   });
 
   test("instances of live and in-flight sandboxes are never touched, however old", async () => {
-    const p = new MemoryProvider();
+    const p = new FakeProvider();
     const live = p.plant(ownerTags(owner()), new Date(T0));
     const known = p.plant(ownerTags(owner()), new Date(T0));
     const inflight = p.plant(ownerTags(owner()), new Date(T0));
@@ -96,8 +96,8 @@ describe("leak collector with an in-memory provider", () => {
   });
 
   test("instances without our owner tags are never touched, even when the provider lists them", async () => {
-    const p = new MemoryProvider();
-    p.ignoreFilter = true;
+    const p = new FakeProvider();
+    p.flaws.listIgnoresTags = true;
     const old = new Date(T0);
     const untagged = p.plant({ Name: "someone-elses-vm" }, old);
     const otherCluster = p.plant(ownerTags(owner({ cluster: "cluster-b" })), old);
@@ -112,7 +112,7 @@ describe("leak collector with an in-memory provider", () => {
   });
 
   test("without a cloud creation time the grace period counts from when the instance was first seen", async () => {
-    const p = new MemoryProvider();
+    const p = new FakeProvider();
     const orphan = p.plant(ownerTags(owner()));
     let now = T0;
     const c = collector(p, new FakeSandboxSource(), { now: () => now, graceMs: 5 * MIN });
@@ -124,7 +124,7 @@ describe("leak collector with an in-memory provider", () => {
   });
 
   test("dry-run finds and logs leaks but deletes nothing", async () => {
-    const p = new MemoryProvider();
+    const p = new FakeProvider();
     const orphan = p.plant(ownerTags(owner()), new Date(T0));
     const metrics = new Metrics({ defaultMetrics: false });
     const log = captureLogger();
@@ -146,7 +146,7 @@ describe("leak collector with an in-memory provider", () => {
   });
 
   test("a failed delete is logged and retried on the next pass; a failed list is logged, not thrown", async () => {
-    const p = new MemoryProvider();
+    const p = new FakeProvider();
     const orphan = p.plant(ownerTags(owner()), new Date(T0));
     p.failDelete.add(orphan.id);
     const log = captureLogger();
@@ -170,7 +170,7 @@ describe("leak collector with an in-memory provider", () => {
   });
 
   test("an instance whose PeerPod is being deleted goes at once and its finalizer is cleared", async () => {
-    const p = new MemoryProvider();
+    const p = new FakeProvider();
     const young = p.plant(ownerTags(owner()), new Date(T0));
     const live = p.plant(ownerTags(owner()), new Date(T0));
     const source = new FakeSandboxSource().add(sandboxView("b".repeat(64), { instanceId: live.id }));
@@ -186,7 +186,7 @@ describe("leak collector with an in-memory provider", () => {
   });
 
   test("start() runs a pass at once and then periodically; stop() ends it", async () => {
-    const p = new MemoryProvider();
+    const p = new FakeProvider();
     const first = p.plant(ownerTags(owner()), new Date(T0));
     const c = collector(p, new FakeSandboxSource(), { intervalMs: 50, now: () => T0 + 10 * MIN });
     c.start();
@@ -209,7 +209,7 @@ test("PeerPods being deleted in Kubernetes drive the collector through the PeerP
   try {
     const { core, custom } = kubeClients({ kubeconfig: await api.writeKubeconfig(dir) });
     const peerPods = new PeerPodService({ core, custom, cloudProvider: "memory", logger: silentLogger() });
-    const p = new MemoryProvider();
+    const p = new FakeProvider();
     const inst = p.plant(ownerTags(owner({ podName: "job" })), new Date());
     api.addPod("default", "job");
     const name = (await peerPods.own("job", "default", inst.id))!;

@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import awsProviderModule from "../../providers/aws/index.ts";
 import { credentialsMode } from "../../providers/aws/client.ts";
-import { capacityCandidates } from "../../providers/aws/fallback.ts";
+import { capacityCandidates as coreCandidates } from "../../src/sandbox/capacity.ts";
 import { clientToken, effectiveRootVolumeSize } from "../../providers/aws/run-request.ts";
 import { endpointOf, resolveAwsConfig } from "../../providers/aws/options.ts";
 import { InvalidConfigError } from "../../providers/errors.ts";
@@ -119,6 +119,20 @@ describe("request helpers", () => {
 });
 
 describe("capacity fallback candidates", () => {
+  // The order is the core's (src/sandbox/capacity.ts); AWS marks types without SEV-SNP not creatable.
+  type T = { name: string; vcpus: number; memoryMiB: number; gpus: number; sevSnp: boolean };
+  const capacityCandidates = (
+    selected: string,
+    types: T[],
+    spec: { vcpus: number; memoryMiB: number; gpus: number },
+    requireSevSnp: boolean,
+  ) =>
+    coreCandidates(
+      selected,
+      types.map((t) => ({ ...t, creatable: !requireSevSnp || t.sevSnp })),
+      spec,
+      Infinity,
+    );
   const t = (name: string, vcpus: number, memoryMiB: number, gpus = 0, sevSnp = true) => ({
     name,
     vcpus,

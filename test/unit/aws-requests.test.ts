@@ -5,6 +5,7 @@ import { describe, test } from "node:test";
 import { createAwsProvider } from "../../providers/aws/index.ts";
 import { InvalidConfigError, PartialCreateError } from "../../providers/errors.ts";
 import { OWNER_TAG_KEYS } from "../../providers/types.ts";
+import { createWithFallback } from "../../src/sandbox/capacity.ts";
 import { createRequest, recordingLogger } from "../helpers/aws-requests.ts";
 import { connectionReset, ec2Error, Ec2Stub } from "../helpers/ec2-stub.ts";
 
@@ -268,7 +269,11 @@ describe("InsufficientInstanceCapacity", () => {
       if (n === 1) throw ec2Error("InsufficientInstanceCapacity", 500);
       return { Instances: [stub.launch(input)] };
     };
-    await p.create(createRequest({ spec: { instanceType: "m6a.large", vcpus: 2, memoryMiB: 8192 } }));
+    // Through the core's fallback, as StartVM calls it (src/sandbox/capacity.ts).
+    await createWithFallback(
+      p,
+      createRequest({ spec: { instanceType: "m6a.large", vcpus: 2, memoryMiB: 8192 } }),
+    );
     const runs = stub.of("RunInstances");
     assert.deepEqual(
       runs.map((r) => r.InstanceType),

@@ -1,7 +1,13 @@
 // Allow-list sizes and the fallback order after a capacity error.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { allowedInstanceTypes, missingSizes, sizesToTry, wantedSizes } from "../../providers/azure/sizes.ts";
+import { allowedInstanceTypes, missingSizes, wantedSizes } from "../../providers/azure/sizes.ts";
+import { capacityCandidates } from "../../src/sandbox/capacity.ts";
+import type { InstanceSpec, InstanceType } from "../../providers/types.ts";
+
+/** The fallback order is the core's now (src/sandbox/capacity.ts), the same for every provider. */
+const sizesToTry = (types: InstanceType[], chosen: string, spec: InstanceSpec, max: number) =>
+  capacityCandidates(chosen, types, spec, max);
 
 const LISTED = [
   { name: "Standard_DC8as_v5", numberOfCores: 8, memoryInMB: 32768 },

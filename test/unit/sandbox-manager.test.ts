@@ -6,57 +6,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { ProviderError } from "../../providers/errors.ts";
-import type { CreateRequest, Instance, OwnerTags, Provider } from "../../providers/types.ts";
 import { silentLogger } from "../../src/log/logger.ts";
 import { LifecycleError } from "../../src/sandbox/errors.ts";
 import { SandboxManager } from "../../src/sandbox/manager.ts";
 import type { AgentPort } from "../../src/sandbox/ports.ts";
-import { recoverSandboxes } from "../../src/sandbox/recovery.ts";
 import { SandboxStore } from "../../src/sandbox/store.ts";
-
-class MemoryProvider implements Provider {
-  readonly name = "memory";
-  readonly instances = new Map<string, Instance>();
-  creates = 0;
-  deletes = 0;
-  failCreate: ProviderError | undefined;
-  createDelayMs = 0;
-  async start() {}
-  instanceTypes() {
-    return [{ name: "m.small", vcpus: 2, memoryMiB: 4096, gpus: 0 }];
-  }
-  defaultInstanceType() {
-    return "m.small";
-  }
-  async create(req: CreateRequest) {
-    this.creates++;
-    if (this.createDelayMs) await new Promise((r) => setTimeout(r, this.createDelayMs));
-    if (this.failCreate) throw this.failCreate;
-    const inst: Instance = {
-      id: `i-${this.creates}`,
-      name: req.name,
-      ips: ["192.0.2.10"],
-      tags: { "peerpod-sandbox-id": req.owner.sandboxId, "peerpod-cluster": req.owner.cluster },
-    };
-    this.instances.set(inst.id, inst);
-    return inst;
-  }
-  async delete(id: string) {
-    this.deletes++;
-    this.instances.delete(id);
-  }
-  async get(id: string) {
-    const i = this.instances.get(id);
-    if (!i) throw new ProviderError("gone", { code: "NotFound" });
-    return i;
-  }
-  async list(owner: Partial<OwnerTags>) {
-    return [...this.instances.values()].filter(
-      (i) => owner.sandboxId === undefined || i.tags["peerpod-sandbox-id"] === owner.sandboxId,
-    );
-  }
-  async close() {}
-}
+import { FakeProvider } from "../helpers/fake-provider.ts";
 
 const POD = { "io.kubernetes.cri.sandbox-name": "web", "io.kubernetes.cri.sandbox-namespace": "shop" };
 let dir: string;
@@ -73,7 +28,11 @@ let setups = 0;
 async function setup(name: string, agent?: AgentPort) {
   // Short pod dirs: a 64-character id's agent socket must fit in 107 bytes.
   const podsDir = join(dir, `p${setups++}`);
-  const provider = new MemoryProvider();
+  const provider = new FakeProvider({
+    types: [{ name: "m.small", vcpus: 2, memoryMiB: 4096, gpus: 0 }],
+    idPrefix: "i-",
+    ip: () => "192.0.2.10",
+  });
   const store = await SandboxStore.open(join(dir, name, "state"));
   const manager = new SandboxManager({
     provider,
@@ -188,7 +147,7 @@ test("recovery undoes a StartVM cut off inside the cloud call, found by its owne
     owner: { cluster: "c1", node: "n1", sandboxId: id, podName: "web", podNamespace: "shop" },
   });
   const fresh = new SandboxManager({ ...manager.deps, store: await SandboxStore.open(store.dir) });
-  const report = await recoverSandboxes(fresh);
+  const report = await fresh.recover();
   assert.deepEqual(report.undone, [id]);
   assert.equal(provider.instances.size, 0);
   assert.equal(fresh.get(id)?.stage, "failed");

@@ -1,0 +1,316 @@
+// Every transition of a sandbox, each written once: create, start, stop, the undo of a failed start,
+// and restart recovery (upstream-caa.md §3). The manager (manager.ts) runs each under the sandbox's
+// lock; nothing else changes a record. Every transition is persisted before the next step, so a
+// restart knows every sandbox and every instance it made.
+import { mkdir, rm } from "node:fs/promises";
+import type { Instance } from "../../providers/types.ts";
+import { errorCode, isNotFound, messageOf, partialInstance, ProviderError } from "../../providers/errors.ts";
+import { createWithFallback } from "./capacity.ts";
+import { LifecycleError } from "./errors.ts";
+import type { InstanceWaiters } from "./instance-waiters.ts";
+import type { SandboxRecord, StartStage } from "./model.ts";
+import type { PodNetwork } from "./ports.ts";
+import { planSandbox, renderRecord, type CreateVMInput } from "./record.ts";
+import { recoveryAction, type RecoveryOutcome } from "./recovery.ts";
+import type { AgentSessions } from "./sessions.ts";
+import { LifecycleSteps, type LifecycleDeps } from "./lifecycle-steps.ts";
+
+export type { LifecycleConfig, LifecycleDeps } from "./lifecycle-steps.ts";
+
+export class Lifecycle {
+  private readonly d: LifecycleDeps;
+  private readonly sessions: AgentSessions;
+  private readonly steps: LifecycleSteps;
+
+  constructor(deps: LifecycleDeps, sessions: AgentSessions, waiters: InstanceWaiters) {
+    this.d = deps;
+    this.sessions = sessions;
+    this.steps = new LifecycleSteps(deps, sessions, waiters);
+  }
+
+  // --- CreateVM: no cloud call ------------------------------------------------------------------
+
+  async create(input: CreateVMInput): Promise<SandboxRecord> {
+    const { provider, store, network, agent, config } = this.d;
+    const existing = store.get(input.id);
+    if (existing && existing.stage !== "stopped") {
+      throw new LifecycleError("already-exists", `sandbox ${input.id} already exists`);
+    }
+    const plan = planSandbox(input, config.podsDir, {
+      types: provider.instanceTypes(),
+      defaultType: provider.defaultInstanceType(),
+      allowList: provider.allowList ? provider.allowList() : provider.instanceTypes().map((t) => t.name),
+    });
+    // The side effects, in this order; a throw undoes the ones made (the certificate lives in memory only).
+    let tunnelIndex: number | undefined;
+    try {
+      let podNetwork: PodNetwork | undefined;
+      if (network && input.netnsPath !== "") {
+        tunnelIndex = store.reserveTunnelIndex();
+        try {
+          podNetwork = await network.inspect(input.netnsPath, tunnelIndex);
+        } catch (err) {
+          throw new LifecycleError("failed", messageOf(err), { cause: err });
+        }
+      }
+      const tls = agent ? await agent.apfTls(plan.vmName) : {};
+      const authJson = await this.d.pullSecrets?.authJson(plan.podNamespace, plan.podName);
+      const record = renderRecord(plan, { tunnelIndex, podNetwork, tls, authJson }, config);
+      await mkdir(record.podDir, { recursive: true, mode: 0o700 });
+      await store.put(record).catch(async (err: unknown) => {
+        await rm(record.podDir, { recursive: true, force: true });
+        throw err;
+      });
+      this.steps.started(record);
+      return record;
+    } finally {
+      // Once the record is on disk it holds the index; until then only the reservation did.
+      if (tunnelIndex !== undefined && store.get(input.id)?.tunnelIndex !== tunnelIndex)
+        store.releaseTunnelIndex(tunnelIndex);
+    }
+  }
+
+  // --- StartVM ----------------------------------------------------------------------------------
+
+  async start(record: SandboxRecord, signal: AbortSignal): Promise<void> {
+    const { network, logger } = this.d;
+    let stage: StartStage = "provisioning";
+    record.lastError = undefined;
+    try {
+      await this.steps.enter(record, "provisioning");
+      const instance =
+        (await this.claimPooled(record, signal)) ?? (await this.createInstance(record, signal));
+      const ip = instance.ips[0];
+      if (!ip) throw new ProviderError(`instance ${instance.id} has no IP address`, { code: "NoAddress" });
+
+      stage = "booting";
+      await this.steps.enter(record, "booting", false);
+      if (network && record.podNetwork) await network.setup(record.netnsPath, record.podNetwork, ip);
+
+      stage = "agent-connect";
+      await this.steps.enter(record, "agent-connect", false);
+      await this.sessions.connect({
+        sandboxId: record.id,
+        socketPath: record.agentSocketPath,
+        vmName: record.vmName,
+        ip,
+        signal,
+      });
+      await this.steps.enter(record, "running");
+      logger.info(
+        {
+          sandbox: record.id,
+          pod: record.podName,
+          stage: "running",
+          instance: instance.id,
+          timings: record.timings,
+        },
+        `sandbox ${record.id} is running on instance ${instance.name}`,
+      );
+    } catch (err) {
+      const code = errorCode(err);
+      const detail = messageOf(err);
+      const message = detail.startsWith(`${stage}:`) ? detail : `${stage}: ${detail}`;
+      logger.error({ sandbox: record.id, pod: record.podName, stage, code, err: detail }, "StartVM failed");
+      await this.steps.undoStart(record);
+      await this.steps.fail(record, { stage, message, code });
+      this.d.observer?.failed?.(record, { stage, message, code });
+      throw new LifecycleError("failed", message, { code, cause: err });
+    }
+  }
+
+  /** The cloud call, with the core's capacity fallback; the instance is on disk before anything else. */
+  /**
+   * A pool hit: the claimed VM is on the sandbox's record before the bind, so a restart finds it.
+   * A VM that cannot be bound is deleted and StartVM goes on cold.
+   */
+  private async claimPooled(record: SandboxRecord, signal: AbortSignal): Promise<Instance | undefined> {
+    const { pool, observer, logger, store } = this.d;
+    const instance = await pool?.claim(record.id, record.spec);
+    if (!pool || !instance) return undefined;
+    await this.steps.recordInstance(record, instance);
+    try {
+      await pool.bind(instance.id, record.userData, signal);
+    } catch (err) {
+      logger.warn(
+        { sandbox: record.id, pod: record.podName, instance: instance.id, err: messageOf(err) },
+        "binding a pooled VM failed; deleting it and creating one",
+      );
+      // If the delete fails too, the VM is unrecorded and pool-tagged: the leak collector removes it.
+      await this.steps.deleteInstance(record);
+      record.instance = undefined;
+      record.lastError = undefined;
+      await store.put(record);
+      if (signal.aborted) throw err;
+      return undefined;
+    }
+    record.pooled = true;
+    logger.info(
+      { component: "adaptor/cloud", sandbox: record.id, pod: record.podName, instance: instance.id },
+      `took pooled instance ${instance.name} for sandbox ${record.id}`,
+    );
+    await observer?.instanceCreated?.(record);
+    return instance;
+  }
+
+  private async createInstance(record: SandboxRecord, signal: AbortSignal): Promise<Instance> {
+    const { provider, config, observer, logger } = this.d;
+    const log = { component: "adaptor/cloud", sandbox: record.id, pod: record.podName };
+    let instance: Instance;
+    try {
+      instance = await createWithFallback(
+        provider,
+        {
+          name: record.vmName,
+          userData: record.userData,
+          spec: record.spec,
+          owner: {
+            cluster: config.cluster,
+            node: config.node,
+            sandboxId: record.id,
+            podName: record.podName,
+            podNamespace: record.podNamespace,
+          },
+        },
+        {
+          signal,
+          onNoCapacity: (instanceType, code) =>
+            logger.warn({ ...log, instanceType, code }, "no capacity for instance type, trying the next one"),
+        },
+      );
+    } catch (err) {
+      // Upstream's partial Instance: it exists, so record it for the undo that follows.
+      const partial = partialInstance(err);
+      if (partial) await this.steps.recordInstance(record, partial);
+      throw err;
+    }
+    await this.steps.recordInstance(record, instance);
+    logger.info(
+      { ...log, instance: instance.id },
+      `created an instance ${instance.name} for sandbox ${record.id}`,
+    );
+    await observer?.instanceCreated?.(record);
+    return instance;
+  }
+
+  // --- StopVM -----------------------------------------------------------------------------------
+
+  /** Not bound to any caller's deadline: the Rust shim gives StopVM 1 s (upstream-caa.md §1.3). */
+  async stop(record: SandboxRecord): Promise<void> {
+    await this.steps.enter(record, "stopping");
+    await this.sessions.close(record.id);
+    await this.steps.teardownNetwork(record);
+    if (!(await this.steps.deleteInstance(record))) {
+      // Kept in "stopping": recovery and the leak collector retry the deletion.
+      throw new LifecycleError(
+        "failed",
+        `stopping VM: deleting instance of sandbox ${record.id}: ${record.lastError?.message}`,
+      );
+    }
+    await rm(record.podDir, { recursive: true, force: true });
+    // The tunnel is gone, so its index (VNI) may be handed out again.
+    record.tunnelIndex = undefined;
+    await this.steps.enter(record, "stopped");
+    this.steps.forget(record);
+    this.d.logger.info(
+      { sandbox: record.id, pod: record.podName, stage: "stopped" },
+      `stopped sandbox ${record.id}`,
+    );
+  }
+
+  // --- restart recovery ----------------------------------------------------------------------------
+
+  /** Bring one sandbox of a previous daemon back to a state this daemon can serve or has cleaned up. */
+  async recover(record: SandboxRecord): Promise<RecoveryOutcome | undefined> {
+    const { store, logger } = this.d;
+    const action = recoveryAction(record, Date.now());
+    switch (action) {
+      case "undo-start": {
+        const interruptedAt = record.stage;
+        await this.undoInterruptedStart(record);
+        await this.steps.fail(record, {
+          stage: interruptedAt,
+          message: `daemon restarted during StartVM (${interruptedAt}); its instance was deleted`,
+        });
+        logger.warn({ sandbox: record.id, stage: interruptedAt }, "undid a StartVM interrupted by a restart");
+        return "undone";
+      }
+      case "reattach":
+        return (await this.reattach(record)) ? "running" : "undone";
+      case "finish-stop":
+        await this.stop(record).catch((err: unknown) => {
+          logger.error({ sandbox: record.id, err: messageOf(err) }, "finishing an interrupted StopVM failed");
+        });
+        return "stopped";
+      case "prune":
+        await store.delete(record.id);
+        return "pruned";
+      case "none":
+        return undefined;
+    }
+  }
+
+  /** Its caller is gone: delete the instance recorded, or those found by the owner tag if none was. */
+  private async undoInterruptedStart(record: SandboxRecord): Promise<void> {
+    const { provider, logger, config } = this.d;
+    if (!record.instance) {
+      const found: Instance[] = await provider
+        .list({ cluster: config.cluster, sandboxId: record.id })
+        .catch((err: unknown) => {
+          logger.error(
+            { sandbox: record.id, err: messageOf(err) },
+            "listing instances of an interrupted sandbox failed",
+          );
+          return [];
+        });
+      for (const instance of found) {
+        record.instance = { id: instance.id, name: instance.name, ips: instance.ips };
+        await this.steps.deleteInstance(record);
+      }
+    }
+    await this.steps.undoStart(record);
+  }
+
+  /** A running sandbox: check its instance still exists and serve its agent socket again. */
+  private async reattach(record: SandboxRecord): Promise<boolean> {
+    const { provider, logger } = this.d;
+    const instance = record.instance;
+    if (!instance) {
+      await this.steps.undoStart(record);
+      await this.steps.fail(record, {
+        stage: record.stage,
+        message: "running sandbox had no instance recorded",
+      });
+      return false;
+    }
+    try {
+      await provider.get(instance.id);
+    } catch (err) {
+      if (isNotFound(err)) {
+        // The VM is gone but the worker end of its tunnel is not: tear it down with the recorded IP.
+        await this.sessions.close(record.id);
+        await this.steps.teardownNetwork(record);
+        record.instance = undefined;
+        await this.steps.fail(record, {
+          stage: record.stage,
+          message: `instance ${instance.id} no longer exists`,
+        });
+        return false;
+      }
+      // The cloud did not answer; keep the sandbox and let the shim's calls tell.
+      logger.warn(
+        { sandbox: record.id, instance: instance.id, err: messageOf(err) },
+        "could not check instance",
+      );
+    }
+    const ip = instance.ips[0];
+    if (ip)
+      this.sessions.reconnect({
+        sandboxId: record.id,
+        socketPath: record.agentSocketPath,
+        vmName: record.vmName,
+        ip,
+      });
+    return true;
+  }
+}
