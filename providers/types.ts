@@ -39,6 +39,8 @@ export interface OwnerTags {
   sandboxId: string;
   podName: string;
   podNamespace: string;
+  /** "pool" on a warm-pool VM (src/pool/): then sandboxId names its pool slot, not a sandbox. */
+  role?: string;
 }
 
 /** Cloud tag keys for OwnerTags: plain names, valid on both EC2 and ARM (ARM forbids `/` and `:`). */
@@ -48,6 +50,7 @@ export const OWNER_TAG_KEYS = {
   sandboxId: "peerpod-sandbox-id",
   podName: "peerpod-pod-name",
   podNamespace: "peerpod-pod-namespace",
+  role: "peerpod-role",
 } as const satisfies Record<keyof OwnerTags, string>;
 
 export interface CreateRequest {

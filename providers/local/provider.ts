@@ -207,7 +207,10 @@ export class LocalProvider implements Provider {
       const short = randomBytes(4).toString("hex");
       const id = `local-${short}`;
       const tags: Record<string, string> = { Name: req.name };
-      for (const [k, key] of Object.entries(OWNER_TAG_KEYS)) tags[key] = req.owner[k as keyof OwnerTags];
+      for (const [k, key] of Object.entries(OWNER_TAG_KEYS)) {
+        const value = req.owner[k as keyof OwnerTags];
+        if (value !== undefined) tags[key] = value;
+      }
       const rec: VmRecord = {
         id,
         name: req.name,

@@ -62,6 +62,7 @@ interface AdminSandbox {
   stage: string;
   instanceId?: string;
   ips: string[];
+  pooled?: boolean;
   timings: Record<string, number>;
   lastError?: { stage: string; message: string };
 }
@@ -137,6 +138,9 @@ export async function runLifecycle(o: ShimOptions, r: RunOptions): Promise<void>
       const s = (await fetchSandboxes(o.adminUrl)).find((x) => x.id === id);
       if (s) {
         print(`  instance ${s.instanceId ?? "?"} ${s.ips.join(", ")}`);
+        print(
+          `  warm pool: ${s.pooled === true ? "hit (claimed a pooled VM, no create call)" : "miss (created a VM)"}`,
+        );
         for (const [stage, ms] of Object.entries(s.timings)) print(`  ${stage.padEnd(14)} ${ms} ms`);
       }
     }

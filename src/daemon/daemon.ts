@@ -28,6 +28,7 @@ import type { KubeIntegration } from "../k8s/integration.ts";
 import { leakOptions } from "../leak/options.ts";
 import { LeakCollector } from "../leak/collector.ts";
 import { ClusterLeakCollector } from "../leak/cluster-collector.ts";
+import { createWarmPool, poolOptions, type WarmPool } from "../pool/index.ts";
 
 export type DaemonConfig = Resolved<ReturnType<typeof daemonOptions>>;
 
@@ -37,6 +38,7 @@ export interface Daemon {
   provider: Provider;
   manager: SandboxManager;
   metrics: Metrics;
+  pool?: WarmPool;
   /** `http://127.0.0.1:port` of the ops endpoint, when it runs. */
   opsAddress?: string;
   close(): Promise<void>;
@@ -122,6 +124,7 @@ export async function startDaemon(src: ConfigSource, opts: { logger?: Logger } =
   const ops = resolve(opsOptions, src);
   const kubeCfg = resolve(k8sOptions, src);
   const leakCfg = resolve(leakOptions, src);
+  const poolCfg = resolve(poolOptions, src);
   const tls = resolve(TLS_OPTIONS, src);
   validateTlsConfig(tls);
   checkPodsDir(config.podsDir);
@@ -155,6 +158,17 @@ export async function startDaemon(src: ConfigSource, opts: { logger?: Logger } =
   // The CA lives in the state directory: a restarted daemon must keep trusting its running VMs.
   const ca = await CertAuthority.loadOrCreate(join(config.stateDir, "tls"));
   const store = await SandboxStore.open(join(config.stateDir, "sandboxes"));
+  const pool = await createWarmPool({
+    settings: poolCfg,
+    provider,
+    stateDir: config.stateDir,
+    cluster: config.clusterName,
+    node: kubeCfg.nodeName,
+    forwarderPort: config.forwarderPort,
+    logger,
+    metrics,
+    sandboxOwns: (id) => manager.ownsInstance(id),
+  });
   const manager = new SandboxManager({
     provider,
     store,
@@ -180,6 +194,7 @@ export async function startDaemon(src: ConfigSource, opts: { logger?: Logger } =
     observer: lifecycleObserver({ metrics, kube, logger }),
     pullSecrets: kube?.pullSecrets,
     podAnnotations: kube?.podAnnotations,
+    pool,
   });
   // Each sandbox is recovered under its lock while the socket already serves: a call for a sandbox
   // still being recovered waits for it, every other call is answered at once.
@@ -212,11 +227,14 @@ export async function startDaemon(src: ConfigSource, opts: { logger?: Logger } =
         pods: kube?.nodePods,
         runtimeClassName: ops.runtimeClassName,
       }),
+      pool,
       logger,
     });
   }
 
   await recovered;
+  // After recovery: a claim cut off by a restart is judged by whether its sandbox holds the VM.
+  await pool?.start();
   const leaks =
     leakCfg.leakIntervalMs > 0
       ? new LeakCollector({
@@ -230,6 +248,7 @@ export async function startDaemon(src: ConfigSource, opts: { logger?: Logger } =
           logger,
           metrics,
           peerPods: kube?.peerPods,
+          pool,
         })
       : undefined;
   leaks?.start();
@@ -243,12 +262,14 @@ export async function startDaemon(src: ConfigSource, opts: { logger?: Logger } =
     provider,
     manager,
     metrics,
+    pool,
     opsAddress: opsServer?.address,
     async close() {
       if (closed) return;
       closed = true;
       await leaks?.stop();
       await clusterLeaks?.stop();
+      await pool?.close();
       await ttrpc.close();
       await grpc?.close();
       await manager.close();

@@ -16,6 +16,7 @@ import { vmEdits } from "./edits.ts";
 import { parseListenAddress } from "./listen.ts";
 import { FORWARDER_OPTIONS, type ForwarderConfig } from "./options.ts";
 import { startPodNetwork, type PodNetworkHandle } from "./pod-network.ts";
+import { bindIfPooled } from "./pool-bind.ts";
 import { provisionFiles, type ProvisionOptions } from "./provision.ts";
 
 export class ForwarderError extends Error {
@@ -35,6 +36,7 @@ export interface ForwarderHandle {
 export async function runForwarder(
   args: readonly string[] | Partial<ForwarderConfig>,
   logger: Logger,
+  opts: { signal?: AbortSignal } = {},
 ): Promise<ForwarderHandle> {
   const cfg = Array.isArray(args)
     ? resolve(FORWARDER_OPTIONS, { env: {}, flags: parseFlags(args, [FORWARDER_OPTIONS]) })
@@ -44,6 +46,7 @@ export async function runForwarder(
 
   if (!cfg.skipProvision) await provisionFiles(provisionOptions(cfg, log));
   const configPath = cfg.config !== "" ? cfg.config : path.join(cfg.rootDir, PEERPOD_PATHS.apfConfig);
+  await bindIfPooled(cfg, listenAt, log, opts.signal);
   const apf = await loadApfConfig(configPath);
   const serverTls = buildServerTls(cfg, {
     tlsServerCert: apf["tls-server-cert"],

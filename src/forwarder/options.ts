@@ -42,6 +42,7 @@ export const FORWARDER_OPTIONS = {
   imdsUrl: str("imds-url", undefined, "", "metadata service base URL (default http://169.254.169.254)"),
   userDataFetchTimeout: int("user-data-fetch-timeout", undefined, 180, "seconds to keep fetching user-data"),
   rootDir: str("root-dir", undefined, "/", "prefix of /run/peerpod and the other written paths"),
+  tpmDevice: str("tpm-device", undefined, "/dev/tpmrm0", "TPM a warm-pool bind extends PCR 8 on, if present"),
 };
 
 export type ForwarderConfig = Resolved<typeof FORWARDER_OPTIONS>;

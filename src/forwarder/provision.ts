@@ -9,6 +9,7 @@ import { formatGoDuration } from "../util/duration.ts";
 import type { Logger } from "../log/logger.ts";
 import { parseUserData, WRITE_FILES_ALLOWLIST } from "../userdata/parse.ts";
 import type { WriteFile } from "../userdata/cloud-config.ts";
+import { POOL_PATHS } from "../userdata/pool.ts";
 import {
   DEFAULT_IMDS_URL,
   detectCloud,
@@ -69,19 +70,43 @@ export async function provisionFiles(opts: ProvisionOptions): Promise<ProvisionR
     logger.info("no user-data source (no cidata file, no known cloud): processing initdata only");
   } else {
     const files = await retrieveWriteFiles(source, opts, logger);
-    for (const wf of files) {
-      if (!WRITE_FILES_ALLOWLIST.includes(wf.path)) {
-        logger.warn(`File: ${wf.path} is not allowed in WriteFiles.`);
-        result.skipped.push(wf.path);
-        continue;
-      }
-      await writeProvisioned(root, wf.path, wf.content);
-      logger.info(`Wrote ${wf.path}`);
-      result.written.push(wf.path);
+    // Our forwarder also takes a warm-pool VM's bootstrap file; upstream's skips it (src/userdata/pool.ts).
+    Object.assign(
+      result,
+      await writeFiles(root, files, [...WRITE_FILES_ALLOWLIST, POOL_PATHS.bootstrap], logger),
+    );
+    if (result.written.includes(POOL_PATHS.bootstrap)) {
+      // A pooled VM has no pod yet: its initdata (and digest) come with the bind, written once.
+      logger.info("warm-pool VM: initdata is processed when the VM is bound to a pod");
+      return result;
     }
   }
   result.initdataDigest = await processInitdata(root, logger);
   return result;
+}
+
+/**
+ * Write the allowed write_files under `root`; others are skipped with upstream's log line. Shared by
+ * the cold path (above) and a warm-pool bind (pool-bind.ts), so both leave the same files.
+ */
+export async function writeFiles(
+  root: string,
+  files: readonly WriteFile[],
+  allowList: readonly string[],
+  logger: Logger,
+): Promise<{ written: string[]; skipped: string[] }> {
+  const out = { written: [] as string[], skipped: [] as string[] };
+  for (const wf of files) {
+    if (!allowList.includes(wf.path)) {
+      logger.warn(`File: ${wf.path} is not allowed in WriteFiles.`);
+      out.skipped.push(wf.path);
+      continue;
+    }
+    await writeProvisioned(root, wf.path, wf.content);
+    logger.info(`Wrote ${wf.path}`);
+    out.written.push(wf.path);
+  }
+  return out;
 }
 
 async function pickSource(opts: ProvisionOptions): Promise<Source | undefined> {

@@ -8,7 +8,7 @@ import { OWNER_TAG_KEYS } from "../../providers/types.ts";
 import type { Logger } from "../log/logger.ts";
 import type { Metrics } from "../ops/metrics.ts";
 import type { SandboxSource } from "../ops/sandbox-view.ts";
-import { verdict, type Verdict } from "./verdict.ts";
+import { pooled, verdict, type PoolOwnership, type Verdict } from "./verdict.ts";
 
 /** The PeerPod side (src/k8s/peerpod-service.ts) when running in Kubernetes. */
 export interface PeerPodLeakSource {
@@ -32,6 +32,7 @@ export interface LeakCollectorOptions {
   logger: Logger;
   metrics?: Pick<Metrics, "leak">;
   peerPods?: PeerPodLeakSource;
+  pool?: PoolOwnership;
   /** Clock in ms (tests). */
   now?: () => number;
 }
@@ -112,6 +113,7 @@ export class LeakCollector {
         node,
         source: this.opts.source,
         inFlight,
+        pool: this.opts.pool,
         peerPodDeleting,
         bornAt: this.bornAt(instance, now),
         now,
@@ -150,7 +152,12 @@ export class LeakCollector {
       return false;
     }
     // A sandbox may have claimed it since the listing (recovery, a retried create): look again.
-    if (source.ownsInstance(instance.id) || source.get(sandbox) || source.inFlightSandboxIds().has(sandbox))
+    if (
+      source.ownsInstance(instance.id) ||
+      source.get(sandbox) ||
+      source.inFlightSandboxIds().has(sandbox) ||
+      pooled(instance, this.opts.pool)
+    )
       return false;
     try {
       await provider.delete(instance.id, this.abort.signal);

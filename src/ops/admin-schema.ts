@@ -17,6 +17,7 @@ export const SandboxSchema = Type.Object(
     instanceType: Type.Optional(Type.String()),
     ips: Type.Array(Type.String()),
     vni: Type.Optional(Type.Integer()),
+    pooled: Type.Optional(Type.Boolean()),
     timings: Type.Partial(Type.Record(StageSchema, Type.Number()), { additionalProperties: false }),
     lastError: Type.Optional(
       Type.Object(

@@ -45,6 +45,7 @@ function toReply(v: SandboxView): SandboxReply {
     instanceType: v.instanceType,
     ips: [...v.ips],
     vni: v.vni,
+    pooled: v.pooled,
     timings: { ...v.timings },
     lastError: v.lastError && {
       stage: v.lastError.stage,

@@ -35,6 +35,10 @@ export class Metrics {
   private readonly agentSeconds: Histogram<"method">;
   private readonly agentBytes: Counter<"method" | "direction">;
   private readonly leaks: Counter<"event" | "provider">;
+  private readonly poolClaims: Counter<"key" | "result">;
+  private readonly poolBindSeconds: Histogram<"key" | "outcome">;
+  private readonly poolVms: Gauge<"key" | "state">;
+  private readonly poolAge: Gauge<"key">;
   private readonly methods = new Set<string>();
   private readonly codes = new Set<string>();
 
@@ -113,6 +117,48 @@ export class Metrics {
       labelNames: ["event", "provider"],
       registers,
     });
+    this.poolClaims = new Counter({
+      name: "caa_pool_claims_total",
+      help: "StartVMs that asked the warm pool, by pool key and result (hit, miss)",
+      labelNames: ["key", "result"],
+      registers,
+    });
+    this.poolBindSeconds = new Histogram({
+      name: "caa_pool_bind_duration_seconds",
+      help: "Time to bind a claimed pooled VM to its pod (push and apply its user-data)",
+      labelNames: ["key", "outcome"],
+      buckets: CALL_BUCKETS,
+      registers,
+    });
+    this.poolVms = new Gauge({
+      name: "caa_pool_vms",
+      help: "Unclaimed pooled VMs, by pool key and state (creating, booting, ready)",
+      labelNames: ["key", "state"],
+      registers,
+    });
+    this.poolAge = new Gauge({
+      name: "caa_pool_oldest_vm_age_seconds",
+      help: "Age of the oldest unclaimed pooled VM of each pool key",
+      labelNames: ["key"],
+      registers,
+    });
+  }
+
+  poolClaim(key: string, hit: boolean): void {
+    this.poolClaims.inc({ key, result: hit ? "hit" : "miss" });
+  }
+
+  poolBind(key: string, ms: number, ok: boolean): void {
+    this.poolBindSeconds.observe({ key, outcome: ok ? "ok" : "error" }, ms / 1000);
+  }
+
+  poolState(
+    key: string,
+    counts: Record<"creating" | "booting" | "ready", number>,
+    oldestSeconds: number,
+  ): void {
+    for (const [state, n] of Object.entries(counts)) this.poolVms.set({ key, state }, n);
+    this.poolAge.set({ key }, oldestSeconds);
   }
 
   /** Replace the per-stage sandbox counts; stages not given are set to 0. */

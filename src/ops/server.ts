@@ -5,6 +5,7 @@ import { adminPlugin } from "./admin.ts";
 import { healthPlugin } from "./health.ts";
 import type { Metrics } from "./metrics.ts";
 import { metricsPlugin } from "./metrics-route.ts";
+import { poolAdminPlugin, type PoolSource } from "./pool-admin.ts";
 import type { SandboxSource, Stage } from "./sandbox-view.ts";
 import type { StartupCheck } from "./startup.ts";
 
@@ -16,6 +17,8 @@ export interface OpsServerOptions {
   source: SandboxSource;
   metrics: Metrics;
   startup: StartupCheck;
+  /** The warm pool, when POOL_SIZE turns it on. */
+  pool?: PoolSource;
   logger?: Logger;
 }
 
@@ -43,6 +46,7 @@ export async function buildOpsApp(opts: Omit<OpsServerOptions, "port" | "host">)
     beforeScrape: () => opts.metrics.setSandboxStages(countStages(opts.source)),
   });
   await app.register(adminPlugin, { source: opts.source });
+  await app.register(poolAdminPlugin, { pool: opts.pool });
   await app.ready();
   return app;
 }

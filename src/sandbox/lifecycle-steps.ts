@@ -11,6 +11,7 @@ import type {
   PodAnnotationsPort,
   PodNetworkPort,
   PullSecretsPort,
+  WarmPoolPort,
 } from "./ports.ts";
 import type { RecordConfig } from "./record.ts";
 import type { AgentSessions } from "./sessions.ts";
@@ -31,6 +32,7 @@ export interface LifecycleDeps {
   observer?: LifecycleObserver;
   pullSecrets?: PullSecretsPort;
   podAnnotations?: PodAnnotationsPort;
+  pool?: WarmPoolPort;
 }
 
 export class LifecycleSteps {

@@ -88,7 +88,8 @@ export class Lifecycle {
     record.lastError = undefined;
     try {
       await this.steps.enter(record, "provisioning");
-      const instance = await this.createInstance(record, signal);
+      const instance =
+        (await this.claimPooled(record, signal)) ?? (await this.createInstance(record, signal));
       const ip = instance.ips[0];
       if (!ip) throw new ProviderError(`instance ${instance.id} has no IP address`, { code: "NoAddress" });
 
@@ -131,6 +132,39 @@ export class Lifecycle {
   }
 
   /** The cloud call, with the core's capacity fallback; the instance is on disk before anything else. */
+  /**
+   * A pool hit: the claimed VM is on the sandbox's record before the bind, so a restart finds it.
+   * A VM that cannot be bound is deleted and StartVM goes on cold.
+   */
+  private async claimPooled(record: SandboxRecord, signal: AbortSignal): Promise<Instance | undefined> {
+    const { pool, observer, logger, store } = this.d;
+    const instance = await pool?.claim(record.id, record.spec);
+    if (!pool || !instance) return undefined;
+    await this.steps.recordInstance(record, instance);
+    try {
+      await pool.bind(instance.id, record.userData, signal);
+    } catch (err) {
+      logger.warn(
+        { sandbox: record.id, pod: record.podName, instance: instance.id, err: messageOf(err) },
+        "binding a pooled VM failed; deleting it and creating one",
+      );
+      // If the delete fails too, the VM is unrecorded and pool-tagged: the leak collector removes it.
+      await this.steps.deleteInstance(record);
+      record.instance = undefined;
+      record.lastError = undefined;
+      await store.put(record);
+      if (signal.aborted) throw err;
+      return undefined;
+    }
+    record.pooled = true;
+    logger.info(
+      { component: "adaptor/cloud", sandbox: record.id, pod: record.podName, instance: instance.id },
+      `took pooled instance ${instance.name} for sandbox ${record.id}`,
+    );
+    await observer?.instanceCreated?.(record);
+    return instance;
+  }
+
   private async createInstance(record: SandboxRecord, signal: AbortSignal): Promise<Instance> {
     const { provider, config, observer, logger } = this.d;
     const log = { component: "adaptor/cloud", sandbox: record.id, pod: record.podName };

@@ -16,6 +16,7 @@ import type {
   PodAnnotationsPort,
   PodNetworkPort,
   PullSecretsPort,
+  WarmPoolPort,
 } from "./ports.ts";
 import type { CreateVMInput } from "./record.ts";
 import { countOf, emptyReport, RECOVERY_CONCURRENCY, type RecoveryReport } from "./recovery.ts";
@@ -34,6 +35,7 @@ export interface ManagerDeps {
   observer?: LifecycleObserver;
   pullSecrets?: PullSecretsPort;
   podAnnotations?: PodAnnotationsPort;
+  pool?: WarmPoolPort;
 }
 
 type Operation = "create" | "start" | "stop";
@@ -189,6 +191,7 @@ export class SandboxManager {
       ips: r.instance?.ips ?? [],
       vni: r.tunnelIndex !== undefined && network ? network.vni(r.tunnelIndex) : undefined,
       timings: { ...r.timings },
+      pooled: r.pooled,
       lastError: r.lastError,
     };
   }

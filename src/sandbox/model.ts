@@ -55,6 +55,8 @@ export interface SandboxRecord {
   /** Milliseconds spent in each finished stage. */
   timings: Partial<Record<Stage, number>>;
   instance?: InstanceRecord;
+  /** The instance came from the warm pool (a claim and a bind, no create). */
+  pooled?: boolean;
   lastError?: SandboxError;
 }
 
@@ -71,5 +73,6 @@ export interface SandboxView {
   ips: string[];
   vni?: number;
   timings: Partial<Record<Stage, number>>;
+  pooled?: boolean;
   lastError?: SandboxError;
 }

@@ -2,6 +2,7 @@
 // the pod network, the agent proxy, TLS and Kubernetes to these, so the lifecycle imports none of
 // them (only the apf.json types it records, from src/userdata).
 import type { PodNetworkConfig } from "../userdata/apf-config.ts";
+import type { Instance, InstanceSpec } from "../../providers/types.ts";
 import type { SandboxError, SandboxRecord, Stage } from "./model.ts";
 
 /** The apf.json `pod-network` object: what the VM needs to rebuild the pod's network. */
@@ -59,6 +60,14 @@ export interface LifecycleObserver {
 export interface PodAnnotationsPort {
   /** The annotation's value, or undefined when absent or the pod can't be read (logged). Never throws. */
   annotation(podNamespace: string, podName: string, key: string): Promise<string | undefined>;
+}
+
+/** The warm pool (src/pool/): StartVM takes a ready VM instead of creating one, when it has one. */
+export interface WarmPoolPort {
+  /** Claim a ready VM of this spec's pool key for the sandbox, durably; undefined on a miss. */
+  claim(sandboxId: string, spec: InstanceSpec): Promise<Instance | undefined>;
+  /** Push the sandbox's user-data to the claimed VM; throws when it cannot be bound. */
+  bind(instanceId: string, userData: string, signal: AbortSignal): Promise<void>;
 }
 
 /** Registry credentials for the pod's images (src/k8s/pull-secrets.ts), only in Kubernetes. */

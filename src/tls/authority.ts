@@ -28,7 +28,7 @@ export class TlsMaterialError extends Error {
   }
 }
 
-interface PairFiles {
+export interface PairFiles {
   what: string;
   cert: string;
   key: string;
@@ -106,7 +106,7 @@ export class CertAuthority {
   }
 }
 
-async function loadOrCreatePair(
+export async function loadOrCreatePair(
   files: PairFiles,
   create: () => Promise<CertAndKey>,
   logger: Logger | undefined,

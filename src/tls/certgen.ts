@@ -30,6 +30,8 @@ export interface CertRequest {
   name?: string;
   isCa?: boolean;
   isClient?: boolean;
+  /** Overrides the one extended key usage, e.g. a CA that issues both server and client certs. */
+  extendedKeyUsages?: ("serverAuth" | "clientAuth")[];
   validDays: number;
   /** Signs the new certificate; self-signed when absent. */
   issuer?: Signer;
@@ -50,9 +52,11 @@ export async function generateCertificate(req: CertRequest): Promise<CertAndKey>
   const extensions: x509.Extension[] = [
     new x509.BasicConstraintsExtension(req.isCa === true, undefined, true),
     new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.digitalSignature, true),
-    new x509.ExtendedKeyUsageExtension([
-      req.isClient ? x509.ExtendedKeyUsage.clientAuth : x509.ExtendedKeyUsage.serverAuth,
-    ]),
+    new x509.ExtendedKeyUsageExtension(
+      (req.extendedKeyUsages ?? [req.isClient ? "clientAuth" : "serverAuth"]).map(
+        (u) => x509.ExtendedKeyUsage[u],
+      ),
+    ),
     await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
   ];
   if (req.name) extensions.push(new x509.SubjectAlternativeNameExtension([{ type: "dns", value: req.name }]));

@@ -14,6 +14,7 @@ import {
   buildOutput,
   type BuildOutput,
 } from "./footprint.ts";
+import { benchPool } from "./pool.ts";
 
 const only = process.argv.slice(2);
 const want = (name: string) => only.length === 0 || only.includes(name);
@@ -94,6 +95,23 @@ if (want("local") && process.getuid?.() === 0) {
     const s = await benchLocalLifecycle(n, c, (await build()).cli);
     line(`| ${c} | ${s.n} | ${ms(s.p50)} | ${ms(s.p99)} |`);
   }
+  line();
+}
+
+if (want("pool") && process.getuid?.() === 0) {
+  const p = await benchPool();
+  line("## Warm pool: StartVM on a hit vs. the cold path (local provider, LOCAL_BOOT_DELAY=30s)");
+  line("| path | n | p50 | p99 |");
+  line("|---|---|---|---|");
+  line(
+    `| cold: create + boot + agent connect (baseline) | ${p.cold.n} | ${ms(p.cold.p50)} | ${ms(p.cold.p99)} |`,
+  );
+  line(
+    `| pool hit: claim + bind + tunnel + agent connect | ${p.hit.n} | ${ms(p.hit.p50)} | ${ms(p.hit.p99)} |`,
+  );
+  line(
+    `whole \`caa sandbox run\` on a ${p.sandboxRunHit ? "hit" : "miss"} (CreateVM → StartVM → Health → StopVM): ${ms(p.sandboxRunMs)}`,
+  );
   line();
 }
 

@@ -183,6 +183,9 @@ export function ownerTags(
   name = `podvm-${owner.podName}-${owner.sandboxId.slice(0, 8)}`,
 ): Record<string, string> {
   const tags: Record<string, string> = { Name: name };
-  for (const [k, key] of Object.entries(OWNER_TAG_KEYS)) tags[key] = owner[k as keyof OwnerTags];
+  for (const [k, key] of Object.entries(OWNER_TAG_KEYS)) {
+    const value = owner[k as keyof OwnerTags];
+    if (value !== undefined) tags[key] = value;
+  }
   return tags;
 }
