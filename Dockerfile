@@ -16,7 +16,7 @@ COPY providers ./providers
 RUN npm run build
 
 # Production: runtime dependencies only, plus the tools the pod network code runs
-# (ip, tc, iptables; upstream's image has iptables and ca-certificates, upstream-caa.md §9.3).
+# (ip, tc, iptables; upstream's image has iptables and ca-certificates, docs/upstream-compat.md §9.3).
 FROM node:24-slim
 RUN apt-get update \
  && apt-get install -y --no-install-recommends iproute2 iptables ca-certificates \

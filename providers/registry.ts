@@ -1,7 +1,7 @@
 // Providers by name. The built-in ones load lazily (the cloud SDKs are large); an external module
 // is loaded from a path or package name only when its sha256 matches the configured hash, as
 // upstream's ENABLE_CLOUD_PROVIDER_EXTERNAL_PLUGIN / CLOUD_PROVIDER_EXTERNAL_PLUGIN_PATH /
-// CLOUD_PROVIDER_EXTERNAL_PLUGIN_HASH (upstream-caa.md §2.2).
+// CLOUD_PROVIDER_EXTERNAL_PLUGIN_HASH (docs/upstream-compat.md §2.2).
 import { createHash } from "node:crypto";
 import { readFile, stat } from "node:fs/promises";
 import { createRequire } from "node:module";

@@ -113,7 +113,7 @@ export interface Provider {
   defaultInstanceType(): string;
   /**
    * The configured allow-list (PODVM_INSTANCE_TYPES, AZURE_INSTANCE_SIZES), possibly empty. Upstream's
-   * error strings differ between an empty list and a type missing from it (upstream-caa.md §6).
+   * error strings differ between an empty list and a type missing from it (docs/upstream-compat.md §6).
    * When absent, the names of instanceTypes() are used.
    */
   allowList?(): string[];

@@ -1,4 +1,4 @@
-// EC2 failures, classified once at the provider's edge (STYLE.md: Karpenter's typed errors):
+// EC2 failures, classified once at the provider's edge (as Karpenter types its errors):
 // the retry middleware decides by class, the provider maps a final failure to a typed error
 // whose message and `code` name the AWS error code.
 import {

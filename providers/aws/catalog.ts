@@ -1,5 +1,5 @@
 // What start-up reads from EC2: the AMI's root device and size (DescribeImages) and the sizes
-// and SEV-SNP support of the allowed instance types (DescribeInstanceTypes); upstream-caa.md §7.
+// and SEV-SNP support of the allowed instance types (DescribeInstanceTypes); docs/upstream-compat.md §7.
 import {
   DescribeImagesCommand,
   DescribeInstanceTypesCommand,

@@ -1,5 +1,5 @@
 // The EC2 client: credentials as upstream (static keys if ID and secret are both set, else the
-// profile, else the SDK default chain, which covers IRSA; upstream-caa.md §7), an endpoint
+// profile, else the SDK default chain, which covers IRSA; docs/upstream-compat.md §7), an endpoint
 // override for moto, one request timeout, and our retry middleware with the SDK's own retries off.
 import { EC2Client, type EC2ClientConfig } from "@aws-sdk/client-ec2";
 import type { AwsConfig } from "./options.ts";

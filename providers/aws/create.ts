@@ -1,4 +1,4 @@
-// CreateInstance (upstream-caa.md §7): RunInstances for the one type the core asks for (a capacity
+// CreateInstance (docs/upstream-compat.md §7): RunInstances for the one type the core asks for (a capacity
 // error is an InsufficientCapacityError: the core decides whether to try another type); after an ambiguous failure the instance is
 // looked up by its sandbox tag before anything is created again (moto ignores ClientToken, EC2
 // honours it: we rely on both). IPs come from the RunInstances answer; the public IP after the

@@ -1,4 +1,4 @@
-// DeleteInstance as upstream (upstream-caa.md §7): release the instance's Elastic IPs (failures
+// DeleteInstance as upstream (docs/upstream-compat.md §7): release the instance's Elastic IPs (failures
 // only logged), detach the pod's cloud volumes (volumes.ts), then TerminateInstances without waiting. An instance that does not exist, or is
 // already shutting down or terminated, counts as deleted.
 import {

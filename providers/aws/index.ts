@@ -1,4 +1,4 @@
-// The AWS provider module: upstream's configuration (upstream-caa.md §7) resolved once, empty
+// The AWS provider module: upstream's configuration (docs/upstream-compat.md §7) resolved once, empty
 // network settings filled from IMDS as upstream does, then one AwsProvider.
 import { ConfigError } from "../../src/config/options.ts";
 import { InvalidConfigError } from "../errors.ts";

@@ -1,4 +1,4 @@
-// AWS provider settings: upstream's flags and env names (upstream-caa.md §7, CAA
+// AWS provider settings: upstream's flags and env names (docs/upstream-compat.md §7, CAA
 // src/cloud-providers/aws/manager.go) plus endpoint, IMDS and retry settings of our own.
 import {
   bool,

@@ -1,7 +1,7 @@
-// The one retry wrapper for every EC2 call, as SDK middleware (STYLE.md: cross-cutting behaviour
+// The one retry wrapper for every EC2 call, as SDK middleware (as the AWS SDK v3 does cross-cutting behaviour
 // on the stack, not in each call). The client itself runs with maxAttempts 1 so retries never
 // stack. Exponential backoff with full jitter inside a total time budget, as AWS advises for
-// RequestLimitExceeded (users-and-clouds.md §0), run by the one loop in src/util/backoff.ts.
+// RequestLimitExceeded (docs/background.md §0), run by the one loop in src/util/backoff.ts.
 // Every attempt is reported for metrics.
 import type {
   HandlerExecutionContext,

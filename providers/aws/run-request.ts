@@ -1,5 +1,5 @@
 // The RunInstances request, built as upstream does (CAA aws/provider.go CreateInstance;
-// upstream-caa.md §7) plus what upstream misses: IMDSv2 required (unless AWS_REQUIRE_IMDSV2=false), an encrypted gp3 root volume
+// docs/upstream-compat.md §7) plus what upstream misses: IMDSv2 required (unless AWS_REQUIRE_IMDSV2=false), an encrypted gp3 root volume
 // deleted with the instance, owner tags on the instance and its volumes, and a ClientToken
 // derived from the sandbox so that a repeated create never makes a second VM.
 import { createHash } from "node:crypto";

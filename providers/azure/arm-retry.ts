@@ -1,6 +1,6 @@
 // The one retry layer for every ARM request, installed as a pipeline policy in place of the SDK's
 // default retry policy (so retries never stack). 429 waits exactly the Retry-After ARM sends
-// (users-and-clouds.md §4.7) and holds back every other request of this provider until then;
+// (docs/background.md §4.7) and holds back every other request of this provider until then;
 // 5xx, 408 and dropped connections are retried only for GET and DELETE: a repeated PUT after an
 // ambiguous failure is the provider's decision (it GETs the VM first). LRO polls are GETs, so
 // they get the same treatment. The loop itself is src/util/backoff.ts.

@@ -1,4 +1,4 @@
-// Azure error codes mapped to our typed errors at the provider's edge (STYLE.md, Karpenter):
+// Azure error codes mapped to our typed errors at the provider's edge (as Karpenter does):
 // capacity → InsufficientCapacityError (another size may work), 429 → ThrottledError, quota and
 // other refusals → ProviderError carrying Azure's code, configuration problems → InvalidConfigError.
 import {

@@ -1,7 +1,7 @@
 // Creating one pod VM: ONE VM PUT as upstream, waited on, for the size the core chose (capacity
 // fallback is the core's: src/sandbox/capacity.ts). A create that fails after Azure may have made something (the LRO ended
 // Failed, 409, 5xx, a timeout) removes the VM, NIC, disk and public IP before the error is
-// returned (users-and-clouds.md §1.1). If that cleanup itself fails the name is remembered, and
+// returned (docs/background.md §1.1). If that cleanup itself fails the name is remembered, and
 // the next create of it GETs the VM first instead of PUTting blindly (azure-aci#132).
 import type { VirtualMachine } from "@azure/arm-compute";
 import { setTimeout as sleep } from "node:timers/promises";

@@ -1,5 +1,5 @@
 // Credentials as upstream (CAA src/cloud-providers/azure/client.go): a client secret when one is
-// set, else workload identity. DefaultAzureCredential is not used (upstream-caa.md §8).
+// set, else workload identity. DefaultAzureCredential is not used (docs/upstream-compat.md §8).
 import { ClientSecretCredential, WorkloadIdentityCredential, type TokenCredential } from "@azure/identity";
 import type { AzureConfig } from "./options.ts";
 import { azureOptions } from "./options.ts";

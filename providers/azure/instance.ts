@@ -1,5 +1,5 @@
 // A VM as our Instance: id, name, tags, creation time, and its IPs read from its NICs — public
-// addresses first when asked, then private ones (upstream-caa.md §8, CAA azure/provider.go getIPs).
+// addresses first when asked, then private ones (docs/upstream-compat.md §8, CAA azure/provider.go getIPs).
 import type { VirtualMachine } from "@azure/arm-compute";
 import type { NetworkInterface, PublicIPAddress } from "@azure/arm-network";
 import type { Instance } from "../types.ts";

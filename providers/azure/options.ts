@@ -1,4 +1,4 @@
-// Azure provider settings: upstream's flags and env names (upstream-caa.md §8, CAA
+// Azure provider settings: upstream's flags and env names (docs/upstream-compat.md §8, CAA
 // src/cloud-providers/azure/manager.go) plus endpoint and retry settings of our own.
 import {
   bool,

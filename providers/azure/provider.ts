@@ -1,4 +1,4 @@
-// The Azure provider (upstream-caa.md §8): pod VMs made with one VM PUT each, owner tags on every
+// The Azure provider (docs/upstream-compat.md §8): pod VMs made with one VM PUT each, owner tags on every
 // VM so that List finds them, and deletes that make sure the NIC, disk and public IP went too.
 import type { VirtualMachine } from "@azure/arm-compute";
 import type { NetworkInterface, PublicIPAddress } from "@azure/arm-network";

@@ -1,5 +1,5 @@
 // Client-side token buckets per ARM request class, set to ARM's regional limits by default
-// (reads 250 / 25 s⁻¹, writes 200 / 10 s⁻¹, deletes 200 / 10 s⁻¹; users-and-clouds.md §4.7), so
+// (reads 250 / 25 s⁻¹, writes 200 / 10 s⁻¹, deletes 200 / 10 s⁻¹; docs/background.md §4.7), so
 // that a burst of pod VMs is paced instead of answered with 429s. Taking a token reserves it:
 // requests queue in arrival order. A 429 empties the class's bucket, since Azure has just said
 // that its own is empty.

@@ -1,6 +1,6 @@
 // VM sizes: the allow-list (or the default size alone) with cores and memory from the region's
 // size list, in the core's selection order (src/sandbox/instance-type.ts, as CAA
-// src/cloud-providers/util.go). Azure's size list has no GPU count, so GPUs are 0 (upstream-caa.md §8).
+// src/cloud-providers/util.go). Azure's size list has no GPU count, so GPUs are 0 (docs/upstream-compat.md §8).
 import type { VirtualMachineSize } from "@azure/arm-compute";
 import type { InstanceType } from "../types.ts";
 import { sortInstanceTypes } from "../../src/sandbox/instance-type.ts";

@@ -1,4 +1,4 @@
-// The body of the one VM PUT, field for field as upstream builds it (upstream-caa.md §8, CAA
+// The body of the one VM PUT, field for field as upstream builds it (docs/upstream-compat.md §8, CAA
 // azure/provider.go getVMParameters), plus our owner tags so that List and the leak collector
 // find the VM.
 import type { ImageReference, VirtualMachine } from "@azure/arm-compute";

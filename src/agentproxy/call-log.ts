@@ -1,4 +1,4 @@
-// Calls upstream's proxy only logs (CAA pkg/adaptor/proxy/service.go; upstream-caa.md §3.3): the
+// Calls upstream's proxy only logs (CAA pkg/adaptor/proxy/service.go; docs/upstream-compat.md §3.3): the
 // relayed bytes stay untouched, only the identifying fields are read.
 import { BinaryReader, WireType } from "@bufbuild/protobuf/wire";
 import { CreateSandboxRequest } from "../gen/agent/agent.ts";

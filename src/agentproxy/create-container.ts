@@ -1,4 +1,4 @@
-// The worker-side CreateContainer interceptor (CAA pkg/adaptor/proxy/service.go; upstream-caa.md §3.3):
+// The worker-side CreateContainer interceptor (CAA pkg/adaptor/proxy/service.go; docs/upstream-compat.md §3.3):
 // log the container's storages (e2e tests match `mount_point:… driver:image_guest_pull`) and add the
 // CDI annotation when the pod asked for GPUs. The request is re-encoded only when it changed; fields
 // this project does not declare travel as unknown fields and are written back unchanged.

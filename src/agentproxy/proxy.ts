@@ -1,4 +1,4 @@
-// The agent proxy, one per sandbox (CAA pkg/adaptor/proxy/proxy.go; upstream-caa.md §3.3): serves the
+// The agent proxy, one per sandbox (CAA pkg/adaptor/proxy/proxy.go; docs/upstream-compat.md §3.3): serves the
 // kata shim on <pods-dir>/<id>/agent.ttrpc and relays its calls over one mTLS connection to the
 // forwarder in the VM. start() resolves once that connection is up; that is what StartVM waits for.
 import net from "node:net";

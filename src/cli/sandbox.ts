@@ -12,7 +12,7 @@ export interface ShimOptions {
   out?: (line: string) => void;
 }
 
-/** The shim's StartVM deadline with the shipped remote_hypervisor_timeout (upstream-caa.md §1.3). */
+/** The shim's StartVM deadline with the shipped remote_hypervisor_timeout (docs/upstream-compat.md §1.3). */
 const START_TIMEOUT_MS = 600_000;
 
 async function withClient<T>(socket: string, fn: (c: TtrpcClient) => Promise<T>): Promise<T> {

@@ -1,4 +1,4 @@
-// The daemon's settings, with upstream's flag and env names (upstream-caa.md §2.3) and ours.
+// The daemon's settings, with upstream's flag and env names (docs/upstream-compat.md §2.3) and ours.
 // When not root, the default paths move to a user-writable runtime directory.
 import { tmpdir } from "node:os";
 import { join } from "node:path";

@@ -1,4 +1,4 @@
-// The VM-side interceptors (CAA pkg/forwarder/interceptor/interceptor.go; upstream-caa.md §5.2):
+// The VM-side interceptors (CAA pkg/forwarder/interceptor/interceptor.go; docs/upstream-compat.md §5.2):
 // containers join the pod network namespace, and CreateSandbox's DNS servers are dropped so the VM's
 // own /etc/resolv.conf is left alone (CAA issue #98). Undeclared fields survive as unknown fields.
 import { CreateSandboxRequest } from "../gen/agent/agent.ts";

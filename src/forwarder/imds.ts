@@ -1,5 +1,5 @@
 // Where process-user-data finds the user-data when no cidata volume is attached (CAA
-// pkg/userdata/provision.go, imds.go, heuristics.go; upstream-caa.md §5.3). Base URLs are
+// pkg/userdata/provision.go, imds.go, heuristics.go; docs/upstream-compat.md §5.3). Base URLs are
 // parameters so tests can point them at a local server.
 import { readFile } from "node:fs/promises";
 import path from "node:path";

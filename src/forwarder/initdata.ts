@@ -1,5 +1,5 @@
 // initdata on the pod VM (CAA pkg/userdata/provision.go extractInitdataAndHash, pkg/initdata;
-// upstream-caa.md §5.3): /run/peerpod/initdata (gzip+base64 TOML) is unpacked into the allowed
+// docs/upstream-compat.md §5.3): /run/peerpod/initdata (gzip+base64 TOML) is unpacked into the allowed
 // files and its digest written to /run/peerpod/initdata.digest, which attesters read.
 import { access, readFile } from "node:fs/promises";
 import path from "node:path";

@@ -1,4 +1,4 @@
-// `caa forwarder` flags: upstream agent-protocol-forwarder's (upstream-caa.md §5.2) plus
+// `caa forwarder` flags: upstream agent-protocol-forwarder's (docs/upstream-compat.md §5.2) plus
 // process-user-data's, and a few for running a "VM" that is a local network namespace. Upstream
 // reads these from the command line only (systemd passes them), so none has an env name.
 import { bool, duration, int, str, type Resolved } from "../config/options.ts";

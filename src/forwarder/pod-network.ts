@@ -1,4 +1,4 @@
-// apf.json's pod-network handed to the podnetwork helper's VM side (upstream-caa.md §4.3).
+// apf.json's pod-network handed to the podnetwork helper's VM side (docs/upstream-compat.md §4.3).
 import type { Logger } from "../log/logger.ts";
 import { setupPodNode, teardownPodNode } from "../podnetwork/podnode.ts";
 import type { PodNetworkConfig } from "../podnetwork/types.ts";

@@ -1,4 +1,4 @@
-// process-user-data provision-files, in-process (CAA pkg/userdata/provision.go; upstream-caa.md §5.1,
+// process-user-data provision-files, in-process (CAA pkg/userdata/provision.go; docs/upstream-compat.md §5.1,
 // §5.3): find the user-data (cidata volume, else the cloud's metadata service), write the allowed
 // write_files, then unpack initdata and record its digest. `rootDir` prefixes every written path so a
 // local "VM" (a network namespace sharing the host's filesystem) keeps its files apart.

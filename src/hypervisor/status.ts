@@ -1,4 +1,4 @@
-// gRPC status codes for lifecycle failures; ttrpc and gRPC share the numbers (upstream-caa.md §1.4).
+// gRPC status codes for lifecycle failures; ttrpc and gRPC share the numbers (docs/upstream-compat.md §1.4).
 import { LifecycleError, type LifecycleErrorKind } from "../sandbox/errors.ts";
 import { Code } from "../ttrpc/status.ts";
 

@@ -1,5 +1,5 @@
 // hypervisor.Hypervisor and podvminfo.PodVMInfo over ttrpc on the hypervisor socket, where the kata
-// shim calls them (upstream-caa.md §1.2); hypervisor.Hypervisor is also served as remote.Hypervisor.
+// shim calls them (docs/upstream-compat.md §1.2); hypervisor.Hypervisor is also served as remote.Hypervisor.
 import {
   HypervisorDefinition,
   type CreateVMRequest,

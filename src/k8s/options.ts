@@ -1,6 +1,6 @@
 // Settings of the Kubernetes integration, declared once (flag + upstream env name + default) for
 // the daemon's config layer (src/config/options.ts). NODE_NAME and POD_UID come from the downward
-// API in the DaemonSet; the integration is active when NODE_NAME is set (upstream-caa.md §1.2).
+// API in the DaemonSet; the integration is active when NODE_NAME is set (docs/upstream-compat.md §1.2).
 import { int, str } from "../config/options.ts";
 
 export const k8sOptions = {

@@ -1,4 +1,4 @@
-// One PeerPod per started VM (CAA pkg/adaptor/k8sops/peerpod.go, upstream-caa.md §9.1): owned by
+// One PeerPod per started VM (CAA pkg/adaptor/k8sops/peerpod.go, docs/upstream-compat.md §9.1): owned by
 // the Pod (controller reference, blockOwnerDeletion), carrying the finalizer `peer.pod/finalizer`
 // that CAA removes once it deleted the VM itself. If the Pod goes away while the finalizer is still
 // there, peerpod-ctrl (or our leak collector) deletes the VM. API failures are logged, never thrown.

@@ -1,5 +1,5 @@
 // The PeerPod custom resource (peerpods.confidentialcontainers.org/v1alpha1; CAA
-// src/peerpod-ctrl/api/v1alpha1/peerpod_types.go, upstream-caa.md §9.1): its shape and names.
+// src/peerpod-ctrl/api/v1alpha1/peerpod_types.go, docs/upstream-compat.md §9.1): its shape and names.
 
 export const PEERPOD_GROUP = "confidentialcontainers.org";
 export const PEERPOD_VERSION = "v1alpha1";

@@ -1,6 +1,6 @@
 // Kubernetes Events on the pod that say where a peer pod failed: the lifecycle stage
 // (provisioning / booting / agent-connect) and the cloud's error code, so that a pod stuck in
-// ContainerCreating explains itself in `kubectl describe pod` (users-and-clouds.md §1.8).
+// ContainerCreating explains itself in `kubectl describe pod` (docs/background.md §1.8).
 import type { CoreV1Api, CoreV1Event } from "@kubernetes/client-node";
 import type { Logger } from "../log/logger.ts";
 import { apiError } from "./api-error.ts";

@@ -1,4 +1,4 @@
-// The leak collector (users-and-clouds.md §1.1, §5.2; Karpenter's garbage collection): at start-up
+// The leak collector (docs/background.md §1.1, §5; Karpenter's garbage collection): at start-up
 // and then periodically, list the instances carrying this cluster's and this node's owner tags and
 // delete those no sandbox owns once they are older than the grace period (so an instance whose
 // create is still in flight is never touched), and those whose PeerPod is being deleted. Works

@@ -1,5 +1,5 @@
 // Upstream's log line shape, `YYYY/MM/DD HH:MM:SS [component] message` (Go log with LstdFlags |
-// Lmsgprefix). The upstream e2e suite greps CAA's log for such lines (upstream-caa.md §10), so this
+// Lmsgprefix). The upstream e2e suite greps CAA's log for such lines (docs/upstream-compat.md §10), so this
 // is the default; LOG_FORMAT=json gives pino's JSON. Fields follow the message as key=value.
 import { Writable } from "node:stream";
 

@@ -8,7 +8,7 @@ export type CloudOutcome = "ok" | "error" | "throttled";
 export type LifecycleOperation = "create" | "start" | "stop";
 export type LeakEvent = "found" | "removed";
 
-// Cloud boot times run from seconds to minutes (users-and-clouds.md §2), so the buckets reach 10 min.
+// Cloud boot times run from seconds to minutes (docs/background.md §2), so the buckets reach 10 min.
 const STAGE_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60, 120, 300, 600];
 const CALL_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 
@@ -18,7 +18,7 @@ const MAX_METHODS = 256;
 const MAX_CODES = 256;
 const LABEL_RE = /^[A-Za-z0-9_./-]{1,128}$/;
 
-// Throttling codes of EC2 (users-and-clouds.md §0) and ARM (HTTP 429), for `cloudAttempt`.
+// Throttling codes of EC2 (docs/background.md §0) and ARM (HTTP 429), for `cloudAttempt`.
 const THROTTLE_RE =
   /^(?:RequestLimitExceeded|Throttl\w*|RequestThrottled\w*|TooManyRequests\w*|EC2ThrottledException|429)$/;
 

@@ -1,4 +1,4 @@
-// Upstream's startup probe (CAA pkg/probe/probe.go, checker.go; upstream-caa.md §9.3): ready once
+// Upstream's startup probe (CAA pkg/probe/probe.go, checker.go; docs/upstream-compat.md §9.3): ready once
 // the hypervisor socket accepts a connection AND, in a Kubernetes node, every pod of the peer-pod
 // runtime class on this node is Ready with a Ready transition after this daemon started (so a
 // rolling update waits until the pods served by the old daemon came back). The pod check latches:

@@ -1,5 +1,5 @@
 // EXTERNAL_NET_VIA_PODVM (experimental upstream, AWS MultiNic): move the VM's secondary NIC into the
-// pod netns and send the pod's default route through it (upstream-caa.md §4.3 step 4, CAA
+// pod netns and send the pod's default route through it (docs/upstream-compat.md §4.3 step 4, CAA
 // `pkg/podnetwork/common.go` setupExternalNetwork).
 import { run } from "./exec.ts";
 import type { IpAddress, IpLink, IpRoute } from "./iproute-parse.ts";

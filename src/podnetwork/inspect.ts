@@ -1,5 +1,5 @@
 // Worker side, CreateVM: read the pod netns the CNI built and describe it as apf.json `pod-network`
-// (upstream-caa.md §4.1, CAA `pkg/podnetwork/workernode.go` Inspect).
+// (docs/upstream-compat.md §4.1, CAA `pkg/podnetwork/workernode.go` Inspect).
 import type { Logger } from "../log/logger.ts";
 import type { IpRoute } from "./iproute-parse.ts";
 import { findLink, mainRoutes, permanentNeighbors } from "./iproute.ts";

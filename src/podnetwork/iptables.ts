@@ -1,5 +1,5 @@
 // NOTRACK rules for the VXLAN flow in the raw table, exactly as upstream writes them
-// (upstream-caa.md §4.2 step 2, CAA `…/vxlan/iptables.go`): chains peerpod-OUTPUT / peerpod-PREROUTING,
+// (docs/upstream-compat.md §4.2 step 2, CAA `…/vxlan/iptables.go`): chains peerpod-OUTPUT / peerpod-PREROUTING,
 // jumped to from OUTPUT / PREROUTING, one rule per direction commented `peerpod [vni:<id>]`.
 // Calls are serialised in this process (upstream's mutex) and use `-w` against other processes.
 import { CommandError, run } from "./exec.ts";

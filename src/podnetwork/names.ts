@@ -1,5 +1,5 @@
 // Upstream's text forms of route protocol / scope and neighbour state (CAA `pkg/util/netops`,
-// vishvananda/netlink String()): the pod VM's forwarder rejects anything else (upstream-caa.md §4.4).
+// vishvananda/netlink String()): the pod VM's forwarder rejects anything else (docs/upstream-compat.md §4.4).
 import { NEIGHBOR_STATES, ROUTE_PROTOCOLS, ROUTE_SCOPES } from "../userdata/apf-config.ts";
 import type { NeighborState, RouteProtocol, RouteScope } from "./types.ts";
 

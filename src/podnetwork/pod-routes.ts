@@ -1,5 +1,5 @@
 // Turns apf.json routes and neighbours back into iproute2 commands on the VM side, as upstream's
-// netops RouteAdd / NeighborAdd do (upstream-caa.md §4.3 step 3).
+// netops RouteAdd / NeighborAdd do (docs/upstream-compat.md §4.3 step 3).
 import { isIP } from "node:net";
 import { PROTOCOL_NUMBERS, isAddableNeighborState, isRouteProtocol, isRouteScope } from "./names.ts";
 import type { PodNeighbor, PodRoute } from "./types.ts";

@@ -1,5 +1,5 @@
 // Pod VM side, called by the forwarder before it listens: the other VXLAN end, inside the pod netns,
-// carrying the pod's own name, MAC, IP, routes and neighbours (upstream-caa.md §4.3, CAA
+// carrying the pod's own name, MAC, IP, routes and neighbours (docs/upstream-compat.md §4.3, CAA
 // `pkg/podnetwork/podnode.go`, `…/tunneler/vxlan/podnode.go`). One deliberate difference: the MTU is
 // min(pod MTU, underlay MTU − 50) instead of upstream's fixed 1450 cap (upstream issue #1992).
 import { existsSync } from "node:fs";

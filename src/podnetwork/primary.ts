@@ -1,5 +1,5 @@
 // The primary interface of a netns, chosen exactly as upstream does (CAA `pkg/podnetwork/common.go`
-// findPrimaryInterface, upstream-caa.md §4.1): the device of the first IPv4 default route listed; a
+// findPrimaryInterface, docs/upstream-compat.md §4.1): the device of the first IPv4 default route listed; a
 // later default route replaces it only if its device has the same name prefix and a lower numeric
 // suffix (eth1 → eth0). Route metrics are ignored, because upstream's `priority` is never updated.
 import type { IpRoute } from "./iproute-parse.ts";

@@ -1,4 +1,4 @@
-// tc ingress redirects that bridge the pod's veth and the tunnel at L2 (upstream-caa.md §4.2 step 4,
+// tc ingress redirects that bridge the pod's veth and the tunnel at L2 (docs/upstream-compat.md §4.2 step 4,
 // CAA `pkg/util/netops/netops.go` RedirectAdd/RedirectDel): an ingress qdisc plus a u32 match-all
 // filter (protocol all, parent ffff:) with `mirred egress redirect` (TC_ACT_STOLEN).
 import { run, runJson } from "./exec.ts";

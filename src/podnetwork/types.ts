@@ -1,4 +1,4 @@
-// The apf.json `pod-network` types are owned by src/userdata (upstream-caa.md §4.4). inspect produces
+// The apf.json `pod-network` types are owned by src/userdata (docs/upstream-compat.md §4.4). inspect produces
 // exactly that type; the tunnel ends accept a looser shape that it (and a forwarder's own copy)
 // is assignable to, where a route's dev and a neighbour's fields may be absent — a neighbour
 // without a usable state or MAC is refused at setup, as upstream's NeighborAdd does.

@@ -1,4 +1,4 @@
-// VXLAN identifiers: VNI = min id + pod index (upstream-caa.md §4.1, CAA `…/vxlan/workernode.go`).
+// VXLAN identifiers: VNI = min id + pod index (docs/upstream-compat.md §4.1, CAA `…/vxlan/workernode.go`).
 // The index itself is allocated durably by the sandbox store, not here.
 
 export const DEFAULT_VXLAN_PORT = 4789;

@@ -1,6 +1,6 @@
 // vxlan link plumbing shared by both tunnel ends: create in an underlay netns, move into the pod netns.
 // A vxlan's UDP socket stays in the netns it was created in, which is why both ends create the link
-// outside the pod netns and then move it in (upstream-caa.md §4.2 step 3, §4.3 step 2).
+// outside the pod netns and then move it in (docs/upstream-compat.md §4.2 step 3, §4.3 step 2).
 import { CommandError, netnsPath, run } from "./exec.ts";
 import { findLink, links } from "./iproute.ts";
 import type { IpLink } from "./iproute-parse.ts";

@@ -1,5 +1,5 @@
 // Worker side, StartVM / StopVM: the VXLAN end in the pod netns, bridged to the pod's veth by tc
-// (upstream-caa.md §4.2, CAA `…/tunneler/vxlan/workernode.go`).
+// (docs/upstream-compat.md §4.2, CAA `…/tunneler/vxlan/workernode.go`).
 import { existsSync } from "node:fs";
 import { isIPv4 } from "node:net";
 import type { Logger } from "../log/logger.ts";

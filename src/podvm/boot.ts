@@ -1,5 +1,5 @@
 // `caa podvm`: the boot chain of a local VM, in the order a real pod VM runs it
-// (upstream-caa.md §5.1): the kata agent, then process-user-data and the agent-protocol-forwarder
+// (docs/upstream-compat.md §5.1): the kata agent, then process-user-data and the agent-protocol-forwarder
 // (provisioning is the forwarder's first step). Runs inside the VM's network namespace (or, without
 // root, on the VM's loopback address).
 import { spawn, type ChildProcess } from "node:child_process";

@@ -1,4 +1,4 @@
-// Just enough of the ttrpc envelopes (containerd/ttrpc request.proto; upstream-caa.md §1.4) for a relay
+// Just enough of the ttrpc envelopes (containerd/ttrpc request.proto; docs/upstream-compat.md §1.4) for a relay
 // that forwards frames without re-encoding them: the routing fields of a Request, the outcome of a
 // Response, and status-only Responses of its own.
 import { BinaryReader, WireType } from "@bufbuild/protobuf/wire";

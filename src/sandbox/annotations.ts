@@ -1,5 +1,5 @@
 // CreateVM annotation keys and their parsing, as upstream CAA reads them
-// (upstream-caa.md §1.3, §3.1, §6; CAA pkg/util/cloud.go and pkg/adaptor/cloud/cloud.go).
+// (docs/upstream-compat.md §1.3, §3.1, §6; CAA pkg/util/cloud.go and pkg/adaptor/cloud/cloud.go).
 
 export const ANNOTATION = {
   sandboxName: "io.kubernetes.cri.sandbox-name",

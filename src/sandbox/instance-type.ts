@@ -1,5 +1,5 @@
 // Instance-type selection exactly as upstream SelectInstanceTypeToUse
-// (CAA src/cloud-providers/util.go; upstream-caa.md §6). The e2e suite asserts on the error texts.
+// (CAA src/cloud-providers/util.go; docs/upstream-compat.md §6). The e2e suite asserts on the error texts.
 import type { InstanceType } from "../../providers/types.ts";
 import { goSearch, goSortSlice } from "./instance-type-sort.ts";
 

@@ -1,5 +1,5 @@
 // Every transition of a sandbox, each written once: create, start, stop, the undo of a failed start,
-// and restart recovery (upstream-caa.md §3). The manager (manager.ts) runs each under the sandbox's
+// and restart recovery (docs/upstream-compat.md §3). The manager (manager.ts) runs each under the sandbox's
 // lock; nothing else changes a record. Every transition is persisted before the next step, so a
 // restart knows every sandbox and every instance it made.
 import { mkdir, rm } from "node:fs/promises";
@@ -207,7 +207,7 @@ export class Lifecycle {
 
   // --- StopVM -----------------------------------------------------------------------------------
 
-  /** Not bound to any caller's deadline: the Rust shim gives StopVM 1 s (upstream-caa.md §1.3). */
+  /** Not bound to any caller's deadline: the Rust shim gives StopVM 1 s (docs/upstream-compat.md §1.3). */
   async stop(record: SandboxRecord): Promise<void> {
     await this.steps.enter(record, "stopping");
     await this.sessions.close(record.id);

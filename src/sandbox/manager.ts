@@ -57,7 +57,7 @@ export class SandboxManager {
     return this.timed("create", () =>
       this.lock.run(input.id, async () => {
         const record = await this.lifecycle.create(input);
-        // The upstream e2e suite greps for this exact line (upstream-caa.md §3.1, §10).
+        // The upstream e2e suite greps for this exact line (docs/upstream-compat.md §3.1, §10).
         this.deps.logger.info(
           { component: "adaptor/cloud", sandbox: record.id, pod: record.podName, stage: record.stage },
           `create a sandbox ${record.id} for pod ${record.podName} in namespace ${record.podNamespace} (netns: ${record.netnsPath})`,

@@ -1,4 +1,4 @@
-// CreateVM's input turned into a sandbox record (upstream-caa.md §3.1): validate, choose the
+// CreateVM's input turned into a sandbox record (docs/upstream-compat.md §3.1): validate, choose the
 // instance type, render user-data. Pure functions: the side effects of CreateVM (a tunnel index,
 // the netns inspection, the certificate) are made and undone by the lifecycle (lifecycle.ts), which
 // hands their results in.
@@ -126,7 +126,7 @@ export function renderRecord(plan: SandboxPlan, made: Made, config: RecordConfig
     "pod-name": plan.podName,
     ...made.tls,
   };
-  // The pod's cc_init_data takes precedence over the global INITDATA (upstream-caa.md §3.1 step 6).
+  // The pod's cc_init_data takes precedence over the global INITDATA (docs/upstream-compat.md §3.1 step 6).
   const initdata = plan.initdata !== "" ? encodeInitdata(plan.initdata) : config.initdata;
   const userData = buildUserData({
     apf,

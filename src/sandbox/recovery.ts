@@ -1,7 +1,7 @@
 // After a restart (a crash, `kill -9`, an upgrade) the daemon knows every sandbox from its records.
 // What to do with each is decided here, from its recorded stage; the lifecycle (lifecycle.ts) does
 // it under the sandbox's lock while the daemon already serves (manager.ts recover()). Upstream
-// keeps all of this in memory and loses it (users-and-clouds.md §1.2).
+// keeps all of this in memory and loses it (docs/background.md §1.2).
 import type { SandboxRecord } from "./model.ts";
 
 /** Tombstones of stopped sandboxes keep repeated StopVMs idempotent for this long. */

@@ -3,7 +3,7 @@
 // in one JSON file (CAA pkg/util/tlsutil/persist.go); the shapes are upstream's:
 //   ca.crt/ca.key         - CA (O=agent-protocol-forwarder) that issues one server cert per VM name,
 //   client.crt/client.key - self-signed client cert (O=cloud-api-adaptor, clientAuth); the VM trusts
-//                           exactly this cert: it is apf.json's `tls-client-ca` (upstream-caa.md §3.3).
+//                           exactly this cert: it is apf.json's `tls-client-ca` (docs/upstream-compat.md §3.3).
 import { X509Certificate, createPrivateKey } from "node:crypto";
 import { chmod, mkdir, open, readFile, rename, rm, stat } from "node:fs/promises";
 import path from "node:path";

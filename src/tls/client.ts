@@ -1,5 +1,5 @@
 // The daemon's side of the mTLS link to the pod VM (CAA pkg/adaptor/proxy/proxy.go dial,
-// factory.go; upstream-caa.md §3.3).
+// factory.go; docs/upstream-compat.md §3.3).
 import { readFileSync } from "node:fs";
 import type tls from "node:tls";
 import { ConfigError } from "../config/options.ts";
@@ -42,7 +42,7 @@ export function buildClientTls(
   };
 }
 
-/** apf.json's TLS keys for one VM, exactly when upstream sets them (CreateVM, upstream-caa.md §3.1 step 5). */
+/** apf.json's TLS keys for one VM, exactly when upstream sets them (CreateVM, docs/upstream-compat.md §3.1 step 5). */
 export interface ApfTlsFields {
   "tls-server-cert"?: string;
   "tls-server-key"?: string;

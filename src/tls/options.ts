@@ -1,4 +1,4 @@
-// TLS settings, upstream's flags and env names (upstream-caa.md §2.3). The same spec serves the
+// TLS settings, upstream's flags and env names (docs/upstream-compat.md §2.3). The same spec serves the
 // daemon (client side) and, via the forwarder's flag set, the pod VM (server side).
 import { ConfigError, bool, list, str, type Resolved } from "../config/options.ts";
 import { opensslCiphers } from "./ciphers.ts";

@@ -1,5 +1,5 @@
 // The pod VM's side of the mTLS link (CAA pkg/forwarder/forwarder.go NewDaemon + tlsutil.GetTLSConfigFor;
-// upstream-caa.md §5.2): the cert and key come from -cert-file/-cert-key or else apf.json, the CA from
+// docs/upstream-compat.md §5.2): the cert and key come from -cert-file/-cert-key or else apf.json, the CA from
 // -ca-cert-file or else apf.json `tls-client-ca`; when a CA is present the client must present a cert
 // that chains to it.
 import { readFileSync } from "node:fs";

@@ -1,4 +1,4 @@
-// ttrpc framing (containerd/ttrpc channel.go; upstream-caa.md §1.4): a 10-byte big-endian header
+// ttrpc framing (containerd/ttrpc channel.go; docs/upstream-compat.md §1.4): a 10-byte big-endian header
 // {length u32, streamId u32, type u8, flags u8} followed by `length` bytes of data.
 
 export const HEADER_LENGTH = 10;

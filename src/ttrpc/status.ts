@@ -1,7 +1,7 @@
 import type { Any } from "../gen/google/protobuf/any.ts";
 import type { Status } from "../gen/google/rpc/status.ts";
 
-/** gRPC status codes as carried in ttrpc responses (upstream-caa.md §1.4). */
+/** gRPC status codes as carried in ttrpc responses (docs/upstream-compat.md §1.4). */
 export const Code = {
   OK: 0,
   Canceled: 1,

@@ -1,5 +1,5 @@
 // apf.json, the agent-protocol-forwarder's config: upstream forwarder.Config and tunneler.Config
-// (CAA pkg/forwarder/forwarder.go, pkg/podnetwork/tunneler/tunneler.go; upstream-caa.md §4.4).
+// (CAA pkg/forwarder/forwarder.go, pkg/podnetwork/tunneler/tunneler.go; docs/upstream-compat.md §4.4).
 // Keys, order and omitempty rules follow the Go structs; the text is json.MarshalIndent(cfg, "", "    ").
 import { goMarshalIndent, type GoJsonValue } from "./go-json.ts";
 import type { ApfConfig, ApfNeighbor, ApfRoute, PodNetworkConfig } from "./apf-types.ts";

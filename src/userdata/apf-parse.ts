@@ -1,7 +1,7 @@
 // Reading apf.json as APF's json.Unmarshal into forwarder.Config does: unknown keys ignored,
 // keys matched case-insensitively when no exact match, null leaves a field at its zero value,
 // wrong JSON types are errors, and route protocol/scope and neighbour state must be known
-// names (a number, "" or null makes upstream's forwarder exit; upstream-caa.md §4.4).
+// names (a number, "" or null makes upstream's forwarder exit; docs/upstream-compat.md §4.4).
 import { isIP } from "node:net";
 import {
   NEIGHBOR_STATES,

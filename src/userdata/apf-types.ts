@@ -1,5 +1,5 @@
 // apf.json types: upstream forwarder.Config and tunneler.Config, keys as the Go json tags
-// (CAA pkg/forwarder/forwarder.go, pkg/podnetwork/tunneler/tunneler.go; upstream-caa.md §4.4).
+// (CAA pkg/forwarder/forwarder.go, pkg/podnetwork/tunneler/tunneler.go; docs/upstream-compat.md §4.4).
 
 /** netops.RouteProtocol names APF accepts. */
 export const ROUTE_PROTOCOLS = ["static", "boot", "dhcp", "kernel"] as const;

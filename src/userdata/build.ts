@@ -1,5 +1,5 @@
 // The user-data CreateVM hands to the provider: upstream's write_files list, in upstream's
-// order and under upstream's conditions (CAA pkg/adaptor/cloud/cloud.go CreateVM; upstream-caa.md §3.1).
+// order and under upstream's conditions (CAA pkg/adaptor/cloud/cloud.go CreateVM; docs/upstream-compat.md §3.1).
 import { renderApfJson, type ApfConfig } from "./apf-config.ts";
 import { renderCloudConfig, type WriteFile } from "./cloud-config.ts";
 import { PEERPOD_PATHS } from "./paths.ts";

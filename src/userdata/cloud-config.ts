@@ -1,5 +1,5 @@
 // `#cloud-config` user-data, byte for byte as upstream's text/template renders it
-// (CAA src/cloud-providers/util/cloudinit/cloudconfig.go; rules in upstream-caa.md §4.4).
+// (CAA src/cloud-providers/util/cloudinit/cloudconfig.go; rules in docs/upstream-compat.md §4.4).
 // Nothing is quoted or escaped: contents go in literal blocks, indented six spaces.
 
 export interface WriteFile {

@@ -1,5 +1,5 @@
 // initdata: TOML `{algorithm, version, data}` delivered gzip+base64 in /run/peerpod/initdata
-// (CAA pkg/initdata/initdata.go; upstream-caa.md §5.3). Upstream uses Go's gzip.NewWriter
+// (CAA pkg/initdata/initdata.go; docs/upstream-compat.md §5.3). Upstream uses Go's gzip.NewWriter
 // (default level); the deflate bytes differ from Go's but decode the same.
 import { createHash } from "node:crypto";
 import { gunzipSync, gzipSync } from "node:zlib";

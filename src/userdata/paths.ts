@@ -1,4 +1,4 @@
-// Well-known pod VM paths (CAA pkg/paths/paths.go, pkg/userdata/provision.go; upstream-caa.md §5.3).
+// Well-known pod VM paths (CAA pkg/paths/paths.go, pkg/userdata/provision.go; docs/upstream-compat.md §5.3).
 
 export const PEERPOD_PATHS = {
   apfConfig: "/run/peerpod/apf.json",

@@ -1,5 +1,5 @@
 // The slices of ARM request and resource bodies the emulator reads (REST shapes, `properties`
-// envelopes included), following the spec examples named in users-and-clouds.md §0.
+// envelopes included), following the spec examples named in docs/background.md §0.
 
 export interface SubResource {
   id?: string;

@@ -1,5 +1,5 @@
 // A throw-away CA and a server certificate for 127.0.0.1, made at test time. The SDK sends bearer
-// tokens only over https (reference/testbed.md), so the emulator must serve TLS that the client
+// tokens only over https (docs/testing.md), so the emulator must serve TLS that the client
 // trusts: the CA goes to NODE_EXTRA_CA_CERTS (child processes) or tls.setDefaultCACertificates.
 import "reflect-metadata";
 import * as x509 from "@peculiar/x509";

@@ -1,5 +1,5 @@
 // Request context, replies and the OData error envelope every ARM error uses
-// (users-and-clouds.md §4.5).
+// (docs/background.md §4.5).
 import type { ArmError } from "./arm-types.ts";
 
 export interface Reply {

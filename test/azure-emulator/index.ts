@@ -1,6 +1,6 @@
 // ARM emulator for the Azure provider's tests: Microsoft.Compute VMs, VM sizes, disks and images,
 // Microsoft.Network NICs, public IPs, subnets and NSGs, and a fake login endpoint, over HTTPS with
-// the async (LRO) protocol of users-and-clouds.md §4, a fault plan, and a record of every request.
+// the async (LRO) protocol of docs/background.md §4, a fault plan, and a record of every request.
 //
 // Trusting its CA: NODE_EXTRA_CA_CERTS is read once at process start, so a child process gets
 // `NODE_EXTRA_CA_CERTS=<caFile>` in its env, and a test that runs the SDK in its own process calls

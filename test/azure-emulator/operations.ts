@@ -1,4 +1,4 @@
-// The ARM async protocol (users-and-clouds.md §4): 201 + Azure-AsyncOperation for creates,
+// The ARM async protocol (docs/background.md §4): 201 + Azure-AsyncOperation for creates,
 // 202 + Location (+ Azure-AsyncOperation) for deletes, an operation resource that answers 200
 // with InProgress → Succeeded/Failed, and a Location URL that answers 202 until done.
 import { randomUUID } from "node:crypto";

@@ -1,4 +1,4 @@
-// ARM-style token buckets per request class (reads / writes / deletes, users-and-clouds.md §4.7):
+// ARM-style token buckets per request class (reads / writes / deletes, docs/background.md §4.7):
 // an empty bucket answers 429 with Retry-After = whole seconds until the next token.
 import type { RequestClass } from "./types.ts";
 

@@ -32,7 +32,7 @@ export interface EmulatorOptions {
   pageSize?: number;
   /** Reject ARM requests without a token issued by the login endpoint. */
   requireAuth?: boolean;
-  /** Token buckets per request class, as ARM's (users-and-clouds.md §4.7). */
+  /** Token buckets per request class, as ARM's (docs/background.md §4.7). */
   rateLimit?: Partial<Record<RequestClass, { capacity: number; refillPerSec: number }>>;
 }
 

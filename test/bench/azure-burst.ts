@@ -2,7 +2,7 @@
 // against the ARM emulator with short LRO delays. Reports wall time, per-sandbox create/delete
 // times and ARM requests per sandbox (start-up and login excluded). By default the emulator
 // enforces ARM's regional token buckets (reads 250 / 25 s⁻¹, writes and deletes 200 / 10 s⁻¹;
-// users-and-clouds.md §4.7) and the provider runs with its defaults, as a real subscription
+// docs/background.md §4.7) and the provider runs with its defaults, as a real subscription
 // would; benchAzureBurstScenarios adds the runs without limits and without client-side buckets.
 // Run alone with `node test/bench/azure-burst.ts [n]`.
 import { mkdtemp, rm, writeFile } from "node:fs/promises";

@@ -86,7 +86,7 @@ export async function benchForwarderStart(bundle: string, runs = 5): Promise<For
   const dir = await mkdtemp(path.join(tmpdir(), "caa-fwb-"));
   const agent = spawn(
     process.execPath,
-    [path.join(repo, "test/fixtures/test-agent.ts"), "--socket", path.join(dir, "agent.sock")],
+    [path.join(repo, "providers/local/kata-agent.ts"), "--socket", path.join(dir, "agent.sock")],
     {
       stdio: ["ignore", "pipe", "pipe"],
     },

@@ -1,4 +1,4 @@
-// `caa conformance --provider aws` against moto (reference/testbed.md) passes, writes JUnit, and
+// `caa conformance --provider aws` against moto (docs/testing.md) passes, writes JUnit, and
 // leaves no instance of its run in moto, checked with moto's own API rather than the provider's.
 import { test } from "node:test";
 import assert from "node:assert/strict";

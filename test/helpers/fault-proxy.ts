@@ -1,5 +1,5 @@
 // An HTTP proxy between the AWS SDK and moto that injects the faults EC2 shows under load
-// (reference/users-and-clouds.md §0): RequestLimitExceeded (HTTP 503, EC2 XML error), a plain
+// (docs/background.md §0): RequestLimitExceeded (HTTP 503, EC2 XML error), a plain
 // 503, InsufficientInstanceCapacity (HTTP 500) and dropped connections, either before the
 // request reaches moto or after moto has acted on it (the ambiguous case). Counts calls per
 // EC2 Action. Run as a program (`node fault-proxy.ts --target URL`) it prints its URL and serves

@@ -1,5 +1,5 @@
 // Builds and runs test/go's ttrpcpeer: containerd's Go ttrpc library (Debian packages, GOPATH mode) acting as
-// server, client, kata-shim call sequence or benchmark client (testbed.md "ttrpc").
+// server, client, kata-shim call sequence or benchmark client (docs/testing.md "ttrpc").
 import { execFile, spawn } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
 import { access, mkdir, readdir, rename, stat } from "node:fs/promises";
@@ -40,7 +40,7 @@ async function build(): Promise<string> {
     await execFileP("go", ["version"], { env: goEnv() });
   } catch (err) {
     throw new Error(
-      `go-peer: the Go toolchain is needed (apt-get install golang-go; see testbed.md "ttrpc"): ${String(err)}`,
+      `go-peer: the Go toolchain is needed (apt-get install golang-go; see docs/testing.md "ttrpc"): ${String(err)}`,
       { cause: err },
     );
   }
@@ -153,7 +153,7 @@ export interface ShimOptions {
   service?: "hypervisor.Hypervisor" | "remote.Hypervisor";
 }
 
-/** Plays the kata shim's CreateVM/StartVM/StopVM sequence (upstream-caa.md §1.3) against hypervisor.Hypervisor. */
+/** Plays the kata shim's CreateVM/StartVM/StopVM sequence (docs/upstream-compat.md §1.3) against hypervisor.Hypervisor. */
 export function goShimLifecycle(socket: string, opts: ShimOptions, timeoutMs = 120_000): Promise<ShimStep[]> {
   const args = ["hypervisor-lifecycle", "-socket", socket, "-id", opts.id, "-style", opts.style ?? "go"];
   if (opts.netns) args.push("-netns", opts.netns);

@@ -1,4 +1,4 @@
-// Starts moto's EC2 server (reference/testbed.md) on a free 127.0.0.1 port with AMI and
+// Starts moto's EC2 server (docs/testing.md) on a free 127.0.0.1 port with AMI and
 // instance-type validation on, and stops it by PID.
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { setTimeout as sleep } from "node:timers/promises";

@@ -1,5 +1,5 @@
 // A worker node, a CNI pod, a peer and a "VM", each a network namespace, wired with veths in
-// documentation ranges (reference/testbed.md): the local model of upstream's pod networking.
+// documentation ranges (docs/testing.md): the local model of upstream's pod networking.
 //
 //   peer (203.0.113.2) ── peer0 ┐
 //                               worker (eth0 192.0.2.1, forwarding) ── underlay veth ── vm (eth0 192.0.2.2)

@@ -82,7 +82,7 @@ function upstreamApfJson(tlsFields: Record<string, string>): string {
   );
 }
 
-/** The user-data upstream's template renders (upstream-caa.md §4.4), written out independently of ours. */
+/** The user-data upstream's template renders (docs/upstream-compat.md §4.4), written out independently of ours. */
 function upstreamUserData(files: { path: string; content: string }[]): string {
   let out = "#cloud-config\n\nwrite_files:";
   for (const f of files) {

@@ -1,4 +1,4 @@
-// Cloud faults between the AWS SDK and moto (reference/users-and-clouds.md §0): throttling,
+// Cloud faults between the AWS SDK and moto (docs/background.md §0): throttling,
 // 5xx and dropped connections, before and after moto acted. Every sandbox must end with
 // exactly one instance, or a clean failure that leaves nothing behind.
 import assert from "node:assert/strict";

@@ -1,4 +1,4 @@
-// The AWS provider against moto (reference/testbed.md): start-up reads, the RunInstances request
+// The AWS provider against moto (docs/testing.md): start-up reads, the RunInstances request
 // as moto stores it, get/list by owner tags, delete, and clear start-up errors.
 import assert from "node:assert/strict";
 import { createServer, type Server } from "node:http";

@@ -1,5 +1,5 @@
 // The ARM emulator itself, spoken to over raw HTTPS: it must follow the async protocol of
-// users-and-clouds.md §4 (and the recorded Compute/Network traffic of §0) for the provider's
+// docs/background.md §4 (and the recorded Compute/Network traffic of §0) for the provider's
 // tests to mean anything.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";

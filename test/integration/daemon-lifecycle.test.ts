@@ -95,7 +95,7 @@ describe("caa serve with the local provider", () => {
       assert.equal(steps[0].agentSocketPath, `${daemon.podsDir}/${id}/agent.ttrpc`);
       assert.deepEqual(vmNamespaces(daemon.env.LOCAL_NETNS_PREFIX), before, "no VM namespace left");
       assert.equal(existsSync(`${daemon.podsDir}/${id}`), false, "pod directory removed");
-      // Upstream's e2e suite greps for this line (upstream-caa.md §10).
+      // Upstream's e2e suite greps for this line (docs/upstream-compat.md §10).
       assert.match(
         daemon.logs(),
         new RegExp(

@@ -26,7 +26,7 @@ import {
   renderPoolUserData,
 } from "../../src/userdata/pool.ts";
 import { tlsConfig } from "../fixtures/test-agent-env.ts";
-import { SERVING, startTestAgent, type TestAgent } from "../../providers/local/kata-agent.ts";
+import { SERVING, startAgentStandIn, type AgentStandIn } from "../../providers/local/kata-agent.ts";
 import { captureLogger, type CapturedLogger } from "../helpers/capture-logger.ts";
 import { freePort } from "../helpers/ports.ts";
 
@@ -44,7 +44,7 @@ url = "https://kbs.example:8080"
 
 interface PoolVm extends PoolVmAddress {
   root: string;
-  agent: TestAgent;
+  agent: AgentStandIn;
   log: CapturedLogger;
   bootstrapKey: string;
   /** Resolves once the forwarder serves the agent (after the bind). */
@@ -74,7 +74,7 @@ describe("forwarder in warm-pool mode", () => {
         "bootstrap-key": boot.keyPem,
       }),
     );
-    const agent = await startTestAgent({ socketPath: path.join(dir, name, "agent.sock") });
+    const agent = await startAgentStandIn({ socketPath: path.join(dir, name, "agent.sock") });
     const port = await freePort();
     const log = captureLogger();
     const stop = new AbortController();

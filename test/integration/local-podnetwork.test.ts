@@ -90,7 +90,7 @@ before(async () => {
   await wire(NS.worker, NS.pod, "cni0", "198.51.100.1/24", `${POD_IP}/24`, "198.51.100.1");
   await wire(NS.worker, NS.pod2, "cni1", "198.51.100.129/25", "198.51.100.130/25", "198.51.100.129");
   await wire(NS.worker, NS.peer, "peer0", "192.0.2.1/24", `${PEER_IP}/24`, "192.0.2.1");
-  // The worker's primary interface is its default-route one (upstream-caa.md §4.1); VMs reach its
+  // The worker's primary interface is its default-route one (docs/upstream-compat.md §4.1); VMs reach its
   // address through the local provider's bridge.
   await sh(["ip", "-n", NS.worker, "route", "add", "default", "via", PEER_IP]);
   dir = await makeDaemonDir();

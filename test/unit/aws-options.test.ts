@@ -1,4 +1,4 @@
-// AWS settings: upstream's env names and defaults (upstream-caa.md §7), credentials choice,
+// AWS settings: upstream's env names and defaults (docs/upstream-compat.md §7), credentials choice,
 // endpoint overrides, and which larger types are tried when capacity runs out.
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";

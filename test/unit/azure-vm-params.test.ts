@@ -1,4 +1,4 @@
-// The VM PUT body, field for field against upstream's getVMParameters (upstream-caa.md §8).
+// The VM PUT body, field for field against upstream's getVMParameters (docs/upstream-compat.md §8).
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { InvalidConfigError } from "../../providers/errors.ts";

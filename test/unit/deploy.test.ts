@@ -1,5 +1,5 @@
 // The kustomize overlays render, every object passes the Kubernetes schema, and the DaemonSet,
-// RBAC, ConfigMap and Secret match upstream's chart (upstream-caa.md §9.3) where users and the e2e
+// RBAC, ConfigMap and Secret match upstream's chart (docs/upstream-compat.md §9.3) where users and the e2e
 // harness depend on them.
 import { test } from "node:test";
 import assert from "node:assert/strict";

@@ -1,4 +1,4 @@
-// Our apf.json `pod-network` against upstream's field names and formats (upstream-caa.md §4.4), and
+// Our apf.json `pod-network` against upstream's field names and formats (docs/upstream-compat.md §4.4), and
 // the `ip -j` parsing it rests on.
 import assert from "node:assert/strict";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";

@@ -8,14 +8,14 @@ import type { Frame, FrameEvent } from "../../src/ttrpc/frame.ts";
 const hex = (s: string): Buffer => Buffer.from(s.replace(/[^0-9a-f]/gi, ""), "hex");
 const ascii = (s: string): string => Buffer.from(s).toString("hex");
 
-// upstream-caa.md §1.4 worked example: StartVM{id:"abc"}, 600 s deadline, stream 1.
+// docs/upstream-compat.md §1.4 worked example: StartVM{id:"abc"}, 600 s deadline, stream 1.
 const startVmFrame = hex(
   "0000002e 00000001 01 00" +
     `0a15 ${ascii("hypervisor.Hypervisor")} 1207 ${ascii("StartVM")} 1a05 0a03616263 20 80e0a596bb11`,
 );
 const emptyOkFrame = hex("00 00 00 00 00 00 00 01 02 00");
 const boomFrame = hex("00 00 00 0a 00 00 00 03 02 00 0a 08 08 02 12 04 62 6f 6f 6d");
-// testbed.md: captured from containerd's Go client (10 s deadline) and the Go server's OK reply.
+// docs/testing.md: captured from containerd's Go client (10 s deadline) and the Go server's OK reply.
 const goClientFrame = hex(
   `0000002f 00000001 01 00 0a16 ${ascii("grpc.HypervisorService")} 1208 ${ascii("CreateVM")} 1a05 0a03616263 20 ccb9aea025`,
 );

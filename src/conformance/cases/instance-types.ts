@@ -1,5 +1,5 @@
 // Instance-type selection over this provider's types gives upstream's answers and the exact
-// error strings the upstream e2e suite asserts on (upstream-caa.md §6).
+// error strings the upstream e2e suite asserts on (docs/upstream-compat.md §6).
 import {
   goQuote,
   InstanceTypeError,

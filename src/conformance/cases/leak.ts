@@ -1,6 +1,6 @@
 // The leak collector (src/leak/) finds an instance that carries this node's owner tags but that no
 // sandbox owns, deletes it, and leaves alone the instance a live sandbox owns and another node's
-// instance (users-and-clouds.md §1.1: leaked VMs are upstream's most reported problem).
+// instance (docs/background.md §1.1: leaked VMs are upstream's most reported problem).
 import { LeakCollector } from "../../leak/collector.ts";
 import { silentLogger } from "../../log/logger.ts";
 import type { SandboxSource, SandboxView } from "../../ops/sandbox-view.ts";

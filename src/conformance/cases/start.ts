@@ -1,5 +1,5 @@
 // The provider starts with its configuration verified against the cloud, and reports the sizes
-// instance-type selection needs (upstream-caa.md §6: the list is built at start-up).
+// instance-type selection needs (docs/upstream-compat.md §6: the list is built at start-up).
 import type { ConformanceCase } from "../types.ts";
 
 export const startCase: ConformanceCase = {

@@ -14,7 +14,7 @@ export const protobufFileName = "agent/agent.proto";
 
 /**
  * The agent requests that the agent proxy and the forwarder decode and edit
- * (kata-containers src/libs/protocols/protos/agent.proto; upstream-caa.md §1.5). Field numbers and
+ * (kata-containers src/libs/protocols/protos/agent.proto; docs/upstream-compat.md §1.5). Field numbers and
  * names are kata's. Fields not declared here survive decode/encode as unknown fields.
  */
 

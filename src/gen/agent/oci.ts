@@ -13,7 +13,7 @@ export const protobufFileName = "agent/oci.proto";
 
 /**
  * The subset of kata's OCI spec messages that the agent proxy and the forwarder edit
- * (kata-containers src/libs/protocols/protos/oci.proto; upstream-caa.md §1.5). Field numbers and
+ * (kata-containers src/libs/protocols/protos/oci.proto; docs/upstream-compat.md §1.5). Field numbers and
  * names are kata's. Fields not declared here are kept as unknown fields and re-encoded verbatim.
  */
 

@@ -25,7 +25,7 @@ export const protobufFileName = "hypervisor/hypervisor.proto";
 
 /**
  * The kata remote hypervisor API, field for field as kata-containers
- * src/runtime/protocols/hypervisor/hypervisor.proto (upstream-caa.md §1.1).
+ * src/runtime/protocols/hypervisor/hypervisor.proto (docs/upstream-compat.md §1.1).
  */
 
 export interface VersionRequest {

@@ -25,7 +25,7 @@ export const protobufFileName = "podvminfo/podvminfo.proto";
 
 /**
  * CAA's second service on the hypervisor socket
- * (cloud-api-adaptor src/cloud-api-adaptor/proto/podvminfo/podvminfo.proto; upstream-caa.md §1.1).
+ * (cloud-api-adaptor src/cloud-api-adaptor/proto/podvminfo/podvminfo.proto; docs/upstream-compat.md §1.1).
  */
 
 export interface GetInfoRequest {

@@ -12,7 +12,7 @@ export const protobufPackage = "ttrpc";
 
 export const protobufFileName = "ttrpc/request.proto";
 
-/** The ttrpc frame payloads (containerd/ttrpc request.proto; upstream-caa.md §1.4). */
+/** The ttrpc frame payloads (containerd/ttrpc request.proto; docs/upstream-compat.md §1.4). */
 
 export interface Request {
   service: string;

@@ -12,7 +12,7 @@ export const protobufPackage = "google.rpc";
 
 export const protobufFileName = "google/rpc/status.proto";
 
-/** google.rpc.Status as carried in ttrpc responses (upstream-caa.md §1.4). */
+/** google.rpc.Status as carried in ttrpc responses (docs/upstream-compat.md §1.4). */
 
 export interface Status {
   code: number;

@@ -19,7 +19,7 @@ type stepResult struct {
 	Ms              float64 `json:"ms"`
 }
 
-// runLifecycle plays the kata shim against hypervisor.Hypervisor (upstream-caa.md §1.3).
+// runLifecycle plays the kata shim against hypervisor.Hypervisor (docs/upstream-compat.md §1.3).
 // style "go" is the Go shim (remote.go): a new connection per call; CreateVM and StopVM with no deadline,
 // StartVM with -start-timeout (600 s in the shipped config). style "rust" is runtime-rs (remote/inner.rs):
 // one persistent client, StopVM with a 1 s deadline.
