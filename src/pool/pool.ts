@@ -9,30 +9,10 @@ import type { PoolAuthority } from "../tls/pool-authority.ts";
 import { bindPoolVm } from "./bind-client.ts";
 import { poolKey, type PoolTarget } from "./options.ts";
 import { Refiller, type PoolMetrics } from "./refill.ts";
+import type { WarmPoolOptions } from "./pool-options.ts";
 import type { PoolRecord, PoolStore } from "./store.ts";
 
-export type { PoolMetrics };
-
-export interface WarmPoolOptions {
-  provider: Provider;
-  store: PoolStore;
-  authority: PoolAuthority;
-  targets: PoolTarget[];
-  cluster: string;
-  node: string;
-  forwarderPort: number;
-  maxAgeMs: number;
-  refillConcurrency: number;
-  bootTimeoutMs: number;
-  logger: Logger;
-  metrics?: PoolMetrics;
-  /** True when a sandbox record holds this instance (a claim that completed before a restart). */
-  sandboxOwns(instanceId: string): boolean;
-  /** Readiness probe and refill tick periods (tests shorten them). */
-  probeIntervalMs?: number;
-  tickMs?: number;
-  bindTimeoutMs?: number;
-}
+export type { PoolMetrics, WarmPoolOptions };
 
 /** A pooled VM as the admin API shows it: no key material. */
 export interface PoolVmView {

@@ -9,19 +9,10 @@ import type { Logger } from "../log/logger.ts";
 import { bootstrapFingerprint, renderPoolUserData } from "../userdata/pool.ts";
 import { probePoolVm } from "./bind-client.ts";
 import { poolKey, type PoolTarget } from "./options.ts";
-import type { WarmPoolOptions } from "./pool.ts";
-import type { PoolRecord } from "./store.ts";
+import type { PoolMetrics, WarmPoolOptions } from "./pool-options.ts";
 
-export interface PoolMetrics {
-  poolClaim(key: string, hit: boolean): void;
-  poolBind(key: string, ms: number, ok: boolean): void;
-  /** Current VMs per key and state, and the age of the oldest unclaimed one. */
-  poolState(
-    key: string,
-    counts: Record<"creating" | "booting" | "ready", number>,
-    oldestSeconds: number,
-  ): void;
-}
+export type { PoolMetrics };
+import type { PoolRecord } from "./store.ts";
 
 /** Misses this recent raise a key's target above its minimum (up to its maximum). */
 const DEMAND_WINDOW_MS = 10 * 60_000;

@@ -149,7 +149,7 @@ describe("pod VM processes: caa forwarder + test agent", () => {
       "--record",
       path.join(dir, "calls.jsonl"),
     ]);
-    await waitFor(agent, "test agent listening");
+    await waitFor(agent, "local kata agent stand-in listening");
     port = await closedPort();
     forwarder = run(FORWARDER, forwarderArgs());
     await waitFor(forwarder, "listening on");

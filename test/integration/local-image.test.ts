@@ -76,8 +76,8 @@ test(
         .filter((l) => l.includes(env.STATE_DIR));
       const dist = path.join(app, "dist");
       assert.ok(
-        procs.some((l) => l.includes(`${dist}/src/cli/main.js podvm`)),
-        `the VM boots dist's caa podvm:\n${procs.join("\n")}`,
+        procs.some((l) => l.includes(`${dist}/podvm/caa-podvm.mjs podvm`)),
+        `the VM boots dist's pod-VM bundle:\n${procs.join("\n")}`,
       );
       assert.ok(
         procs.some((l) => l.includes(`${dist}/providers/local/kata-agent.js --socket`)),

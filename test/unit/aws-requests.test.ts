@@ -310,9 +310,10 @@ describe("delete", () => {
       Addresses: [{ AllocationId: "eipalloc-1", AssociationId: "eipassoc-1" }],
     });
     await p.delete("i-0000000000000001");
+    // DescribeVolumes finds the pod's cloud volumes to detach (never delete) before terminating.
     assert.deepEqual(
       stub.calls.map((c) => c.op),
-      ["DescribeAddresses", "DisassociateAddress", "ReleaseAddress", "TerminateInstances"],
+      ["DescribeAddresses", "DisassociateAddress", "ReleaseAddress", "DescribeVolumes", "TerminateInstances"],
     );
     assert.deepEqual(stub.of("DescribeAddresses")[0].Filters, [
       { Name: "instance-id", Values: ["i-0000000000000001"] },
