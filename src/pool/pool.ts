@@ -2,15 +2,14 @@
 // of any pod with generic user-data (src/userdata/pool.ts). StartVM on a hit claims one — recorded
 // durably before the sandbox's record takes it — and binds it; no cloud create on that path. Refill
 // (refill.ts) runs in the background through the same provider the lifecycle uses.
-import type { Instance, InstanceSpec, Provider } from "../../providers/types.ts";
+import type { Instance, InstanceSpec } from "../../providers/types.ts";
 import { isNotFound } from "../../providers/errors.ts";
 import type { Logger } from "../log/logger.ts";
-import type { PoolAuthority } from "../tls/pool-authority.ts";
 import { bindPoolVm } from "./bind-client.ts";
-import { poolKey, type PoolTarget } from "./options.ts";
+import { poolKey } from "./options.ts";
 import { Refiller, type PoolMetrics } from "./refill.ts";
 import type { WarmPoolOptions } from "./pool-options.ts";
-import type { PoolRecord, PoolStore } from "./store.ts";
+import type { PoolRecord } from "./store.ts";
 
 export type { PoolMetrics, WarmPoolOptions };
 
