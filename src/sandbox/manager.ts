@@ -2,41 +2,20 @@
 // runs every lifecycle transition (lifecycle.ts) under the sandbox's lock — restart recovery too, so
 // a shim call for a sandbox still being recovered waits for it — and answers read-only views.
 import pLimit from "p-limit";
-import type { Logger } from "../log/logger.ts";
-import type { Provider } from "../../providers/types.ts";
 import { messageOf } from "../../providers/errors.ts";
 import { KeyedLock } from "../util/keyed-lock.ts";
 import { LifecycleError } from "./errors.ts";
 import { InstanceWaiters } from "./instance-waiters.ts";
-import { Lifecycle, type LifecycleConfig } from "./lifecycle.ts";
+import { Lifecycle, type LifecycleConfig, type LifecycleDeps } from "./lifecycle.ts";
 import type { SandboxRecord, SandboxView } from "./model.ts";
-import type {
-  AgentPort,
-  LifecycleObserver,
-  PodAnnotationsPort,
-  PodNetworkPort,
-  PullSecretsPort,
-  WarmPoolPort,
-} from "./ports.ts";
 import type { CreateVMInput } from "./record.ts";
 import { countOf, emptyReport, RECOVERY_CONCURRENCY, type RecoveryReport } from "./recovery.ts";
 import { AgentSessions } from "./sessions.ts";
-import type { SandboxStore } from "./store.ts";
 
 export type ManagerConfig = LifecycleConfig;
 
-export interface ManagerDeps {
-  provider: Provider;
-  store: SandboxStore;
-  logger: Logger;
-  config: ManagerConfig;
-  network?: PodNetworkPort;
-  agent?: AgentPort;
-  observer?: LifecycleObserver;
-  pullSecrets?: PullSecretsPort;
-  podAnnotations?: PodAnnotationsPort;
-  pool?: WarmPoolPort;
-}
+/** The lifecycle's dependencies: the manager adds only the locking and the views. */
+export type ManagerDeps = LifecycleDeps;
 
 type Operation = "create" | "start" | "stop";
 

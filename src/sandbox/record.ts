@@ -3,7 +3,7 @@
 // the netns inspection, the certificate) are made and undone by the lifecycle (lifecycle.ts), which
 // hands their results in.
 import { join } from "node:path";
-import type { InstanceSpec, InstanceType } from "../../providers/types.ts";
+import type { InstanceType } from "../../providers/types.ts";
 import { buildUserData } from "../userdata/build.ts";
 import { encodeInitdata } from "../userdata/initdata.ts";
 import { parsePodIdentity, parseSandboxResources, type SandboxResources } from "./annotations.ts";
@@ -46,18 +46,13 @@ export function agentSocketPath(podsDir: string, id: string): string {
 }
 
 /** A checked CreateVM: everything the record needs except what side effects produce. */
-export interface SandboxPlan {
-  id: string;
-  podName: string;
-  podNamespace: string;
-  netnsPath: string;
-  vmName: string;
-  spec: InstanceSpec;
-  podDir: string;
-  agentSocketPath: string;
+export type SandboxPlan = Pick<
+  SandboxRecord,
+  "id" | "podName" | "podNamespace" | "netnsPath" | "vmName" | "spec" | "podDir" | "agentSocketPath"
+> & {
   /** The pod's cc_init_data ("" = none). */
   initdata: string;
-}
+};
 
 function invalid(err: unknown): LifecycleError {
   return new LifecycleError("invalid-argument", (err as Error).message, { cause: err });
