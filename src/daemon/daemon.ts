@@ -166,6 +166,7 @@ export async function startDaemon(src: ConfigSource, opts: { logger?: Logger } =
     cluster: config.clusterName,
     node: kubeCfg.nodeName,
     forwarderPort: config.forwarderPort,
+    forwarderHost: config.forwarderHost,
     logger,
     metrics,
     sandboxOwns: (id) => manager.ownsInstance(id),
