@@ -36,13 +36,19 @@ export interface CallHooks {
   onRetry?(info: { operation: string; code: string; attempt: number; delayMs: number }): void;
   /** Uniform in [0, 1); Math.random by default. */
   random?: () => number;
+  /**
+   * Set when the call layer paces calls (budget-middleware.ts): a throttled call is repeated at
+   * once (the layer's queue holds it until a token is there) and time spent queued does not count
+   * against the budget.
+   */
+  paced?: { queuedMs(context: HandlerExecutionContext): number };
 }
 
 export function operationOf(context: HandlerExecutionContext): string {
   return (context.commandName ?? "Unknown").replace(/Command$/, "");
 }
 
-function abortSignalOf(context: HandlerExecutionContext): AbortSignal | undefined {
+export function abortSignalOf(context: HandlerExecutionContext): AbortSignal | undefined {
   const smithy = (context as { __smithy_context?: { abortSignal?: AbortSignal } }).__smithy_context;
   return smithy?.abortSignal;
 }
@@ -70,17 +76,19 @@ function retrying<I extends object, O extends object>(hooks: CallHooks): Initial
           const code = awsCode(err);
           hooks.onAttempt?.(operation, code);
           const kind = signal?.aborted ? "final" : classify(err);
-          const delayMs = backoffDelay(hooks.policy, attempt, random);
+          const delayMs =
+            kind === "throttle" && hooks.paced ? 0 : backoffDelay(hooks.policy, attempt, random);
+          const spent = Date.now() - started - (hooks.paced?.queuedMs(context) ?? 0);
           const giveUp =
             kind === "final" ||
             attempt >= hooks.policy.maxAttempts ||
-            Date.now() - started + delayMs > hooks.policy.budgetMs;
+            spent + delayMs > hooks.policy.budgetMs;
           if (giveUp) {
             recordAttempts(err, attempt);
             throw err;
           }
           hooks.onRetry?.({ operation, code, attempt, delayMs });
-          await sleep(delayMs, undefined, { signal });
+          if (delayMs > 0) await sleep(delayMs, undefined, { signal });
           if (kind === "ambiguous" && reconcile) {
             // If the lookup itself fails, whether the call took effect stays unknown: give up
             // with the original failure rather than risk a second effect.
