@@ -102,6 +102,12 @@ export interface Provider {
   close(): Promise<void>;
 }
 
+export interface CapacityMemory {
+  /** The code that marked the type (in the zone) unavailable while the entry is fresh; counts a skip. */
+  skip(instanceType: string, zone?: string): string | undefined;
+  mark(instanceType: string, code: string, zone?: string): void;
+}
+
 /** One API family of a provider's cloud-call layer, as it stands now. */
 export interface ApiFamilyState {
   family: string;
@@ -135,6 +141,11 @@ export interface ProviderDeps {
    * operation (e.g. "RunInstances") and "ok" or the cloud's error code.
    */
   onCloudCall?(provider: string, operation: string, outcome: string): void;
+  /**
+   * The core's memory of offerings without capacity (src/capacity/unavailable-offerings.ts): a
+   * provider's capacity fallback skips what it names and tells it each capacity failure.
+   */
+  capacity?: CapacityMemory;
   /** Optional metrics hook: a cloud call waited `ms` in its API family's queue for a token. */
   onCloudQueueWait?(provider: string, family: string, ms: number): void;
 }

@@ -16,7 +16,7 @@ import {
   PartialCreateError,
   ProviderError,
 } from "../errors.ts";
-import type { CreateRequest, Instance, ProviderLogger } from "../types.ts";
+import type { CapacityMemory, CreateRequest, Instance, ProviderLogger } from "../types.ts";
 import { awsCode, classify, isCapacityCode, toProviderError } from "./aws-errors.ts";
 import type { ImageInfo, TypeInfo } from "./catalog.ts";
 import { findBySandbox, isGone, privateIps, publicIp, toInstance } from "./instances.ts";
@@ -46,6 +46,8 @@ export interface CreateContext {
   candidates(req: CreateRequest): string[];
   /** Sandboxes whose last create ended without knowing whether an instance was made. */
   unsettled: Set<string>;
+  /** Types that just had no capacity: skipped, and told of each new capacity failure. */
+  capacity?: CapacityMemory;
 }
 
 export async function createInstance(
@@ -85,13 +87,30 @@ async function launch(ctx: CreateContext, req: CreateRequest, signal?: AbortSign
   const base = await basePlan(ctx, req, signal);
   if (cfg.useLaunchTemplate)
     return runOne(ctx, req, { ...base, launchTemplateName: cfg.launchTemplateName }, signal);
-  const types = ctx.candidates(req);
-  const selected = await ctx.typeInfo(types[0], signal);
+  const candidates = ctx.candidates(req);
+  const selected = await ctx.typeInfo(candidates[0], signal);
   if (!cfg.disableCvm && !selected.sevSnp)
     throw new InvalidConfigError(
       `instance type ${selected.name} does not support AMD SEV-SNP (no amd-sev-snp in ProcessorInfo.SupportedFeatures); ` +
         `choose an SEV-SNP type (e.g. m6a.large) or set DISABLECVM=true`,
       { code: "SevSnpUnsupported" },
+    );
+  const remembered: string[] = [];
+  const types = candidates.filter((t) => {
+    const code = ctx.capacity?.skip(t);
+    if (code) remembered.push(`${t} (${code})`);
+    return !code;
+  });
+  if (types.length === 0)
+    throw new InsufficientCapacityError(
+      `RunInstances for sandbox ${req.owner.sandboxId}: no capacity in ${cfg.region} for any fitting type a moment ago: ` +
+        `${remembered.join(", ")}; not asked again until the entries expire`,
+      { code: /\((\S+)\)$/.exec(remembered[0])?.[1] },
+    );
+  if (remembered.length > 0)
+    ctx.logger.info(
+      { sandbox: req.owner.sandboxId, skipped: remembered },
+      "skipping types that had no capacity a moment ago",
     );
   const failures: string[] = [];
   let lastErr: unknown;
@@ -101,6 +120,7 @@ async function launch(ctx: CreateContext, req: CreateRequest, signal?: AbortSign
     } catch (err) {
       const code = awsCode(err);
       if (!isCapacityCode(code)) throw err;
+      ctx.capacity?.mark(type, code);
       failures.push(`${type} (${code})`);
       lastErr = err;
       ctx.logger.warn(
@@ -111,7 +131,8 @@ async function launch(ctx: CreateContext, req: CreateRequest, signal?: AbortSign
   }
   throw new InsufficientCapacityError(
     `RunInstances for sandbox ${req.owner.sandboxId}: AWS ${awsCode(lastErr)} for ${types[0]} in ${cfg.region}` +
-      `${types.length > 1 ? `; tried ${failures.slice(1).join(", ")}` : ""}`,
+      `${types.length > 1 ? `; tried ${failures.slice(1).join(", ")}` : ""}` +
+      `${remembered.length > 0 ? `; skipped ${remembered.join(", ")} (no capacity a moment ago)` : ""}`,
     { code: awsCode(lastErr), cause: lastErr },
   );
 }

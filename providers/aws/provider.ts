@@ -8,6 +8,7 @@ import { parseRateLimits, parseShare, scaleLimits } from "../cloudapi/limits.ts"
 import { InvalidConfigError } from "../errors.ts";
 import type {
   ApiFamilyState,
+  CapacityMemory,
   CreateRequest,
   Instance,
   InstanceType,
@@ -55,6 +56,7 @@ export class AwsProvider implements Provider {
   readonly #logger: ProviderLogger;
   readonly #ec2: EC2Client;
   readonly #budget: CallBudget | undefined;
+  readonly #capacity: CapacityMemory | undefined;
   readonly #batches: Ec2Batches;
   readonly #images = new Map<string, Promise<ImageInfo>>();
   readonly #types = new Map<string, TypeInfo>();
@@ -64,6 +66,7 @@ export class AwsProvider implements Provider {
   constructor(cfg: AwsConfig, deps: ProviderDeps, opts: AwsProviderOptions = {}) {
     this.#cfg = cfg;
     this.#logger = deps.logger;
+    this.#capacity = deps.capacity;
     const limits = scaleLimits(
       parseRateLimits("AWS_API_RATE_LIMIT", cfg.rateLimit, EC2_FAMILIES),
       parseShare(cfg.rateShare),
@@ -195,6 +198,7 @@ export class AwsProvider implements Provider {
             !this.#cfg.disableCvm,
           ),
         unsettled: this.#unsettled,
+        capacity: this.#capacity,
       },
       req,
       signal,

@@ -6,7 +6,13 @@
 import type { VirtualMachine } from "@azure/arm-compute";
 import { setTimeout as sleep } from "node:timers/promises";
 import { InsufficientCapacityError, PartialCreateError, ProviderError } from "../errors.ts";
-import { OWNER_TAG_KEYS, type CreateRequest, type Instance, type InstanceType } from "../types.ts";
+import {
+  OWNER_TAG_KEYS,
+  type CapacityMemory,
+  type CreateRequest,
+  type Instance,
+  type InstanceType,
+} from "../types.ts";
 import { describeFailure, toProviderError } from "./azure-errors.ts";
 import { callOptions, lroOptions, type AzureContext } from "./context.ts";
 import { vmId } from "./ids.ts";
@@ -31,6 +37,8 @@ export interface CreateDeps {
   suspects: Set<string>;
   /** Told the parts (NIC, disk, public IP names) of each VM made, so that its delete need not read them. */
   remember(name: string, parts: VmParts): void;
+  /** Sizes that just had no capacity: skipped, and told of each new capacity failure. */
+  capacity?: CapacityMemory;
 }
 
 function errorText(err: unknown): string {
@@ -39,7 +47,18 @@ function errorText(err: unknown): string {
 
 export async function createVm(d: CreateDeps, req: CreateRequest, signal?: AbortSignal): Promise<Instance> {
   const chosen = req.spec.instanceType || d.ctx.cfg.instanceSize;
-  const sizes = sizesToTry(d.types, chosen, req.spec, MAX_SIZE_ATTEMPTS);
+  const remembered: string[] = [];
+  const sizes = sizesToTry(d.types, chosen, req.spec, MAX_SIZE_ATTEMPTS).filter((size) => {
+    const code = d.capacity?.skip(size);
+    if (code) remembered.push(`${size} (${code})`);
+    return !code;
+  });
+  if (sizes.length === 0)
+    throw new InsufficientCapacityError(
+      `Azure VM create ${req.name}: no capacity in ${d.ctx.cfg.region} for any fitting size a moment ago: ` +
+        `${remembered.join(", ")}; not asked again until the entries expire`,
+      { code: /\((\S+)\)$/.exec(remembered[0])?.[1] },
+    );
   const tried: string[] = [];
   let last: InsufficientCapacityError | undefined;
   for (const size of sizes) {
@@ -47,6 +66,7 @@ export async function createVm(d: CreateDeps, req: CreateRequest, signal?: Abort
       return await createWithSize(d, req, size, signal);
     } catch (err) {
       if (!(err instanceof InsufficientCapacityError)) throw err;
+      d.capacity?.mark(size, err.code);
       last = err;
       tried.push(size);
       d.ctx.logger.warn(

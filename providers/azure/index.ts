@@ -36,7 +36,7 @@ function createAzureProvider(env: NodeJS.ProcessEnv, deps: ProviderDeps): Provid
     },
   });
   const ctx = { cfg, compute, network, logger: deps.logger, pollIntervalMs: cfg.pollIntervalMs };
-  return new AzureProvider(ctx, env.HOME);
+  return new AzureProvider(ctx, env.HOME, deps.capacity);
 }
 
 const azure: ProviderModule = {

@@ -3,7 +3,7 @@
 import type { VirtualMachine } from "@azure/arm-compute";
 import type { NetworkInterface, PublicIPAddress } from "@azure/arm-network";
 import { NotFoundError, ProviderError } from "../errors.ts";
-import type { CreateRequest, Instance, InstanceType, OwnerTags, Provider } from "../types.ts";
+import type { CapacityMemory, CreateRequest, Instance, InstanceType, OwnerTags, Provider } from "../types.ts";
 import { toProviderError } from "./azure-errors.ts";
 import { callOptions, type AzureContext } from "./context.ts";
 import { createVm } from "./create-vm.ts";
@@ -25,9 +25,12 @@ export class AzureProvider implements Provider {
   private types: InstanceType[] = [];
   private sshPublicKey = "";
 
-  constructor(ctx: AzureContext, home: string | undefined) {
+  private readonly capacity: CapacityMemory | undefined;
+
+  constructor(ctx: AzureContext, home: string | undefined, capacity?: CapacityMemory) {
     this.ctx = ctx;
     this.home = home;
+    this.capacity = capacity;
   }
 
   async start(opts: { verify: boolean; signal?: AbortSignal }): Promise<void> {
@@ -74,6 +77,7 @@ export class AzureProvider implements Provider {
         types: this.types,
         suspects: this.suspects,
         remember: (name, parts) => this.parts.set(name.toLowerCase(), parts),
+        capacity: this.capacity,
       },
       req,
       signal,

@@ -6,6 +6,7 @@ import { bool, duration, int, str, type OptionSpec } from "./options.ts";
 import { opsOptions } from "../ops/options.ts";
 import { k8sOptions } from "../k8s/options.ts";
 import { leakOptions } from "../leak/options.ts";
+import { capacityOptions } from "../capacity/options.ts";
 import { TLS_OPTIONS } from "../tls/options.ts";
 
 export function runtimeRoot(): string {
@@ -109,5 +110,5 @@ export function daemonOptions(root = runtimeRoot()) {
 
 /** Every option `caa serve` takes, one spec per concern (flags are checked against all of them). */
 export function serveOptionSpecs(root = runtimeRoot()): OptionSpec[] {
-  return [daemonOptions(root), opsOptions, k8sOptions, leakOptions, TLS_OPTIONS];
+  return [daemonOptions(root), opsOptions, k8sOptions, leakOptions, capacityOptions, TLS_OPTIONS];
 }

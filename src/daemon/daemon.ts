@@ -28,6 +28,8 @@ import { k8sOptions } from "../k8s/options.ts";
 import { kubeIntegration } from "../k8s/integration.ts";
 import { leakOptions } from "../leak/options.ts";
 import { LeakCollector } from "../leak/collector.ts";
+import { capacityOptions } from "../capacity/options.ts";
+import { UnavailableOfferings } from "../capacity/unavailable-offerings.ts";
 
 export type DaemonConfig = Resolved<ReturnType<typeof daemonOptions>>;
 
@@ -80,12 +82,14 @@ export async function startDaemon(src: ConfigSource, opts: { logger?: Logger } =
   const ops = resolve(opsOptions, src);
   const kubeCfg = resolve(k8sOptions, src);
   const leakCfg = resolve(leakOptions, src);
+  const capacityCfg = resolve(capacityOptions, src);
   const tls = resolve(TLS_OPTIONS, src);
   validateTlsConfig(tls);
   checkPodsDir(config.podsDir);
   const logger = opts.logger ?? createLogger({ level: config.logLevel, format: config.logFormat });
   await mkdir(config.stateDir, { recursive: true, mode: 0o700 });
   const metrics = new Metrics({ defaultMetrics: true });
+  const offerings = new UnavailableOfferings({ ttlMs: capacityCfg.unavailableTtlMs });
 
   const provider = await loadProvider(
     config.cloudProvider,
@@ -94,6 +98,8 @@ export async function startDaemon(src: ConfigSource, opts: { logger?: Logger } =
       logger: logger.child({ component: `provider/${config.cloudProvider}` }),
       stateDir: join(config.stateDir, `provider-${config.cloudProvider}`),
       onCloudCall: (name, operation, outcome) => metrics.cloudAttempt(name, operation, outcome),
+      onCloudQueueWait: (name, family, ms) => metrics.cloudApi.observeWait(name, family, ms),
+      capacity: offerings,
     },
     { enabled: config.externalPlugin, path: config.externalPluginPath, hash: config.externalPluginHash },
   );
@@ -157,6 +163,11 @@ export async function startDaemon(src: ConfigSource, opts: { logger?: Logger } =
         pods: kube?.nodePods,
         runtimeClassName: ops.runtimeClassName,
       }),
+      cloudApi: {
+        families: () => provider.apiBudget?.() ?? [],
+        unavailableOfferings: () => offerings.list(),
+        skips: () => offerings.skipped,
+      },
       logger,
     });
   }

@@ -36,6 +36,8 @@ export interface FaultProxy {
   injected(): Record<string, number>;
   /** Calls refused by the EC2 buckets, per Action. */
   throttled(): Record<string, number>;
+  /** RunInstances calls per InstanceType asked for (faulted and refused ones included). */
+  runInstanceTypes(): Record<string, number>;
   setPlan(plan: FaultPlan): void;
   resetCounts(): void;
   stop(): Promise<void>;
@@ -119,6 +121,7 @@ export async function startFaultProxy(target: string, initial: FaultPlan = {}): 
   const counts: Record<string, number> = {};
   const injected: Record<string, number> = {};
   const throttled: Record<string, number> = {};
+  const runTypes: Record<string, number> = {};
 
   const choose = (action: string, n: number): Fault | undefined => {
     const scripted = plan.script?.(action, n);
@@ -139,6 +142,10 @@ export async function startFaultProxy(target: string, initial: FaultPlan = {}): 
       const form = formOf(req, body);
       const action = form.get("Action") ?? "Unknown";
       const n = (counts[action] = (counts[action] ?? 0) + 1);
+      if (action === "RunInstances") {
+        const type = form.get("InstanceType") ?? "";
+        runTypes[type] = (runTypes[type] ?? 0) + 1;
+      }
       if (buckets && !buckets.admit(action, form)) {
         throttled[action] = (throttled[action] ?? 0) + 1;
         return reply(res, 503, ec2ErrorXml("RequestLimitExceeded", "Request limit exceeded."), "text/xml");
@@ -187,13 +194,15 @@ export async function startFaultProxy(target: string, initial: FaultPlan = {}): 
     counts: () => ({ ...counts }),
     injected: () => ({ ...injected }),
     throttled: () => ({ ...throttled }),
+    runInstanceTypes: () => ({ ...runTypes }),
     setPlan(p) {
       plan = p;
       random = prng(p.seed ?? 1);
       buckets = p.buckets ? new Ec2Buckets() : undefined;
     },
     resetCounts() {
-      for (const table of [counts, injected, throttled]) for (const k of Object.keys(table)) delete table[k];
+      for (const table of [counts, injected, throttled, runTypes])
+        for (const k of Object.keys(table)) delete table[k];
     },
     async stop() {
       server.closeAllConnections();
