@@ -40,9 +40,6 @@ export async function describeByFilter(
   return out;
 }
 
-/** Sent as soon as it is asked for: batching off. */
-export const NO_WINDOW: BatchWindow = { idleMs: 0, maxMs: 0, maxItems: 1 };
-
 /** Each id's share of an answer filtered by those ids (all of it when there is one id). */
 function byInstance<T>(
   ids: readonly string[],

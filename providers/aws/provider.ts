@@ -1,7 +1,7 @@
 // The AWS provider behind the one Provider interface (providers/types.ts). Each step lives in
 // its own file: catalog (start-up reads), run-request + create, delete, instances (get/list).
 import type { EC2Client, RunInstancesCommandInput } from "@aws-sdk/client-ec2";
-import { KARPENTER_WINDOW } from "../cloudapi/batcher.ts";
+import { KARPENTER_WINDOW, NO_WINDOW } from "../cloudapi/batcher.ts";
 import { CallBudget } from "../cloudapi/budget.ts";
 import { asCaller } from "../cloudapi/caller.ts";
 import { parseRateLimits, parseShare, scaleLimits } from "../cloudapi/limits.ts";
@@ -26,7 +26,7 @@ import {
   type TypeInfo,
 } from "./catalog.ts";
 import { EC2_FAMILIES } from "./api-families.ts";
-import { ec2Batches, NO_WINDOW, type Ec2Batches } from "./batches.ts";
+import { ec2Batches, type Ec2Batches } from "./batches.ts";
 import { createEc2Client, credentialsMode, type ClientCustomizer } from "./client.ts";
 import { createInstance } from "./create.ts";
 import { deleteInstance } from "./delete.ts";

@@ -3,7 +3,9 @@
 // (users-and-clouds.md §4.7) and holds back every other request of this provider until then;
 // 5xx, 408 and dropped connections are retried only for GET and DELETE: a repeated PUT after an
 // ambiguous failure is the provider's decision (it GETs the VM first). LRO polls are GETs, so
-// they get the same treatment.
+// they get the same treatment. With client-side buckets (rate-limit.ts) a 429 also holds the
+// request class's queue until Retry-After, and the throttled request waits there, in its turn,
+// rather than sleeping on its own; time spent queued does not count against the budget.
 import { setTimeout as sleep } from "node:timers/promises";
 import type { ComputeManagementClient } from "@azure/arm-compute";
 import type { ArmRateLimiter } from "./rate-limit.ts";
@@ -106,9 +108,11 @@ export function armRetryPolicy(
       const signal = request.abortSignal as AbortSignal | undefined;
       // 429s count only against the time budget: ARM says when to come back.
       let countedAttempts = 0;
+      let queuedMs = 0;
+      let throttled = false;
       for (let attempt = 1; ; attempt++) {
         await gate.wait(signal);
-        await limiter?.take(request.method, signal);
+        if (limiter) queuedMs += await limiter.take(request.method, signal, throttled);
         let response: PipelineResponse | undefined;
         let failure: unknown;
         try {
@@ -130,16 +134,19 @@ export function armRetryPolicy(
             delayMs = told + Math.floor(random() * Math.min(1000, told / 10 + 1));
             if (response.status === 429) gate.block(told);
           }
-          if (response.status === 429) limiter?.drain(request.method);
+          if (response.status === 429) limiter?.drain(request.method, told);
         }
-        if (response?.status !== 429) countedAttempts++;
-        const overBudget = Date.now() + delayMs - started > settings.budgetMs;
+        throttled = response?.status === 429;
+        if (!throttled) countedAttempts++;
+        if (response && !throttled && response.status < 400) limiter?.succeeded(request.method);
+        const overBudget = Date.now() + delayMs - started - queuedMs > settings.budgetMs;
         if (!again || countedAttempts >= settings.maxAttempts || overBudget) {
           if (response) return response;
           throw failure;
         }
         hooks.onRetry?.({ method: request.method, path, status, attempt, delayMs });
-        await sleep(delayMs, undefined, { signal });
+        // A throttled request waits in its class's queue, which is held until Retry-After.
+        if (!(throttled && limiter)) await sleep(delayMs, undefined, { signal });
       }
     },
   };

@@ -16,6 +16,9 @@ export interface BatchWindow {
 
 export const KARPENTER_WINDOW: BatchWindow = { idleMs: 100, maxMs: 1000, maxItems: 500 };
 
+/** Sent as soon as it is asked for: batching off. */
+export const NO_WINDOW: BatchWindow = { idleMs: 0, maxMs: 0, maxItems: 1 };
+
 /** Answers the items of one batch, in their order: a result or the error for that item. */
 export type BatchExec<T, R> = (items: readonly T[]) => Promise<Array<R | Error>>;
 
