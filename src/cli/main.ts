@@ -8,6 +8,7 @@ import { HYPERVISOR_VERSION } from "../hypervisor/service.ts";
 import { TtrpcError } from "../ttrpc/index.ts";
 import * as shim from "./sandbox.ts";
 import { serve } from "./serve.ts";
+import { webhook } from "./webhook.ts";
 import { agentHealth } from "./agent-health.ts";
 
 const VERSION = "0.1.0";
@@ -41,6 +42,16 @@ export function buildCli(): Command {
     .allowExcessArguments()
     .argument("[args...]")
     .action(async (args: string[]) => serve(args).catch(fail));
+
+  program
+    .command("webhook")
+    .description(
+      "run the peer-pod admission webhook (HTTPS; env TARGET_RUNTIMECLASS, WEBHOOK_SIZING, WEBHOOK_CERT_DIR, …)",
+    )
+    .allowUnknownOption()
+    .allowExcessArguments()
+    .argument("[args...]")
+    .action(async (args: string[]) => webhook(args).catch(fail));
 
   program
     .command("version")

@@ -30,6 +30,7 @@ import { leakOptions } from "../leak/options.ts";
 import { LeakCollector } from "../leak/collector.ts";
 import { capacityOptions } from "../capacity/options.ts";
 import { UnavailableOfferings } from "../capacity/unavailable-offerings.ts";
+import { ClusterLeakCollector } from "../leak/cluster-collector.ts";
 
 export type DaemonConfig = Resolved<ReturnType<typeof daemonOptions>>;
 
@@ -74,6 +75,37 @@ function podNetwork(config: DaemonConfig, provider: Provider, logger: Logger): P
     vxlanPort: config.vxlanPort,
     vxlanMinId: config.vxlanMinId,
     logger,
+  });
+}
+
+export const LEAK_LEASE_NAME = "peerpods-leak-collector";
+
+/** The cluster-scope collector, when LEAK_CLUSTER_SCOPE is on and the daemon runs in Kubernetes. */
+function clusterLeakCollector(
+  leakCfg: Resolved<typeof leakOptions>,
+  config: DaemonConfig,
+  provider: Provider,
+  kube: ReturnType<typeof kubeIntegration>,
+  logger: Logger,
+  metrics: Metrics,
+): ClusterLeakCollector | undefined {
+  if (!leakCfg.leakClusterScope || leakCfg.leakIntervalMs <= 0) return undefined;
+  if (!kube) {
+    logger.warn({}, "LEAK_CLUSTER_SCOPE needs the Kubernetes integration (NODE_NAME); not started");
+    return undefined;
+  }
+  const leaseSeconds = Math.max(3, Math.round(leakCfg.leakLeaseDurationMs / 1000));
+  return new ClusterLeakCollector({
+    provider,
+    cluster: config.clusterName,
+    leadership: kube.leaseElector(leakCfg.leakLeaseNamespace, LEAK_LEASE_NAME, leaseSeconds),
+    nodes: kube.clusterNodes,
+    graceMs: leakCfg.leakGracePeriodMs,
+    intervalMs: leakCfg.leakIntervalMs,
+    renewMs: (leaseSeconds * 1000) / 3,
+    dryRun: leakCfg.leakDryRun,
+    logger,
+    metrics,
   });
 }
 
@@ -133,6 +165,7 @@ export async function startDaemon(src: ConfigSource, opts: { logger?: Logger } =
       onCall: (method, ms, ok, bytesIn, bytesOut) => metrics.agentCall(method, ms, ok, bytesIn, bytesOut),
     }),
     observer: lifecycleObserver({ metrics, kube, logger }),
+    pullSecrets: kube?.pullSecrets,
   });
   await recoverSandboxes(manager);
 
@@ -188,6 +221,8 @@ export async function startDaemon(src: ConfigSource, opts: { logger?: Logger } =
         })
       : undefined;
   leaks?.start();
+  const clusterLeaks = clusterLeakCollector(leakCfg, config, provider, kube, logger, metrics);
+  clusterLeaks?.start();
 
   let closed = false;
   return {
@@ -201,6 +236,7 @@ export async function startDaemon(src: ConfigSource, opts: { logger?: Logger } =
       if (closed) return;
       closed = true;
       await leaks?.stop();
+      await clusterLeaks?.stop();
       await ttrpc.close();
       await grpc?.close();
       await manager.close();

@@ -6,6 +6,10 @@ import { NodeCapacity } from "./node-capacity.ts";
 import { KubeNodePods } from "./node-pods.ts";
 import { PeerPodService } from "./peerpod-service.ts";
 import { PodEvents } from "./pod-events.ts";
+import { podAuthJson } from "./pull-secrets.ts";
+import { LeaseElector } from "./lease.ts";
+import { KubeClusterNodes } from "./nodes.ts";
+import type { PullSecretsPort } from "../sandbox/ports.ts";
 
 export interface KubeIntegrationOptions {
   nodeName: string;
@@ -22,12 +26,17 @@ export interface KubeIntegration {
   peerPods: PeerPodService;
   events: PodEvents;
   nodePods: KubeNodePods;
+  /** Pull secrets are read through the API only here, i.e. only with the integration on. */
+  pullSecrets: PullSecretsPort;
+  clusterNodes: KubeClusterNodes;
+  /** A candidate for the Lease `namespace/name`, identified by this node and daemon pod. */
+  leaseElector(namespace: string, name: string, leaseDurationSeconds: number): LeaseElector;
 }
 
 /** undefined outside Kubernetes (no NODE_NAME). Throws only when the kubeconfig can't be loaded. */
 export function kubeIntegration(opts: KubeIntegrationOptions): KubeIntegration | undefined {
   if (!opts.nodeName) return undefined;
-  const { core, custom } = kubeClients({ kubeconfig: opts.kubeconfig });
+  const { core, custom, coordination } = kubeClients({ kubeconfig: opts.kubeconfig });
   const logger = opts.logger.child({ component: "k8s" });
   return {
     capacity: new NodeCapacity({
@@ -40,5 +49,17 @@ export function kubeIntegration(opts: KubeIntegrationOptions): KubeIntegration |
     peerPods: new PeerPodService({ core, custom, cloudProvider: opts.cloudProvider, logger }),
     events: new PodEvents({ core, nodeName: opts.nodeName, logger }),
     nodePods: new KubeNodePods(core, opts.nodeName),
+    pullSecrets: { authJson: (namespace, podName) => podAuthJson(core, namespace, podName, logger) },
+    clusterNodes: new KubeClusterNodes(core),
+    leaseElector: (namespace, name, leaseDurationSeconds) =>
+      new LeaseElector({
+        coordination,
+        namespace,
+        name,
+        // Two daemons share a node during a rolling update: the pod UID tells them apart.
+        identity: `${opts.nodeName}_${opts.podUid || process.pid}`,
+        leaseDurationSeconds,
+        logger,
+      }),
   };
 }

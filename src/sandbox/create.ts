@@ -94,6 +94,7 @@ export async function buildSandboxRecord(input: CreateVMInput, deps: ManagerDeps
   const initdata = resources.initdata !== "" ? encodeInitdata(resources.initdata) : config.initdata;
   const userData = buildUserData({
     apf: apf as Parameters<typeof buildUserData>[0]["apf"],
+    authJson: await deps.pullSecrets?.authJson(identity.podNamespace, identity.podName),
     initdata: initdata === "" ? undefined : initdata,
     scratchSpace: config.enableScratchSpace,
   });

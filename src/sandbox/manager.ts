@@ -9,7 +9,7 @@ import { PartialCreateError, ProviderError } from "../../providers/errors.ts";
 import { LifecycleError } from "./errors.ts";
 import { KeyedLock } from "../util/keyed-lock.ts";
 import type { SandboxRecord, SandboxView, Stage, StartStage } from "./model.ts";
-import type { AgentPort, AgentSession, LifecycleObserver, PodNetworkPort } from "./ports.ts";
+import type { AgentPort, AgentSession, LifecycleObserver, PodNetworkPort, PullSecretsPort } from "./ports.ts";
 import type { SandboxStore } from "./store.ts";
 import { buildSandboxRecord, type CreateVMInput } from "./create.ts";
 
@@ -30,6 +30,7 @@ export interface ManagerDeps {
   network?: PodNetworkPort;
   agent?: AgentPort;
   observer?: LifecycleObserver;
+  pullSecrets?: PullSecretsPort;
 }
 
 export class SandboxManager {

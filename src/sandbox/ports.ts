@@ -42,3 +42,9 @@ export interface LifecycleObserver {
   instanceCreated?(sandbox: SandboxRecord): Promise<void>;
   instanceDeleted?(sandbox: SandboxRecord): Promise<void>;
 }
+
+/** Registry credentials for the pod's images (src/k8s/pull-secrets.ts), only in Kubernetes. */
+export interface PullSecretsPort {
+  /** The merged auth.json text, or undefined when the pod has none. Never throws. */
+  authJson(podNamespace: string, podName: string): Promise<string | undefined>;
+}

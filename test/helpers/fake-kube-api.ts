@@ -1,7 +1,9 @@
 // A small HTTP server on 127.0.0.1 that answers like the Kubernetes API for the calls the daemon
 // makes: nodes (+ status subresource) with JSON and merge patches, pods, PeerPods with finalizer
 // semantics (delete only sets deletionTimestamp while finalizers remain; the object goes once they
-// are cleared), and Events. Failures come back as `Status` objects, as from a real API server.
+// are cleared), Events, Secrets and ServiceAccounts (read-only, for image pull secrets), and
+// coordination.k8s.io/v1 Leases with optimistic concurrency (an update whose resourceVersion is
+// stale gets 409 Conflict). Failures come back as `Status` objects, as from a real API server.
 import { randomUUID } from "node:crypto";
 import { writeFile } from "node:fs/promises";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
@@ -40,7 +42,13 @@ export interface FakePod {
   apiVersion: "v1";
   kind: "Pod";
   metadata: Meta;
-  spec: { nodeName?: string; runtimeClassName?: string; containers: Json[] };
+  spec: {
+    nodeName?: string;
+    runtimeClassName?: string;
+    serviceAccountName?: string;
+    imagePullSecrets?: { name: string }[];
+    containers: Json[];
+  };
   status: { conditions: PodCondition[] };
 }
 
@@ -49,6 +57,29 @@ export interface FakePeerPod {
   kind: "PeerPod";
   metadata: Meta;
   spec: { cloudProvider: string; instanceID: string };
+}
+
+export interface FakeSecret {
+  apiVersion: "v1";
+  kind: "Secret";
+  metadata: Meta;
+  type: string;
+  /** Values base64-encoded, as the API serves them. */
+  data: Record<string, string>;
+}
+
+export interface FakeServiceAccount {
+  apiVersion: "v1";
+  kind: "ServiceAccount";
+  metadata: Meta;
+  imagePullSecrets?: { name: string }[];
+}
+
+export interface FakeLease {
+  apiVersion: "coordination.k8s.io/v1";
+  kind: "Lease";
+  metadata: Meta;
+  spec: Json;
 }
 
 export interface FakeEvent {
@@ -79,6 +110,7 @@ interface Fault {
 }
 
 const PP_PREFIX = "/apis/confidentialcontainers.org/v1alpha1";
+const LEASE_PREFIX = "/apis/coordination.k8s.io/v1";
 export const FAKE_TOKEN = "fake-kube-token";
 
 class ApiError extends Error {
@@ -97,6 +129,10 @@ export class FakeKubeApi {
   /** Pods and PeerPods keyed `namespace/name`. */
   readonly pods = new Map<string, FakePod>();
   readonly peerPods = new Map<string, FakePeerPod>();
+  /** Secrets, ServiceAccounts and Leases keyed `namespace/name`. */
+  readonly secrets = new Map<string, FakeSecret>();
+  readonly serviceAccounts = new Map<string, FakeServiceAccount>();
+  readonly leases = new Map<string, FakeLease>();
   readonly events: FakeEvent[] = [];
   private readonly faults: Fault[] = [];
   /** Called for each authorised request before it is served (to change state mid-sequence). */
@@ -151,6 +187,8 @@ export class FakeKubeApi {
     opts: {
       nodeName?: string;
       runtimeClassName?: string;
+      serviceAccountName?: string;
+      imagePullSecrets?: string[];
       ready?: { status: string; lastTransitionTime: string };
     } = {},
   ): FakePod {
@@ -158,11 +196,43 @@ export class FakeKubeApi {
       apiVersion: "v1",
       kind: "Pod",
       metadata: this.meta({ name, namespace }),
-      spec: { nodeName: opts.nodeName, runtimeClassName: opts.runtimeClassName, containers: [] },
+      spec: {
+        nodeName: opts.nodeName,
+        runtimeClassName: opts.runtimeClassName,
+        serviceAccountName: opts.serviceAccountName,
+        imagePullSecrets: opts.imagePullSecrets?.map((n) => ({ name: n })),
+        containers: [],
+      },
       status: { conditions: opts.ready ? [{ type: "Ready", ...opts.ready }] : [] },
     };
     this.pods.set(`${namespace}/${name}`, pod);
     return pod;
+  }
+
+  /** A Secret; `data` values are given in clear and stored base64-encoded as the API serves them. */
+  addSecret(namespace: string, name: string, type: string, data: Record<string, string>): FakeSecret {
+    const encoded: Record<string, string> = {};
+    for (const [k, v] of Object.entries(data)) encoded[k] = Buffer.from(v).toString("base64");
+    const secret: FakeSecret = {
+      apiVersion: "v1",
+      kind: "Secret",
+      metadata: this.meta({ name, namespace }),
+      type,
+      data: encoded,
+    };
+    this.secrets.set(`${namespace}/${name}`, secret);
+    return secret;
+  }
+
+  addServiceAccount(namespace: string, name: string, imagePullSecrets: string[] = []): FakeServiceAccount {
+    const sa: FakeServiceAccount = {
+      apiVersion: "v1",
+      kind: "ServiceAccount",
+      metadata: this.meta({ name, namespace }),
+      imagePullSecrets: imagePullSecrets.map((n) => ({ name: n })),
+    };
+    this.serviceAccounts.set(`${namespace}/${name}`, sa);
+    return sa;
   }
 
   /** Make the next `times` matching requests fail with `status`. */
@@ -238,7 +308,17 @@ export class FakeKubeApi {
     const p = r.path;
     let m: RegExpExecArray | null;
     if ((m = /^\/api\/v1\/nodes\/([^/]+)(\/status)?$/.exec(p))) return this.node(r, m[1], !!m[2]);
+    if (p === "/api/v1/nodes" && r.method === "GET") return [200, this.listNodes()];
     if (p === "/api/v1/pods" && r.method === "GET") return [200, this.listPods(r.query.get("fieldSelector"))];
+    if (
+      (m = /^\/api\/v1\/namespaces\/([^/]+)\/(secrets|serviceaccounts)\/([^/]+)$/.exec(p)) &&
+      r.method === "GET"
+    ) {
+      const store = m[2] === "secrets" ? this.secrets : this.serviceAccounts;
+      return [200, need<unknown>(store.get(`${m[1]}/${m[3]}`), m[2], m[3])];
+    }
+    if ((m = new RegExp(`^${LEASE_PREFIX}/namespaces/([^/]+)/leases(?:/([^/]+))?$`).exec(p)))
+      return this.lease(r, m[1], m[2]);
     if ((m = /^\/api\/v1\/namespaces\/([^/]+)\/pods\/([^/]+)$/.exec(p)) && r.method === "GET")
       return [200, need(this.pods.get(`${m[1]}/${m[2]}`), "pods", m[2])];
     if ((m = /^\/api\/v1\/namespaces\/([^/]+)\/events$/.exec(p)) && r.method === "POST")
@@ -263,6 +343,48 @@ export class FakeKubeApi {
     else Object.assign(node, { ...patched, status: node.status });
     this.touch(node);
     return [200, node];
+  }
+
+  private listNodes(): Json {
+    return { apiVersion: "v1", kind: "NodeList", metadata: {}, items: [...this.nodes.values()] };
+  }
+
+  /** GET, POST (create) and PUT (update, conditional on metadata.resourceVersion) of a Lease. */
+  private lease(r: RecordedRequest, namespace: string, name?: string): [number, unknown] {
+    const body = r.body as Partial<FakeLease> | undefined;
+    if (!name) {
+      if (r.method !== "POST") throw new ApiError(405, "MethodNotAllowed", `${r.method} not allowed`);
+      const key = `${namespace}/${body?.metadata?.name}`;
+      if (!body?.metadata?.name)
+        throw new ApiError(422, "Invalid", "Lease is invalid: metadata.name required");
+      if (this.leases.has(key))
+        throw new ApiError(
+          409,
+          "AlreadyExists",
+          `leases.coordination.k8s.io "${body.metadata.name}" already exists`,
+        );
+      const lease: FakeLease = {
+        apiVersion: "coordination.k8s.io/v1",
+        kind: "Lease",
+        metadata: this.meta({ name: body.metadata.name, namespace }),
+        spec: body.spec ?? {},
+      };
+      this.leases.set(key, lease);
+      return [201, lease];
+    }
+    const key = `${namespace}/${name}`;
+    const lease = need(this.leases.get(key), "leases.coordination.k8s.io", name);
+    if (r.method === "GET") return [200, lease];
+    if (r.method !== "PUT") throw new ApiError(405, "MethodNotAllowed", `${r.method} not allowed`);
+    if (body?.metadata?.resourceVersion !== lease.metadata.resourceVersion)
+      throw new ApiError(
+        409,
+        "Conflict",
+        `Operation cannot be fulfilled on leases.coordination.k8s.io "${name}": the object has been modified; please apply your changes to the latest version and try again`,
+      );
+    lease.spec = body.spec ?? {};
+    this.touch(lease);
+    return [200, lease];
   }
 
   private listPods(fieldSelector: string | null): Json {
@@ -363,7 +485,7 @@ function isContainer(v: unknown): v is Container {
 }
 
 /** RFC 6902 add/remove/replace/test; any failure is a 422 like the API server's. */
-function jsonPatch(doc: Json, ops: unknown): Json {
+export function jsonPatch(doc: Json, ops: unknown): Json {
   if (!Array.isArray(ops)) throw new ApiError(400, "BadRequest", "json patch must be an array");
   for (const op of ops as PatchOp[]) {
     const invalid = (why: string) =>

@@ -259,7 +259,7 @@ test(
 );
 
 test(
-  "RBAC: the service account gets exactly upstream's rules plus what the leak collector needs",
+  "RBAC: the service account gets exactly upstream's rules plus what the leak collectors need",
   { skip: noKubectl },
   () => {
     const objects = render("azure");
@@ -272,11 +272,12 @@ test(
     assert.deepEqual(rules.sort(), [
       "/events: create,patch",
       "/nodes/status: patch",
-      "/nodes: get,patch",
+      "/nodes: get,list,patch",
       "/pods: get,list",
       "/secrets: get,list",
       "/serviceaccounts: get,list",
       "confidentialcontainers.org/peerpods: create,delete,get,list,patch,update,watch",
+      "coordination.k8s.io/leases: create,get,update",
     ]);
     const binding = find<ClusterRoleBinding>(objects, "ClusterRoleBinding", "cloud-api-adaptor");
     assert.deepEqual(binding.roleRef, {
