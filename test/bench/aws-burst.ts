@@ -121,7 +121,9 @@ export async function benchAwsBurst(opts: AwsBurstOptions): Promise<AwsBurstResu
   try {
     const world = await seedWorld(direct);
     proxy = await startProxyProcess(moto.url);
-    const env = awsEnv(proxy.url, world);
+    // The provider's own cost: moto has no request buckets here, so neither has the client
+    // (test/bench/aws-budget.ts measures bursts paced by EC2's buckets).
+    const env = awsEnv(proxy.url, world, { AWS_API_RATE_LIMIT: "off" });
     const ctx: AwsBurstContext = {
       env,
       motoUrl: moto.url,

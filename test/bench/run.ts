@@ -7,6 +7,7 @@ import { benchAgentPath } from "./agent-path.ts";
 import { benchTunnelThroughput } from "./tunnel.ts";
 import { benchAwsBurst } from "./aws-burst.ts";
 import { benchAzureBurstScenarios } from "./azure-burst.ts";
+import { AWS_BUDGET_SCENARIOS, BUDGET_HEADER, benchAwsBudget, budgetRow } from "./aws-budget.ts";
 
 const only = process.argv.slice(2);
 const want = (name: string) => only.length === 0 || only.includes(name);
@@ -112,6 +113,15 @@ if (want("azure")) {
       `| ${label} | ${ms(r.wallMs)} | ${r.requestsPerSandbox.toFixed(1)} | ${r.throttled} | ${r.leftovers} |`,
     );
   }
+  line();
+}
+
+if (want("budget")) {
+  line(
+    "## Cloud API budgets: 300 sandboxes through the AWS provider, moto behind EC2's published request-rate buckets",
+  );
+  for (const h of BUDGET_HEADER) line(h);
+  for (const s of AWS_BUDGET_SCENARIOS) line(budgetRow(await benchAwsBudget({ n: 300, ...s })));
   line();
 }
 
