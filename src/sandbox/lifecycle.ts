@@ -186,6 +186,7 @@ export class Lifecycle {
         },
         {
           signal,
+          offerings: this.d.offerings,
           onNoCapacity: (instanceType, code) =>
             logger.warn({ ...log, instanceType, code }, "no capacity for instance type, trying the next one"),
         },
