@@ -14,8 +14,12 @@ import { parseRateLimits } from "./rate-limit.ts";
 export { azureEnvNames, azureOptions, resolveAzureConfig, type AzureConfig } from "./options.ts";
 export { AzureProvider } from "./provider.ts";
 
-function createAzureProvider(env: NodeJS.ProcessEnv, deps: ProviderDeps): Provider {
-  const cfg = resolveAzureConfig(env);
+function createAzureProvider(
+  env: NodeJS.ProcessEnv,
+  deps: ProviderDeps,
+  flags: Readonly<Record<string, string>> = {},
+): Provider {
+  const cfg = resolveAzureConfig(env, flags);
   checkRequired(cfg);
   const rateLimits = scaleLimits(parseRateLimits(cfg.rateLimit), parseShare(cfg.rateShare));
   const { compute, network, limiter } = makeClients(makeCredential(cfg), {

@@ -147,6 +147,7 @@ export async function startDaemon(src: ConfigSource, opts: { logger?: Logger } =
       onCloudQueueWait: (name, family, ms) => metrics.cloudApi.observeWait(name, family, ms),
     },
     { enabled: config.externalPlugin, path: config.externalPluginPath, hash: config.externalPluginHash },
+    src.flags,
   );
   // Upstream's order: verify the cloud configuration, advertise node capacity, then serve.
   await provider.start({ verify: config.cloudConfigVerify });
@@ -170,6 +171,7 @@ export async function startDaemon(src: ConfigSource, opts: { logger?: Logger } =
     cluster: config.clusterName,
     node: kubeCfg.nodeName,
     forwarderPort: config.forwarderPort,
+    forwarderHost: config.forwarderHost,
     logger,
     metrics,
     sandboxOwns: (id) => manager.ownsInstance(id),

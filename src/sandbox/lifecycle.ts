@@ -4,10 +4,10 @@
 // restart knows every sandbox and every instance it made.
 import { mkdir, rm } from "node:fs/promises";
 import type { Instance } from "../../providers/types.ts";
-import { errorCode, isNotFound, messageOf, partialInstance, ProviderError } from "../../providers/errors.ts";
-import { createWithFallback } from "./capacity.ts";
+import { errorCode, isNotFound, messageOf, ProviderError } from "../../providers/errors.ts";
 import { CLOUD_VOLUMES_ANNOTATION, parseCloudVolumes, type CloudVolume } from "./cloud-volumes.ts";
 import { LifecycleError } from "./errors.ts";
+import { claimPooled, createInstance } from "./instance-source.ts";
 import type { InstanceWaiters } from "./instance-waiters.ts";
 import type { SandboxRecord, StartStage } from "./model.ts";
 import type { PodNetwork } from "./ports.ts";
@@ -89,7 +89,8 @@ export class Lifecycle {
     try {
       await this.steps.enter(record, "provisioning");
       const instance =
-        (await this.claimPooled(record, signal)) ?? (await this.createInstance(record, signal));
+        (await claimPooled(this.d, this.steps, record, signal)) ??
+        (await createInstance(this.d, this.steps, record, signal));
       const ip = instance.ips[0];
       if (!ip) throw new ProviderError(`instance ${instance.id} has no IP address`, { code: "NoAddress" });
 
@@ -129,81 +130,6 @@ export class Lifecycle {
       this.d.observer?.failed?.(record, { stage, message, code });
       throw new LifecycleError("failed", message, { code, cause: err });
     }
-  }
-
-  /** The cloud call, with the core's capacity fallback; the instance is on disk before anything else. */
-  /**
-   * A pool hit: the claimed VM is on the sandbox's record before the bind, so a restart finds it.
-   * A VM that cannot be bound is deleted and StartVM goes on cold.
-   */
-  private async claimPooled(record: SandboxRecord, signal: AbortSignal): Promise<Instance | undefined> {
-    const { pool, observer, logger, store } = this.d;
-    const instance = await pool?.claim(record.id, record.spec);
-    if (!pool || !instance) return undefined;
-    await this.steps.recordInstance(record, instance);
-    try {
-      await pool.bind(instance.id, record.userData, signal);
-    } catch (err) {
-      logger.warn(
-        { sandbox: record.id, pod: record.podName, instance: instance.id, err: messageOf(err) },
-        "binding a pooled VM failed; deleting it and creating one",
-      );
-      // If the delete fails too, the VM is unrecorded and pool-tagged: the leak collector removes it.
-      await this.steps.deleteInstance(record);
-      record.instance = undefined;
-      record.lastError = undefined;
-      await store.put(record);
-      if (signal.aborted) throw err;
-      return undefined;
-    }
-    record.pooled = true;
-    logger.info(
-      { component: "adaptor/cloud", sandbox: record.id, pod: record.podName, instance: instance.id },
-      `took pooled instance ${instance.name} for sandbox ${record.id}`,
-    );
-    await observer?.instanceCreated?.(record);
-    return instance;
-  }
-
-  private async createInstance(record: SandboxRecord, signal: AbortSignal): Promise<Instance> {
-    const { provider, config, observer, logger } = this.d;
-    const log = { component: "adaptor/cloud", sandbox: record.id, pod: record.podName };
-    let instance: Instance;
-    try {
-      instance = await createWithFallback(
-        provider,
-        {
-          name: record.vmName,
-          userData: record.userData,
-          spec: record.spec,
-          owner: {
-            cluster: config.cluster,
-            node: config.node,
-            sandboxId: record.id,
-            podName: record.podName,
-            podNamespace: record.podNamespace,
-          },
-        },
-        {
-          signal,
-          offerings: this.d.offerings,
-          onNoCapacity: (instanceType, code) =>
-            logger.warn({ ...log, instanceType, code }, "no capacity for instance type, trying the next one"),
-        },
-      );
-    } catch (err) {
-      // Upstream's partial Instance: it exists, so record it for the undo that follows.
-      const partial = partialInstance(err);
-      if (partial) await this.steps.recordInstance(record, partial);
-      throw err;
-    }
-    await this.steps.recordInstance(record, instance);
-    logger.info(
-      { ...log, instance: instance.id },
-      `created an instance ${instance.name} for sandbox ${record.id}`,
-    );
-    await observer?.instanceCreated?.(record);
-    return instance;
   }
 
   // --- StopVM -----------------------------------------------------------------------------------

@@ -8,7 +8,11 @@ import { createAwsProvider, type AwsProvider } from "../../providers/aws/index.t
 import { InsufficientCapacityError } from "../../providers/errors.ts";
 import type { ProviderDeps } from "../../providers/types.ts";
 import { UnavailableOfferings } from "../../src/capacity/unavailable-offerings.ts";
+import { Metrics } from "../../src/ops/metrics.ts";
+import { startOpsServer } from "../../src/ops/server.ts";
+import { StartupCheck } from "../../src/ops/startup.ts";
 import { createWithFallback } from "../../src/sandbox/capacity.ts";
+import { FakeSandboxSource } from "../helpers/sandbox-source.ts";
 import { createRequest, recordingLogger } from "../helpers/aws-requests.ts";
 import { startFaultProxy, type FaultProxy } from "../helpers/fault-proxy.ts";
 import { awsEnv, motoClient, seedWorld, type MotoWorld } from "../helpers/moto-fixtures.ts";
@@ -108,5 +112,72 @@ describe("AWS cloud API budgets", { skip, timeout: 300_000 }, () => {
       return true;
     });
     assert.equal(proxy.counts().RunInstances, undefined);
+  });
+
+  test("the admin API and the metrics show the queue while creates wait for tokens, and the cache's entry", async () => {
+    const metrics = new Metrics();
+    // One RunInstances token per 2 s: four of five concurrent creates wait in the queue.
+    const p = await provider(
+      {
+        PODVM_INSTANCE_TYPES: "m6a.large,m6a.xlarge",
+        AWS_API_RATE_LIMIT: "RunInstances=1:0.5,describe=100:20",
+      },
+      { onCloudQueueWait: (name, family, ms) => metrics.cloudApi.observeWait(name, family, ms) },
+    );
+    const offerings = new UnavailableOfferings();
+    const ops = await startOpsServer({
+      port: 0,
+      source: new FakeSandboxSource(),
+      metrics,
+      startup: new StartupCheck({ socketPath: "/nonexistent" }),
+      cloudApi: {
+        families: () => p.apiBudget(),
+        unavailableOfferings: () => offerings.list(),
+        skips: () => offerings.skipped,
+      },
+    });
+    try {
+      proxy.setPlan({
+        script: (action, n) => (action === "RunInstances" && n === 1 ? "capacity" : undefined),
+      });
+      const spec = { instanceType: "m6a.large" };
+      const creates = Array.from({ length: 5 }, () =>
+        createWithFallback(p, createRequest({ spec }), { offerings }),
+      );
+      type Family = { family: string; queued: number; callers: number };
+      let view: { families: Family[]; unavailableOfferings: { instanceType: string; code: string }[] };
+      let runs: Family | undefined;
+      for (;;) {
+        view = (await (await fetch(`${ops.address}/v1/cloud-api`)).json()) as typeof view;
+        runs = view.families.find((f) => f.family === "RunInstances");
+        if ((runs?.queued ?? 0) >= 3 && view.unavailableOfferings.length > 0) break;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      assert.ok(runs && runs.callers >= 3, JSON.stringify(runs));
+      assert.deepEqual(
+        view.unavailableOfferings.map((o) => [o.instanceType, o.code]),
+        [["m6a.large", "InsufficientInstanceCapacity"]],
+      );
+      const text = await (await fetch(`${ops.address}/metrics`)).text();
+      const queued = /^caa_cloud_api_queue_length\{family="RunInstances"\} (\d+)$/m.exec(text);
+      assert.ok(queued && Number(queued[1]) >= 1, "queue length of RunInstances in /metrics");
+      assert.match(
+        text,
+        /^caa_unavailable_offerings\{instance_type="m6a\.large",zone="",code="InsufficientInstanceCapacity"\} 1$/m,
+      );
+      await Promise.all(creates);
+      // The four that chose m6a.large before the entry existed asked for it; the next one does not.
+      const asked = proxy.runInstanceTypes()["m6a.large"];
+      await createWithFallback(p, createRequest({ spec }), { offerings });
+      assert.equal(proxy.runInstanceTypes()["m6a.large"], asked);
+      const after = await (await fetch(`${ops.address}/metrics`)).text();
+      assert.match(after, /^caa_unavailable_offering_skips 1$/m);
+      assert.match(
+        after,
+        /^caa_cloud_api_queue_wait_seconds_count\{provider="aws",family="RunInstances"\} [1-9]/m,
+      );
+    } finally {
+      await ops.close();
+    }
   });
 });

@@ -1,10 +1,14 @@
 // Pod traffic across a real VXLAN tunnel, end to end through the daemon: a "worker" netns runs
 // `caa serve` (local provider), a CNI-like pod netns hangs off it, and a peer sits behind it. After
 // CreateVM/StartVM the pod's IP lives in the local VM's pod namespace; ping and TCP cross the
-// tunnel both ways. StopVM leaves no link, qdisc, iptables rule or namespace behind.
+// tunnel both ways. StopVM leaves no link, qdisc, iptables rule or namespace behind, and neither
+// does a restart that finds the VM gone (recovery tears the worker side down with the recorded IP).
 import assert from "node:assert/strict";
 import { execFile, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { readdir, readFile, rm } from "node:fs/promises";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { after, before, test } from "node:test";
@@ -105,26 +109,31 @@ after(async () => {
     for (const ns of Object.values(NS)) await exec("ip", ["netns", "del", ns]).catch(() => undefined);
 });
 
+/** CreateVM + StartVM of a sandbox in pod netns `podNs`, both answered OK. */
+async function createAndStart(id: string, podNs: string): Promise<void> {
+  const steps = await goShimLifecycle(daemon!.socket, {
+    id,
+    netns: `/run/netns/${podNs}`,
+    annotations: POD,
+    steps: ["create", "start"],
+  });
+  assert.deepEqual(
+    steps.map((s) => [s.step, s.code, s.message]),
+    [
+      ["CreateVM", 0, ""],
+      ["StartVM", 0, ""],
+    ],
+    daemon!.logs(),
+  );
+}
+
 test(
   "pod traffic crosses a VXLAN tunnel between the worker and a local VM, both ways",
   { skip: needsRoot() },
   async () => {
     const id = randomBytes(32).toString("hex");
     const before = vmNamespaces(env.LOCAL_NETNS_PREFIX);
-    const steps = await goShimLifecycle(daemon!.socket, {
-      id,
-      netns: `/run/netns/${NS.pod}`,
-      annotations: POD,
-      steps: ["create", "start"],
-    });
-    assert.deepEqual(
-      steps.map((s) => [s.step, s.code, s.message]),
-      [
-        ["CreateVM", 0, ""],
-        ["StartVM", 0, ""],
-      ],
-      daemon!.logs(),
-    );
+    await createAndStart(id, NS.pod);
     const [vm] = vmNamespaces(env.LOCAL_NETNS_PREFIX).filter((n) => !before.includes(n));
     assert.ok(vm, "a VM namespace exists");
     const podns = `${vm}-pod`;
@@ -197,3 +206,69 @@ test(
     assert.equal(await vxlanId(NS.pod2), undefined);
   },
 );
+
+/**
+ * The cloud lost the VM while no daemon ran: its process, namespaces and the provider's record of
+ * it are gone, as a terminated cloud VM would be. The worker side is left as the daemon made it.
+ */
+async function vanish(stateDir: string, sandboxId: string): Promise<void> {
+  const records = join(stateDir, "provider-local");
+  for (const name of (await readdir(records)).filter((n) => n.endsWith(".json"))) {
+    const rec = JSON.parse(await readFile(join(records, name), "utf8")) as {
+      id: string;
+      netns: string;
+      process?: { pid: number };
+      tags: Record<string, string>;
+    };
+    if (rec.tags["peerpod-sandbox-id"] !== sandboxId) continue;
+    if (rec.process) {
+      try {
+        process.kill(-rec.process.pid, "SIGKILL");
+      } catch {
+        /* already gone */
+      }
+    }
+    for (const ns of [rec.netns, `${rec.netns}-pod`]) await sh(["ip", "netns", "del", ns]);
+    await rm(join(records, rec.id), { recursive: true, force: true });
+    await rm(join(records, name));
+    return;
+  }
+  throw new Error(`no local VM of sandbox ${sandboxId}`);
+}
+
+test(
+  "a VM that vanished while the daemon was down is failed on restart, and its tunnel and NOTRACK rules are gone",
+  { skip: needsRoot() },
+  async () => {
+    const id = randomBytes(32).toString("hex");
+    const before = vmNamespaces(env.LOCAL_NETNS_PREFIX);
+    await createAndStart(id, NS.pod);
+    const vni = await vxlanId(NS.pod);
+    assert.ok(vni, "the worker end of the tunnel is in the pod netns");
+    const rules = (await workerResidue()).filter((r) => r.includes(`peerpod [vni:${vni}]`));
+    assert.equal(rules.length, 2, "NOTRACK rules for both directions are in the worker's raw table");
+
+    await daemon!.kill("SIGKILL");
+    await vanish(env.STATE_DIR, id);
+    assert.deepEqual(vmNamespaces(env.LOCAL_NETNS_PREFIX), before, "the VM is gone");
+    assert.ok((await workerResidue()).length > 0, "but the worker side of its tunnel is not");
+
+    daemon = await startDaemon(dir, env, 30_000, { netns: NS.worker });
+    assert.match(daemon.logs(), /recovered sandboxes from the state directory running=0 undone=1/);
+    const record = sandboxRecord(env.STATE_DIR, id);
+    assert.equal(record.stage, "failed");
+    assert.match(record.lastError?.message ?? "", /^instance local-[0-9a-f]+ no longer exists$/);
+    assert.deepEqual(await workerResidue(), [], "no tunnel link, tc redirect or NOTRACK rule is left");
+
+    const [stop] = await goShimLifecycle(daemon.socket, { id, steps: ["stop"] });
+    assert.equal(stop.code, 0, stop.message);
+    assert.equal(sandboxRecord(env.STATE_DIR, id).stage, "stopped");
+  },
+);
+
+function sandboxRecord(stateDir: string, sid: string): { stage: string; lastError?: { message: string } } {
+  return JSON.parse(readFileSync(join(stateDir, "sandboxes", `${sid}.json`), "utf8")) as {
+    stage: string;
+    lastError?: { message: string };
+  };
+}
