@@ -116,6 +116,7 @@ function clusterLeakCollector(
     dryRun: leakCfg.leakDryRun,
     logger,
     metrics,
+    events: kube.events,
   });
 }
 
