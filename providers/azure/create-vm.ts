@@ -11,6 +11,7 @@ import { describeFailure, toProviderError } from "./azure-errors.ts";
 import { callOptions, lroOptions, type AzureContext } from "./context.ts";
 import { vmId } from "./ids.ts";
 import { pickAddresses, readNetwork, toInstance } from "./instance.ts";
+import { checkDataDisks } from "./data-disks.ts";
 import { captureLroFailure } from "./lro-capture.ts";
 import { getOrUndefined, partsFrom, removeVm, type VmParts } from "./removal.ts";
 import { buildVmParameters, ownerTags } from "./vm-params.ts";
@@ -27,6 +28,8 @@ export interface CreateDeps {
   suspects: Set<string>;
   /** Told the parts (NIC, disk, public IP names) of each VM made, so that its delete need not read them. */
   remember(name: string, parts: VmParts): void;
+  /** The size's MaxDataDiskCount from the region's size list, if listed. */
+  maxDataDisks(size: string): number | undefined;
 }
 
 function errorText(err: unknown): string {
@@ -62,15 +65,24 @@ async function createWithSize(
     userData: req.userData,
     sshPublicKey: d.sshPublicKey,
     owner: req.owner,
+    volumes: req.spec.volumes,
   });
   if (d.suspects.has(req.name)) {
     const adopted = await adoptOrClear(d, req, signal);
     if (adopted) return adopted;
   }
+  // After adoptOrClear: a VM of an earlier create may have held the disks until it was removed.
+  const volumes = req.spec.volumes ?? [];
+  await checkDataDisks(ctx, volumes, size, d.maxDataDisks(size), signal);
   ctx.logger.info(
     { sandbox: req.owner.sandboxId, instance: req.name, stage: "provisioning", size },
     "creating Azure VM",
   );
+  for (const v of volumes)
+    ctx.logger.info(
+      { sandbox: req.owner.sandboxId, instance: req.name, volume: v.diskId, lun: v.lun },
+      `attaching cloud volume ${v.name} (${v.diskId}) as data disk LUN ${v.lun}`,
+    );
   let poller: ReturnType<typeof ctx.compute.virtualMachines.createOrUpdate> | undefined;
   let vm: VirtualMachine;
   try {

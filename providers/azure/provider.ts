@@ -23,6 +23,8 @@ export class AzureProvider implements Provider {
   /** Parts of the VMs this process made, by lower-case VM name (dropped on delete). */
   private readonly parts = new Map<string, VmParts>();
   private types: InstanceType[] = [];
+  /** MaxDataDiskCount per lower-case size name, from the region's size list. */
+  private readonly maxDataDisks = new Map<string, number>();
   private sshPublicKey = "";
 
   constructor(ctx: AzureContext, home: string | undefined) {
@@ -46,6 +48,9 @@ export class AzureProvider implements Provider {
       );
     }
     this.types = allowedInstanceTypes(listed, wanted);
+    for (const s of listed)
+      if (s.name && s.maxDataDiskCount !== undefined)
+        this.maxDataDisks.set(s.name.toLowerCase(), s.maxDataDiskCount);
     logger.info(
       { region: cfg.region, resourceGroup: cfg.resourceGroup, sizes: this.types.map((t) => t.name) },
       "Azure provider ready",
@@ -73,6 +78,7 @@ export class AzureProvider implements Provider {
         sshPublicKey: this.sshPublicKey,
         suspects: this.suspects,
         remember: (name, parts) => this.parts.set(name.toLowerCase(), parts),
+        maxDataDisks: (size) => this.maxDataDisks.get(size.toLowerCase()),
       },
       req,
       signal,

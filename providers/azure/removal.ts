@@ -1,6 +1,8 @@
 // Removing a VM and everything its create made. The VM delete cascades to the NIC, OS disk and
 // public IP (deleteOption Delete), but a cascade can fail and leave them behind (CAA#1204 review:
 // "will still leak nics"), so afterwards each part is looked up and deleted if it is still there.
+// The parts are the NICs, the OS disk and public IPs only: a data disk (a pod's cloud volume,
+// data-disks.ts) is the user's and is detached by the VM delete, never deleted here.
 import type { VirtualMachine } from "@azure/arm-compute";
 import type { NetworkInterface } from "@azure/arm-network";
 import { describeFailure } from "./azure-errors.ts";

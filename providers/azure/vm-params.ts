@@ -3,7 +3,8 @@
 // find the VM.
 import type { ImageReference, VirtualMachine } from "@azure/arm-compute";
 import { InvalidConfigError } from "../errors.ts";
-import { OWNER_TAG_KEYS, type OwnerTags } from "../types.ts";
+import { OWNER_TAG_KEYS, type CloudVolumeAttachment, type OwnerTags } from "../types.ts";
+import { dataDisks } from "./data-disks.ts";
 import { diskName, nicName, publicIpName } from "./ids.ts";
 import type { AzureConfig } from "./options.ts";
 
@@ -32,6 +33,8 @@ export interface VmRequest {
   userData: string;
   sshPublicKey: string;
   owner: OwnerTags;
+  /** The pod's cloud volumes: attached as data disks (data-disks.ts). */
+  volumes?: readonly CloudVolumeAttachment[];
 }
 
 export function ownerTags(owner: Partial<OwnerTags>): Record<string, string> {
@@ -78,6 +81,7 @@ export function buildVmParameters(cfg: VmSettings, req: VmRequest): VirtualMachi
           ...(confidential ? { securityProfile: { securityEncryptionType: "VMGuestStateOnly" } } : {}),
         },
       },
+      ...(req.volumes?.length ? { dataDisks: dataDisks(req.volumes) } : {}),
     },
     osProfile: {
       adminUsername: cfg.sshUserName,

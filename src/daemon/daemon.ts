@@ -142,6 +142,7 @@ export async function startDaemon(src: ConfigSource, opts: { logger?: Logger } =
       onCloudCall: (name, operation, outcome) => metrics.cloudAttempt(name, operation, outcome),
     },
     { enabled: config.externalPlugin, path: config.externalPluginPath, hash: config.externalPluginHash },
+    src.flags,
   );
   // Upstream's order: verify the cloud configuration, advertise node capacity, then serve.
   await provider.start({ verify: config.cloudConfigVerify });
@@ -165,6 +166,7 @@ export async function startDaemon(src: ConfigSource, opts: { logger?: Logger } =
     cluster: config.clusterName,
     node: kubeCfg.nodeName,
     forwarderPort: config.forwarderPort,
+    forwarderHost: config.forwarderHost,
     logger,
     metrics,
     sandboxOwns: (id) => manager.ownsInstance(id),

@@ -3,6 +3,7 @@
 // goes to the VM the pool created (not to whatever answers at its address now).
 import tls from "node:tls";
 import type { PoolAuthority } from "../tls/pool-authority.ts";
+import type { PoolRecord } from "./store.ts";
 import { TtrpcClient } from "../ttrpc/index.ts";
 import {
   POOL_METHODS,
@@ -22,6 +23,23 @@ export interface PoolVmAddress {
   name: string;
   /** bootstrapFingerprint of the certificate the pool issued it. */
   fingerprint: string;
+}
+
+/**
+ * Where a pooled VM answers: its first IP on the agent port, or FORWARDER_HOST when set — the same
+ * rule as the agent proxy's (src/daemon/ports.ts), so a test that plays the VM on this host sees both.
+ */
+export function poolVmAddress(
+  rec: Pick<PoolRecord, "instance" | "name" | "fingerprint">,
+  at: { forwarderHost?: string; forwarderPort: number },
+): PoolVmAddress {
+  const host = at.forwarderHost ?? "";
+  return {
+    ip: host !== "" ? host : (rec.instance?.ips[0] ?? ""),
+    port: at.forwarderPort,
+    name: rec.name,
+    fingerprint: rec.fingerprint,
+  };
 }
 
 export class PoolBindError extends Error {

@@ -20,6 +20,7 @@ export interface PoolWiring {
   cluster: string;
   node: string;
   forwarderPort: number;
+  forwarderHost?: string;
   logger: Logger;
   metrics?: PoolMetrics;
   sandboxOwns(instanceId: string): boolean;
@@ -42,6 +43,7 @@ export async function createWarmPool(w: PoolWiring): Promise<WarmPool | undefine
     cluster: w.cluster,
     node: w.node,
     forwarderPort: w.forwarderPort,
+    forwarderHost: w.forwarderHost,
     maxAgeMs: w.settings.poolMaxAgeMs,
     refillConcurrency: w.settings.poolRefillConcurrency,
     bootTimeoutMs: w.settings.poolBootTimeoutMs,

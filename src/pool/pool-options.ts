@@ -14,6 +14,8 @@ export interface WarmPoolOptions {
   cluster: string;
   node: string;
   forwarderPort: number;
+  /** FORWARDER_HOST: dial this instead of a pooled VM's IP when set. */
+  forwarderHost?: string;
   maxAgeMs: number;
   refillConcurrency: number;
   bootTimeoutMs: number;

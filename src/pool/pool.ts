@@ -5,7 +5,7 @@
 import type { Instance, InstanceSpec } from "../../providers/types.ts";
 import { isNotFound } from "../../providers/errors.ts";
 import type { Logger } from "../log/logger.ts";
-import { bindPoolVm } from "./bind-client.ts";
+import { bindPoolVm, poolVmAddress } from "./bind-client.ts";
 import { poolKey } from "./options.ts";
 import { Refiller, type PoolMetrics } from "./refill.ts";
 import type { WarmPoolOptions } from "./pool-options.ts";
@@ -84,17 +84,10 @@ export class WarmPool {
     if (!rec?.instance) throw new Error(`instance ${instanceId} is not a claimed pooled VM`);
     const t0 = performance.now();
     try {
-      await bindPoolVm(
-        {
-          ip: rec.instance.ips[0] ?? "",
-          port: this.o.forwarderPort,
-          name: rec.name,
-          fingerprint: rec.fingerprint,
-        },
-        this.o.authority,
-        userData,
-        { timeoutMs: this.o.bindTimeoutMs ?? 30_000, signal },
-      );
+      await bindPoolVm(poolVmAddress(rec, this.o), this.o.authority, userData, {
+        timeoutMs: this.o.bindTimeoutMs ?? 30_000,
+        signal,
+      });
       this.o.metrics?.poolBind(rec.key, performance.now() - t0, true);
     } catch (err) {
       this.o.metrics?.poolBind(rec.key, performance.now() - t0, false);

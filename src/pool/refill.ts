@@ -7,7 +7,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { PartialCreateError, ProviderError } from "../../providers/errors.ts";
 import type { Logger } from "../log/logger.ts";
 import { bootstrapFingerprint, renderPoolUserData } from "../userdata/pool.ts";
-import { probePoolVm } from "./bind-client.ts";
+import { poolVmAddress, probePoolVm } from "./bind-client.ts";
 import { poolKey, type PoolTarget } from "./options.ts";
 import type { PoolMetrics, WarmPoolOptions } from "./pool-options.ts";
 
@@ -207,12 +207,7 @@ export class Refiller {
 
   private async waitReady(rec: PoolRecord): Promise<void> {
     const deadline = Date.parse(rec.createdAt) + this.o.bootTimeoutMs;
-    const vm = {
-      ip: rec.instance?.ips[0] ?? "",
-      port: this.o.forwarderPort,
-      name: rec.name,
-      fingerprint: rec.fingerprint,
-    };
+    const vm = poolVmAddress(rec, this.o);
     const signal = this.abort.signal;
     while (!signal.aborted) {
       try {

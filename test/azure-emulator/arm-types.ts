@@ -26,6 +26,7 @@ export interface VmPutBody {
         diskSizeGB?: number;
         managedDisk?: { storageAccountType?: string; securityProfile?: { securityEncryptionType?: string } };
       };
+      dataDisks?: DataDiskBody[];
     };
     osProfile?: {
       computerName?: string;
@@ -48,6 +49,22 @@ export interface VmPutBody {
     diagnosticsProfile?: { bootDiagnostics?: { enabled?: boolean } };
     userData?: string;
   };
+}
+
+export interface DataDiskBody {
+  lun?: number;
+  name?: string;
+  createOption?: string;
+  deleteOption?: string;
+  caching?: string;
+  managedDisk?: SubResource & { storageAccountType?: string };
+}
+
+export interface DiskPutBody {
+  location?: string;
+  tags?: Record<string, string>;
+  sku?: { name?: string };
+  properties?: { creationData?: { createOption?: string }; diskSizeGB?: number };
 }
 
 export interface NicConfig {

@@ -1,4 +1,5 @@
 // The ARM paths the emulator answers, each with an operation name used for request counting.
+import { putDisk } from "./disks.ts";
 import { getCommunityImage, getImage, getNsg, getSubnet, listVmSizes } from "./catalog.ts";
 import type { Faults } from "./faults.ts";
 import type { Ctx, Reply } from "./http.ts";
@@ -31,7 +32,9 @@ export function buildRoutes(state: EmulatorState, faults: Faults): Route[] {
     const name = id.split("/").pop() ?? "";
     const rg = /resourceGroups\/([^/]+)/i.exec(id)?.[1] ?? "";
     const key = `${rg}/${name}`.toLowerCase();
-    return state.vms.get(key)?.resource ?? state.nics.get(key) ?? state.publicIps.get(key);
+    return (
+      state.vms.get(key)?.resource ?? state.nics.get(key) ?? state.publicIps.get(key) ?? state.disks.get(key)
+    );
   };
   const r = (
     method: string,
@@ -63,6 +66,7 @@ export function buildRoutes(state: EmulatorState, faults: Faults): Route[] {
     r("GET", `${LOC_COMPUTE}/operations/(?<op>[^/]+)`, "operation.get", (c) =>
       getOperation(c, state, resourceOf),
     ),
+    r("PUT", `${COMPUTE}/disks/${NAME}`, "disk.put", (c) => putDisk(c, state)),
     r("GET", `${COMPUTE}/disks/${NAME}`, "disk.get", (c) => getResource("disk", c, state)),
     r("DELETE", `${COMPUTE}/disks/${NAME}`, "disk.delete", (c) => deleteResource("disk", c, state)),
     r("GET", `${COMPUTE}/disks`, "disk.list", (c) => listResources("disk", c, state)),

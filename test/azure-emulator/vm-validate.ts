@@ -1,5 +1,6 @@
 // Synchronous checks ARM makes on a VM PUT before anything is created (400/404 with nothing made).
 import type { VmPutBody } from "./arm-types.ts";
+import { validateDataDisks } from "./disks.ts";
 import { armError, type Reply } from "./http.ts";
 import type { EmulatorState } from "./state.ts";
 
@@ -74,6 +75,8 @@ export function validateVmPut(state: EmulatorState, name: string, body: VmPutBod
       return invalid("vTPM must be enabled for ConfidentialVM.", "vTpmEnabled");
     }
   }
+  const dataDisks = validateDataDisks(state, name, size, p.storageProfile?.dataDisks ?? []);
+  if (dataDisks) return dataDisks;
   for (const cfg of p.networkProfile?.networkInterfaceConfigurations ?? []) {
     const nsg = cfg.properties?.networkSecurityGroup?.id;
     if (nsg && !state.options.nsgs.some((n) => n.toLowerCase() === nsg.toLowerCase())) {

@@ -1,11 +1,13 @@
 // Microsoft.Compute/virtualMachines: PUT makes the VM and, from its networkInterfaceConfigurations
-// and osDisk, the NIC, public IP and disk (as Azure does since network API 2020-11-01); DELETE
-// removes the VM and whatever has deleteOption Delete. Shapes follow the spec examples
+// and osDisk, the NIC, public IP and disk (as Azure does since network API 2020-11-01), and takes the
+// existing disks its dataDisks attach (disks.ts); DELETE removes the VM and whatever has deleteOption
+// Delete, and detaches the rest. Shapes follow the spec examples
 // VirtualMachine_Create_WithSecurityTypeConfidentialVM.json, VirtualMachine_Get.json, VirtualMachine_Delete_Force.json.
 import { randomBytes, randomUUID } from "node:crypto";
 import type { ArmError, ArmJson, NicConfig, VmPutBody } from "./arm-types.ts";
 import type { Faults } from "./faults.ts";
 import { armError, json, notFound, page, type Ctx, type Reply } from "./http.ts";
+import { attachDataDisks } from "./disks.ts";
 import { acceptedCreate, acceptedDelete } from "./operations.ts";
 import { validateVmPut } from "./vm-validate.ts";
 import { EmulatorState, type Cascade, type VmEntry } from "./state.ts";
@@ -172,6 +174,7 @@ function vmResource(
     ...makeNics(state, rg, id, p.networkProfile?.networkInterfaceConfigurations ?? [], cascade),
   ];
   const osDisk = makeDisk(state, rg, name, id, body, cascade);
+  const dataDisks = attachDataDisks(state, id, p.storageProfile?.dataDisks ?? [], cascade);
   return {
     id,
     name,
@@ -181,7 +184,7 @@ function vmResource(
     etag: '"1"',
     properties: {
       hardwareProfile: p.hardwareProfile,
-      storageProfile: { imageReference: p.storageProfile?.imageReference, osDisk, dataDisks: [] },
+      storageProfile: { imageReference: p.storageProfile?.imageReference, osDisk, dataDisks },
       osProfile: {
         ...osProfile,
         secrets: [],

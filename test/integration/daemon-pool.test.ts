@@ -4,7 +4,7 @@
 // collects an unrecorded one, and turning the pool off deletes what it left.
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
-import { readFile, readdir, rm } from "node:fs/promises";
+import { readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { goShimLifecycle } from "../helpers/go-peer.ts";
@@ -16,49 +16,9 @@ import {
   startDaemon,
   type DaemonProcess,
 } from "../helpers/daemon.ts";
+import { localVms as cloudVms, poolVms, readyPoolVms as ready, until } from "../helpers/pool.ts";
 
 const POD = { "io.kubernetes.cri.sandbox-name": "web", "io.kubernetes.cri.sandbox-namespace": "default" };
-
-interface PoolVm {
-  slot: string;
-  state: string;
-  instanceId?: string;
-  name: string;
-}
-
-async function poolVms(ops: string): Promise<PoolVm[]> {
-  const res = await fetch(`${ops}/v1/pool`);
-  return ((await res.json()) as { vms: PoolVm[] }).vms;
-}
-
-async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 90_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    // The ops endpoint comes up just after the hypervisor socket.
-    const v = await fn().catch(() => undefined);
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
-
-const ready = (ops: string, n: number) =>
-  until(`${n} ready pooled VMs`, async () => {
-    const vms = (await poolVms(ops)).filter((v) => v.state === "ready");
-    return vms.length >= n ? vms : undefined;
-  });
-
-/** The local provider's VM records: what the "cloud" holds. */
-async function cloudVms(stateDir: string): Promise<{ id: string; tags: Record<string, string> }[]> {
-  const dir = join(stateDir, "provider-local");
-  const names = (await readdir(dir).catch(() => [] as string[])).filter((n) => n.endsWith(".json"));
-  return Promise.all(
-    names.map(
-      async (n) =>
-        JSON.parse(await readFile(join(dir, n), "utf8")) as { id: string; tags: Record<string, string> },
-    ),
-  );
-}
 
 function createdLines(logs: string): number {
   return logs.split("\n").filter((l) => l.includes("created an instance")).length;
