@@ -118,6 +118,7 @@ function clusterLeakCollector(
     dryRun: leakCfg.leakDryRun,
     logger,
     metrics,
+    events: kube.events,
   });
 }
 

@@ -19,8 +19,11 @@ export interface FaultPlan {
   faults?: readonly Fault[];
   /** Only these actions get faults (default: all). */
   actions?: readonly string[];
-  /** Scripted plan, consulted first: the fault for the n-th call (1-based) of an action. */
-  script?: (action: string, n: number) => Fault | undefined;
+  /**
+   * Scripted plan, consulted first: the fault for the n-th call (1-based) of an action, which may
+   * look at the call's parameters (e.g. RunInstances' InstanceType).
+   */
+  script?: (action: string, n: number, params: URLSearchParams) => Fault | undefined;
   /** Seed of the pseudo-random choice, for reproducible runs. */
   seed?: number;
   /** Enforce EC2's request-rate buckets (fresh, full buckets each time a plan is set). */
@@ -123,8 +126,8 @@ export async function startFaultProxy(target: string, initial: FaultPlan = {}): 
   const throttled: Record<string, number> = {};
   const runTypes: Record<string, number> = {};
 
-  const choose = (action: string, n: number): Fault | undefined => {
-    const scripted = plan.script?.(action, n);
+  const choose = (action: string, n: number, params: URLSearchParams): Fault | undefined => {
+    const scripted = plan.script?.(action, n, params);
     if (scripted) return scripted;
     if (!plan.rate || (plan.actions && !plan.actions.includes(action))) return undefined;
     if (random() >= plan.rate) return undefined;
@@ -150,7 +153,7 @@ export async function startFaultProxy(target: string, initial: FaultPlan = {}): 
         throttled[action] = (throttled[action] ?? 0) + 1;
         return reply(res, 503, ec2ErrorXml("RequestLimitExceeded", "Request limit exceeded."), "text/xml");
       }
-      const fault = choose(action, n);
+      const fault = choose(action, n, form);
       if (fault) injected[fault] = (injected[fault] ?? 0) + 1;
       switch (fault) {
         case "throttle":
