@@ -7,6 +7,7 @@ import { readFile, stat } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { isAbsolute, join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
+import type { OptionSpec } from "../src/config/options.ts";
 import { InvalidConfigError } from "./errors.ts";
 import type { Provider, ProviderDeps, ProviderModule } from "./types.ts";
 
@@ -17,6 +18,20 @@ const BUILTIN: Record<string, () => Promise<{ default: ProviderModule }>> = {
 };
 
 export const BUILTIN_PROVIDERS = Object.keys(BUILTIN);
+
+// Each built-in provider's flags, without its SDK: `caa serve aws -aws-profile p` is parsed (and
+// `caa serve aws -h` printed) before the provider module itself loads.
+const BUILTIN_OPTIONS: Record<string, () => Promise<OptionSpec>> = {
+  local: async () => (await import("./local/config.ts")).LOCAL_OPTIONS,
+  aws: async () => (await import("./aws/options.ts")).awsOptions,
+  azure: async () => (await import("./azure/options.ts")).azureOptions,
+};
+
+/** The flags a built-in provider takes; none for an external plugin (it reads its env). */
+export async function providerOptions(name: string): Promise<OptionSpec> {
+  const load = BUILTIN_OPTIONS[name];
+  return load ? load() : {};
+}
 
 export interface PluginSettings {
   enabled: boolean;
@@ -80,7 +95,8 @@ export async function loadProvider(
   env: NodeJS.ProcessEnv,
   deps: ProviderDeps,
   plugin: PluginSettings = { enabled: false, path: "", hash: "" },
+  flags: Readonly<Record<string, string>> = {},
 ): Promise<Provider> {
   const mod = await loadProviderModule(name, plugin);
-  return mod.create(env, deps);
+  return mod.create(env, deps, flags);
 }

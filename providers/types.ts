@@ -151,7 +151,15 @@ export interface ProviderModule {
   readonly name: string;
   /** Env names this provider reads, for `caa serve --help` and the deploy ConfigMap tests. */
   readonly envNames: readonly string[];
-  create(env: NodeJS.ProcessEnv, deps: ProviderDeps): Provider | Promise<Provider>;
+  /**
+   * Build the provider. `flags` are the `caa serve` command-line flags (upstream's
+   * `cloud-api-adaptor <provider> -flag value`); a flag overrides its env var.
+   */
+  create(
+    env: NodeJS.ProcessEnv,
+    deps: ProviderDeps,
+    flags?: Readonly<Record<string, string>>,
+  ): Provider | Promise<Provider>;
 }
 
 export interface ProviderDeps {

@@ -14,10 +14,11 @@ export async function createAwsProvider(
   env: Readonly<Record<string, string | undefined>>,
   deps: ProviderDeps,
   opts: AwsProviderOptions = {},
+  flags: Readonly<Record<string, string>> = {},
 ): Promise<AwsProvider> {
   let cfg;
   try {
-    cfg = resolveAwsConfig(env);
+    cfg = resolveAwsConfig(env, flags);
   } catch (err) {
     if (err instanceof ConfigError) throw new InvalidConfigError(err.message, { cause: err });
     throw err;
@@ -28,7 +29,7 @@ export async function createAwsProvider(
 const awsProviderModule: ProviderModule = {
   name: "aws",
   envNames: awsEnvNames,
-  create: (env, deps) => createAwsProvider(env, deps),
+  create: (env, deps, flags) => createAwsProvider(env, deps, {}, flags),
 };
 
 export default awsProviderModule;

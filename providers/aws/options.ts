@@ -116,8 +116,11 @@ export type AwsConfig = Resolved<typeof awsOptions>;
 /** Env names this provider reads, in declaration order. */
 export const awsEnvNames: readonly string[] = envNamesOf(awsOptions);
 
-export function resolveAwsConfig(env: Readonly<Record<string, string | undefined>>): AwsConfig {
-  return resolve(awsOptions, { env, flags: {} });
+export function resolveAwsConfig(
+  env: Readonly<Record<string, string | undefined>>,
+  flags: Readonly<Record<string, string>> = {},
+): AwsConfig {
+  return resolve(awsOptions, { env, flags });
 }
 
 /** AWS_ENDPOINT, else the SDK's own AWS_ENDPOINT_URL_EC2, else AWS_ENDPOINT_URL; "" = the regional endpoint. */

@@ -80,7 +80,7 @@ export class AwsProvider implements Provider {
       {
         region: cfg.region,
         endpoint: endpointOf(cfg) || undefined,
-        credentials: credentialsMode(cfg),
+        credentialSource: credentialsMode(cfg),
         instanceType: cfg.instanceType,
         instanceTypes: cfg.instanceTypes,
         imageId: cfg.imageId,

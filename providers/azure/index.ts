@@ -11,8 +11,12 @@ import { parseRateLimits } from "./rate-limit.ts";
 export { azureEnvNames, azureOptions, resolveAzureConfig, type AzureConfig } from "./options.ts";
 export { AzureProvider } from "./provider.ts";
 
-function createAzureProvider(env: NodeJS.ProcessEnv, deps: ProviderDeps): Provider {
-  const cfg = resolveAzureConfig(env);
+function createAzureProvider(
+  env: NodeJS.ProcessEnv,
+  deps: ProviderDeps,
+  flags: Readonly<Record<string, string>> = {},
+): Provider {
+  const cfg = resolveAzureConfig(env, flags);
   checkRequired(cfg);
   const rateLimits = parseRateLimits(cfg.rateLimit);
   const { compute, network } = makeClients(makeCredential(cfg), {

@@ -111,8 +111,11 @@ export type AzureConfig = Resolved<typeof azureOptions>;
 /** Env names this provider reads, in declaration order. */
 export const azureEnvNames: readonly string[] = envNamesOf(azureOptions);
 
-export function resolveAzureConfig(env: Readonly<Record<string, string | undefined>>): AzureConfig {
-  return resolve(azureOptions, { env, flags: {} });
+export function resolveAzureConfig(
+  env: Readonly<Record<string, string | undefined>>,
+  flags: Readonly<Record<string, string>> = {},
+): AzureConfig {
+  return resolve(azureOptions, { env, flags });
 }
 
 const REQUIRED: Array<keyof AzureConfig> = [

@@ -49,6 +49,11 @@ export const LOCAL_OPTIONS = {
   forwarderPort: int("forwarder-port", "FORWARDER_PORT", 15150, "port the forwarder listens on in the VM"),
   instanceType: str("local-instance-type", "LOCAL_INSTANCE_TYPE", "local.medium", "default instance type"),
   instanceTypes: list("local-instance-types", "LOCAL_INSTANCE_TYPES", "allowed instance types"),
+  noCapacityTypes: list(
+    "local-no-capacity-types",
+    "LOCAL_NO_CAPACITY_TYPES",
+    "instance types this host pretends to have no capacity for (InsufficientCapacity), to try the core's capacity fallback",
+  ),
 };
 
 /** Sizes of the local instance types, so that instance-type selection works as on a cloud. */

@@ -6,8 +6,8 @@ import { LocalProvider } from "./provider.ts";
 const local: ProviderModule = {
   name: "local",
   envNames: envNamesOf(LOCAL_OPTIONS),
-  create(env, deps) {
-    return new LocalProvider(resolve(LOCAL_OPTIONS, { env, flags: {} }), deps);
+  create(env, deps, flags = {}) {
+    return new LocalProvider(resolve(LOCAL_OPTIONS, { env, flags }), deps);
   },
 };
 

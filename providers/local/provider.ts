@@ -4,7 +4,7 @@
 import { randomBytes } from "node:crypto";
 import { mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { NotFoundError, ProviderError } from "../errors.ts";
+import { InsufficientCapacityError, NotFoundError, ProviderError } from "../errors.ts";
 import type {
   CreateRequest,
   Instance,
@@ -126,10 +126,13 @@ export class LocalProvider implements Provider {
   }
 
   async create(req: CreateRequest): Promise<Instance> {
-    if (!LOCAL_INSTANCE_TYPES.some((t) => t.name === req.spec.instanceType)) {
-      throw new ProviderError(`unknown local instance type ${req.spec.instanceType}`, {
-        code: "InvalidInstanceType",
-      });
+    const instanceType = req.spec.instanceType;
+    if (!LOCAL_INSTANCE_TYPES.some((t) => t.name === instanceType)) {
+      throw new ProviderError(`unknown local instance type ${instanceType}`, { code: "InvalidInstanceType" });
+    }
+    if (this.config.noCapacityTypes.includes(instanceType)) {
+      this.deps.logger.warn({ instanceType }, `local provider: no capacity for ${instanceType}`);
+      throw new InsufficientCapacityError(`no capacity for ${instanceType} (LOCAL_NO_CAPACITY_TYPES)`);
     }
     return this.createLock.run(req.owner.sandboxId, async () => {
       // A retried create for the same sandbox returns the VM the first one made.
@@ -148,7 +151,7 @@ export class LocalProvider implements Provider {
         });
       }
       this.deps.logger.info(
-        { instance: rec.id, ip: rec.ip, sandbox: req.owner.sandboxId },
+        { instance: rec.id, ip: rec.ip, sandbox: req.owner.sandboxId, instanceType },
         `local VM ${rec.name} started`,
       );
       return this.toInstance(rec);

@@ -116,6 +116,7 @@ function clusterLeakCollector(
     dryRun: leakCfg.leakDryRun,
     logger,
     metrics,
+    events: kube.events,
   });
 }
 
@@ -142,6 +143,7 @@ export async function startDaemon(src: ConfigSource, opts: { logger?: Logger } =
       onCloudCall: (name, operation, outcome) => metrics.cloudAttempt(name, operation, outcome),
     },
     { enabled: config.externalPlugin, path: config.externalPluginPath, hash: config.externalPluginHash },
+    src.flags,
   );
   // Upstream's order: verify the cloud configuration, advertise node capacity, then serve.
   await provider.start({ verify: config.cloudConfigVerify });

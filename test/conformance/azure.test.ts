@@ -25,12 +25,12 @@ test(
     await writeFile(keyFile, `${await generatedPublicKey(2048)}\n`);
     const run = await runSuite("azure", azureProviderEnv(emu, { AZURE_SSH_KEY_PATH: keyFile }));
     assert.equal(run.code, 0, `${run.stdout}\n${run.stderr}`);
-    assert.match(run.stdout, /^azure: 9 passed, 0 failed, 0 skipped .* — CONFORMANT$/m);
+    assert.match(run.stdout, /^azure: 10 passed, 0 failed, 0 skipped .* — CONFORMANT$/m);
     assert.match(
       run.junit,
-      /<testsuite name="conformance.azure" tests="9" failures="0" errors="0" skipped="0"/,
+      /<testsuite name="conformance.azure" tests="10" failures="0" errors="0" skipped="0"/,
     );
-    assert.ok(emu.count("vm.put") >= 9, `the emulator saw the run's VMs (${emu.count("vm.put")} PUTs)`);
+    assert.ok(emu.count("vm.put") >= 10, `the emulator saw the run's VMs (${emu.count("vm.put")} PUTs)`);
     assert.deepEqual(emu.snapshot(), { vms: [], nics: [], publicIps: [], disks: [] });
   },
 );

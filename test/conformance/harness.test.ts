@@ -59,22 +59,27 @@ test("a provider that keeps the contract passes every case and leaves nothing be
       "delete:pass",
       "concurrent-create:pass",
       "leak-collection:pass",
+      "pool:pass",
       "cleanup:pass",
     ],
   );
   assert.equal(report.ok, true);
   assert.deepEqual(provider.remaining(), []);
   assert.match(result(report, "create").summary, /user-data read back intact/);
+  assert.match(
+    result(report, "pool").summary,
+    /created with the pool bootstrap and peerpod-role=pool; kept while recorded/,
+  );
   // Progress: a line as each case starts and one with its result, then the table.
-  assert.match(out, /^\[1\/9\] start: starts, verifies its configuration/m);
-  assert.match(out, /^\[7\/9\] concurrent-create: PASS \(\d+(\.\d)?m?s\) 5 instances/m);
+  assert.match(out, /^\[1\/10\] start: starts, verifies its configuration/m);
+  assert.match(out, /^\[7\/10\] concurrent-create: PASS \(\d+(\.\d)?m?s\) 5 instances/m);
   assert.match(out, /^CASE\s+RESULT\s+TIME\s+DETAIL$/m);
-  assert.match(out, /^memory: 9 passed, 0 failed, 0 skipped in .* — CONFORMANT$/m);
+  assert.match(out, /^memory: 10 passed, 0 failed, 0 skipped in .* — CONFORMANT$/m);
   assert.match(
     junit,
-    /^<\?xml version="1.0" encoding="UTF-8"\?>\n<testsuites name="caa conformance" tests="9" failures="0"/,
+    /^<\?xml version="1.0" encoding="UTF-8"\?>\n<testsuites name="caa conformance" tests="10" failures="0"/,
   );
-  assert.equal(junit.match(/<testcase /g)?.length, 9);
+  assert.equal(junit.match(/<testcase /g)?.length, 10);
   assert.doesNotMatch(junit, /<failure/);
 });
 
@@ -87,7 +92,7 @@ test("a provider whose list ignores tags fails the list case and says why", asyn
     list.summary,
     /^list\(\{peerpod-cluster=conformance-[0-9a-f]{8}-other\}\) returned 1 instance\(s\) without those tags: mem-1; list must return only instances carrying every given owner tag$/,
   );
-  assert.match(out, /\[5\/9\] list: FAIL/);
+  assert.match(out, /\[5\/10\] list: FAIL/);
   assert.match(out, /NOT CONFORMANT$/m);
   assert.match(
     junit,
@@ -126,6 +131,18 @@ test("a provider that re-encodes user-data fails create, and the dependent cases
     assert.equal(result(report, id).summary, "needs create to pass");
   }
   assert.equal(result(report, "cleanup").status, "pass");
+});
+
+test("a provider that drops the pool role tag fails the pool case, saying what the tag is for", async () => {
+  const { report, provider } = await run({ dropsRoleTag: true });
+  const pool = result(report, "pool");
+  assert.equal(pool.status, "fail");
+  assert.match(
+    pool.summary,
+    /^pooled instance mem-\d+ has peerpod-role=\(absent\); expected peerpod-role=pool \(the leak collector and restarts find pooled VMs by them\)$/,
+  );
+  assert.equal(result(report, "cleanup").status, "pass");
+  assert.deepEqual(provider.remaining(), []);
 });
 
 test("an interrupted run skips the remaining cases but still cleans up", async () => {

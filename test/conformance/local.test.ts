@@ -26,10 +26,10 @@ test(
       LOCAL_INSTANCE_TYPES: "local.small,local.medium,local.large,local.gpu",
     });
     assert.equal(run.code, 0, `${run.stdout}\n${run.stderr}`);
-    assert.match(run.stdout, /^local: 9 passed, 0 failed, 0 skipped .* — CONFORMANT$/m);
+    assert.match(run.stdout, /^local: 10 passed, 0 failed, 0 skipped .* — CONFORMANT$/m);
     assert.match(
       run.junit,
-      /<testsuite name="conformance.local" tests="9" failures="0" errors="0" skipped="0"/,
+      /<testsuite name="conformance.local" tests="10" failures="0" errors="0" skipped="0"/,
     );
   },
 );

@@ -19,6 +19,8 @@ export interface Flaws {
   deleteLeaks?: boolean;
   /** The cloud stores the user-data re-encoded. */
   mangleUserData?: boolean;
+  /** Tags it does not know are dropped: the pool role among them. */
+  dropsRoleTag?: boolean;
 }
 
 export interface FakeProviderOptions {
@@ -110,7 +112,9 @@ export class FakeProvider implements Provider {
       if (this.capacityAs === "plain-object") throw { code: "InsufficientCapacity", message };
       throw new InsufficientCapacityError(message, { code: "FakeNoCapacity" });
     }
-    const inst = this.plant(ownerTags(req.owner, req.name), new Date(), req.userData);
+    const tags = ownerTags(req.owner, req.name);
+    if (this.flaws.dropsRoleTag) delete tags[OWNER_TAG_KEYS.role];
+    const inst = this.plant(tags, new Date(), req.userData);
     inst.instanceType = type;
     return this.view(inst);
   }

@@ -16,8 +16,11 @@ export interface FaultPlan {
   faults?: readonly Fault[];
   /** Only these actions get faults (default: all). */
   actions?: readonly string[];
-  /** Scripted plan, consulted first: the fault for the n-th call (1-based) of an action. */
-  script?: (action: string, n: number) => Fault | undefined;
+  /**
+   * Scripted plan, consulted first: the fault for the n-th call (1-based) of an action, which may
+   * look at the call's parameters (e.g. RunInstances' InstanceType).
+   */
+  script?: (action: string, n: number, params: URLSearchParams) => Fault | undefined;
   /** Seed of the pseudo-random choice, for reproducible runs. */
   seed?: number;
 }
@@ -64,8 +67,8 @@ function readBody(req: IncomingMessage): Promise<Buffer> {
   });
 }
 
-function actionOf(req: IncomingMessage, body: Buffer): string {
-  const fromBody = new URLSearchParams(body.toString("utf8")).get("Action");
+function actionOf(req: IncomingMessage, params: URLSearchParams): string {
+  const fromBody = params.get("Action");
   const fromQuery = new URL(req.url ?? "/", "http://x").searchParams.get("Action");
   return fromBody ?? fromQuery ?? "Unknown";
 }
@@ -112,8 +115,8 @@ export async function startFaultProxy(target: string, initial: FaultPlan = {}): 
   const counts: Record<string, number> = {};
   const injected: Record<string, number> = {};
 
-  const choose = (action: string, n: number): Fault | undefined => {
-    const scripted = plan.script?.(action, n);
+  const choose = (action: string, n: number, params: URLSearchParams): Fault | undefined => {
+    const scripted = plan.script?.(action, n, params);
     if (scripted) return scripted;
     if (!plan.rate || (plan.actions && !plan.actions.includes(action))) return undefined;
     if (random() >= plan.rate) return undefined;
@@ -128,9 +131,10 @@ export async function startFaultProxy(target: string, initial: FaultPlan = {}): 
         reply(res, 200, JSON.stringify({ counts, injected }), "application/json");
         return;
       }
-      const action = actionOf(req, body);
+      const params = new URLSearchParams(body.toString("utf8"));
+      const action = actionOf(req, params);
       const n = (counts[action] = (counts[action] ?? 0) + 1);
-      const fault = choose(action, n);
+      const fault = choose(action, n, params);
       if (fault) injected[fault] = (injected[fault] ?? 0) + 1;
       switch (fault) {
         case "throttle":

@@ -3,55 +3,23 @@
 // it reads the user-data back from the cloud API, boots our forwarder with it on 127.0.0.1
 // (FORWARDER_HOST points the daemon there, never at the cloud's addresses) and lets StartVM finish.
 import assert from "node:assert/strict";
-import { spawn, type ChildProcess } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdir, writeFile } from "node:fs/promises";
+import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { after, before, describe, test } from "node:test";
 import { DescribeInstanceAttributeCommand, type EC2Client } from "@aws-sdk/client-ec2";
 import { agentHealth } from "../../src/cli/agent-health.ts";
 import { goShimLifecycle } from "../helpers/go-peer.ts";
 import { startMoto, type Moto } from "../helpers/moto.ts";
 import { awsEnv, instancesOfSandbox, motoClient, seedWorld } from "../helpers/moto-fixtures.ts";
-import { CLI, cleanupDaemon, daemonEnv, freePort, makeDaemonDir, startDaemon } from "../helpers/daemon.ts";
+import { bootFakeVm } from "../helpers/fake-pod-vm.ts";
+import { cleanupDaemon, daemonEnv, freePort, makeDaemonDir, startDaemon } from "../helpers/daemon.ts";
 import { startArmEmulator, type ArmEmulator } from "../azure-emulator/index.ts";
 import { azureProviderEnv } from "../azure-emulator/env.ts";
 import { generatedPublicKey } from "../../providers/azure/ssh-key.ts";
 
-const TEST_AGENT = fileURLToPath(new URL("../../providers/local/kata-agent.ts", import.meta.url));
 const POD = { "io.kubernetes.cri.sandbox-name": "cloudy", "io.kubernetes.cri.sandbox-namespace": "default" };
-
-/** A pod VM on this host: the test agent plus `caa forwarder` fed the given user-data. */
-async function bootFakeVm(dir: string, userData: string, port: number): Promise<ChildProcess[]> {
-  const root = join(dir, "vm-root");
-  const cidata = join(dir, "vm-cidata");
-  await mkdir(cidata, { recursive: true });
-  await mkdir(join(root, "run/kata-containers"), { recursive: true });
-  await writeFile(join(cidata, "user-data"), userData, { mode: 0o600 });
-  const agentSocket = join(root, "run/kata-containers/agent.sock");
-  const agent = spawn(process.execPath, [TEST_AGENT, "--socket", agentSocket], { stdio: "ignore" });
-  const forwarder = spawn(
-    process.execPath,
-    [
-      CLI,
-      "forwarder",
-      "-listen",
-      `127.0.0.1:${port}`,
-      "-cidata-dir",
-      cidata,
-      "-root-dir",
-      root,
-      "-kata-agent-socket",
-      agentSocket,
-      "-imds",
-      "none",
-      "-no-pod-network",
-    ],
-    { stdio: "ignore" },
-  );
-  return [agent, forwarder];
-}
 
 async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;

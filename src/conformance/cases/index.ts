@@ -7,6 +7,7 @@ import { getCase } from "./get.ts";
 import { instanceTypesCase } from "./instance-types.ts";
 import { leakCase } from "./leak.ts";
 import { listCase } from "./list.ts";
+import { poolCase } from "./pool.ts";
 import { startCase } from "./start.ts";
 
 export const CASES: readonly ConformanceCase[] = [
@@ -18,4 +19,5 @@ export const CASES: readonly ConformanceCase[] = [
   deleteCase,
   concurrentCase,
   leakCase,
+  poolCase,
 ];
