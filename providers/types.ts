@@ -60,6 +60,14 @@ export interface CreateRequest {
   userData: string;
   spec: InstanceSpec;
   owner: OwnerTags;
+  /**
+   * Optional, for a cloud whose create call outlasts the VM's boot (Azure's VM PUT stays
+   * `Creating` for a while after the guest runs): the provider may call it once, as soon as it
+   * knows the instance's id and the address to dial, before create() settles. The core then
+   * dials the forwarder at once; create()'s outcome still counts (a failure is cleaned up as
+   * always, and the core drops what it built on the reported instance).
+   */
+  onAddress?: (instance: Instance) => void;
 }
 
 export interface Instance {

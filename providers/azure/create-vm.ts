@@ -12,6 +12,7 @@ import { callOptions, lroOptions, type AzureContext } from "./context.ts";
 import { vmId } from "./ids.ts";
 import { pickAddresses, readNetwork, toInstance } from "./instance.ts";
 import { checkDataDisks } from "./data-disks.ts";
+import { reportEarlyAddress } from "./early-address.ts";
 import { captureLroFailure } from "./lro-capture.ts";
 import { getOrUndefined, partsFrom, removeVm, type VmParts } from "./removal.ts";
 import { buildVmParameters, ownerTags } from "./vm-params.ts";
@@ -85,6 +86,10 @@ async function createWithSize(
     );
   let poller: ReturnType<typeof ctx.compute.virtualMachines.createOrUpdate> | undefined;
   let vm: VirtualMachine;
+  // Started outside captureLroFailure, so that the NIC's 404s before the PUT lands are not taken
+  // for the operation's failure.
+  const settled = new AbortController();
+  void reportEarlyAddress(ctx, req, signal ? AbortSignal.any([settled.signal, signal]) : settled.signal);
   try {
     vm = await captureLroFailure(() => {
       poller = ctx.compute.virtualMachines.createOrUpdate(rg, req.name, params, lroOptions(ctx, signal));
@@ -92,6 +97,8 @@ async function createWithSize(
     });
   } catch (err) {
     throw await afterFailedCreate(d, req, what, err, poller?.operationState === undefined);
+  } finally {
+    settled.abort();
   }
   try {
     const net = await readNetwork(ctx, vm, signal);

@@ -10,8 +10,8 @@ export interface BackoffOptions {
   initialDelayMs?: number;
   /** Cap of one delay (upstream's MaxDelay 5 s). */
   maxDelayMs?: number;
-  /** Called after each failed attempt, e.g. to log it. */
-  onRetry?: (err: Error, attempt: number) => void;
+  /** Called after each failed attempt, e.g. to log it, with the delay before the next one. */
+  onRetry?: (err: Error, attempt: number, delayMs: number) => void;
 }
 
 /** The loop gave up: time ran out. `lastError` is the last attempt's failure. */
@@ -54,8 +54,8 @@ export async function withBackoff<T>(
       { attempts: Infinity, baseMs: opts.initialDelayMs ?? 100, capMs: opts.maxDelayMs ?? 5000, jitter: 100 },
       {
         signal,
-        onRetry: ({ attempt: n }) => {
-          if (lastError) opts.onRetry?.(lastError, n);
+        onRetry: ({ attempt: n, delayMs }) => {
+          if (lastError) opts.onRetry?.(lastError, n, delayMs);
         },
       },
     );

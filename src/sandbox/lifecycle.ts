@@ -7,7 +7,7 @@ import type { Instance } from "../../providers/types.ts";
 import { errorCode, isNotFound, messageOf, ProviderError } from "../../providers/errors.ts";
 import { CLOUD_VOLUMES_ANNOTATION, parseCloudVolumes, type CloudVolume } from "./cloud-volumes.ts";
 import { LifecycleError } from "./errors.ts";
-import { claimPooled, createInstance } from "./instance-source.ts";
+import { claimPooled, cloudInstance } from "./instance-source.ts";
 import type { InstanceWaiters } from "./instance-waiters.ts";
 import type { SandboxRecord, StartStage } from "./model.ts";
 import type { PodNetwork } from "./ports.ts";
@@ -83,31 +83,20 @@ export class Lifecycle {
   // --- StartVM ----------------------------------------------------------------------------------
 
   async start(record: SandboxRecord, signal: AbortSignal): Promise<void> {
-    const { network, logger } = this.d;
-    let stage: StartStage = "provisioning";
+    const { logger } = this.d;
+    const at: { stage: StartStage } = { stage: "provisioning" };
     record.lastError = undefined;
     try {
       await this.steps.enter(record, "provisioning");
+      const pooled = await claimPooled(this.d, this.steps, record, signal);
+      if (pooled) await this.attach(record, pooled, at, signal);
       const instance =
-        (await claimPooled(this.d, this.steps, record, signal)) ??
-        (await createInstance(this.d, this.steps, record, signal));
-      const ip = instance.ips[0];
-      if (!ip) throw new ProviderError(`instance ${instance.id} has no IP address`, { code: "NoAddress" });
-
-      stage = "booting";
-      await this.steps.enter(record, "booting", false);
-      if (network && record.podNetwork) await network.setup(record.netnsPath, record.podNetwork, ip);
-
-      stage = "agent-connect";
-      await this.steps.enter(record, "agent-connect", false);
-      await this.sessions.connect({
-        sandboxId: record.id,
-        socketPath: record.agentSocketPath,
-        vmName: record.vmName,
-        ip,
-        signal,
-        cloudVolumes: record.cloudVolumes,
-      });
+        pooled ??
+        (await cloudInstance(this.d, this.steps, this.sessions, record, {
+          attach: (i, s) => this.attach(record, i, at, s),
+          onDetach: () => (at.stage = "provisioning"),
+          signal,
+        }));
       await this.steps.enter(record, "running");
       logger.info(
         {
@@ -120,6 +109,7 @@ export class Lifecycle {
         `sandbox ${record.id} is running on instance ${instance.name}`,
       );
     } catch (err) {
+      const stage = at.stage;
       const code = errorCode(err);
       const detail = messageOf(err);
       const hint = stage === "agent-connect" ? this.d.provider.agentConnectHint?.() : undefined;
@@ -131,6 +121,31 @@ export class Lifecycle {
       this.d.observer?.failed?.(record, { stage, message, code });
       throw new LifecycleError("failed", message, { code, cause: err });
     }
+  }
+
+  /** Booting (the pod network to the instance), then agent-connect: what StartVM builds on an instance. */
+  private async attach(
+    record: SandboxRecord,
+    instance: Instance,
+    at: { stage: StartStage },
+    signal: AbortSignal,
+  ): Promise<void> {
+    const ip = instance.ips[0];
+    if (!ip) throw new ProviderError(`instance ${instance.id} has no IP address`, { code: "NoAddress" });
+    at.stage = "booting";
+    await this.steps.enter(record, "booting", false);
+    const { network } = this.d;
+    if (network && record.podNetwork) await network.setup(record.netnsPath, record.podNetwork, ip);
+    at.stage = "agent-connect";
+    await this.steps.enter(record, "agent-connect", false);
+    await this.sessions.connect({
+      sandboxId: record.id,
+      socketPath: record.agentSocketPath,
+      vmName: record.vmName,
+      ip,
+      signal,
+      cloudVolumes: record.cloudVolumes,
+    });
   }
 
   // --- StopVM -----------------------------------------------------------------------------------

@@ -291,7 +291,7 @@ test("a PODS_DIR too long for a 64-character sandbox id is refused at start-up",
   const dir = await makeDaemonDir();
   const env = daemonEnv(dir, { PODS_DIR: `${dir}/${"p".repeat(80)}` });
   try {
-    await assert.rejects(startDaemon(dir, env, 15_000), /PODS_DIR .* is too long/);
+    await assert.rejects(startDaemon(dir, env, 60_000), /PODS_DIR .* is too long/);
   } finally {
     await cleanupDaemon({ dir, bridge: env.LOCAL_BRIDGE });
   }

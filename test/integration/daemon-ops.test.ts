@@ -146,12 +146,14 @@ test("a StartVM that fails at agent-connect emits a pod Event naming the stage",
   api.addNode(NODE);
   api.addPod("prod", "shop", { nodeName: NODE, runtimeClassName: "kata-remote" });
   const dir = await makeDaemonDir();
-  // A VM that boots but never runs a forwarder: nothing answers on :15150.
+  // A VM that boots but never runs a forwarder: nothing answers on :15150. The `--` keeps the
+  // boot flags the provider appends (--cidata …) from being read as node's own options, which
+  // would make the "VM" exit at once.
   const env = daemonEnv(dir, {
     NODE_NAME: NODE,
     KUBECONFIG: await api.writeKubeconfig(dir),
     PROXY_TIMEOUT: "2s",
-    LOCAL_VM_COMMAND: `${process.execPath} -e setInterval(()=>{},1e6)`,
+    LOCAL_VM_COMMAND: `${process.execPath} -e setInterval(()=>{},1e6) --`,
   });
   const daemon = await startDaemon(dir, env);
   try {

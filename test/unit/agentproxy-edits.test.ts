@@ -144,6 +144,7 @@ describe("dialling", () => {
 
   test("withBackoff retries with growing, capped delays and gives up at the timeout with the last error", async () => {
     const at: number[] = [];
+    const delays: number[] = [];
     const t0 = performance.now();
     await assert.rejects(
       withBackoff(
@@ -151,7 +152,12 @@ describe("dialling", () => {
           at.push(performance.now() - t0);
           throw new Error(`attempt ${at.length}`);
         },
-        { timeoutMs: 1200, initialDelayMs: 100, maxDelayMs: 300 },
+        {
+          timeoutMs: 1200,
+          initialDelayMs: 100,
+          maxDelayMs: 300,
+          onRetry: (_err, _n, delayMs) => delays.push(delayMs),
+        },
       ),
       (err: Error) => {
         assert.ok(err instanceof DialTimeoutError);
@@ -159,13 +165,17 @@ describe("dialling", () => {
         return true;
       },
     );
+    // The delays chosen: 100, 200, then capped at 300, each plus up to 100 ms of jitter. Wall-clock
+    // gaps are only bounded below (a loaded machine makes them longer, never shorter).
+    assert.ok(delays.length >= 2, `${delays.length} retries`);
+    const ceilings = [100, 200, 300];
+    delays.forEach((d, i) => {
+      const base = ceilings[Math.min(i, 2)];
+      assert.ok(d >= base && d < base + 100, `delay ${i + 1}: ${d} ms`);
+    });
     const gaps = at.slice(1).map((t, i) => t - at[i]);
-    assert.ok(gaps[0] >= 95 && gaps[0] < 260, `first gap ${gaps[0]}`);
-    assert.ok(
-      gaps.every((g) => g < 450),
-      `gaps ${gaps.join(",")} stay capped near 300 ms (+ jitter)`,
-    );
-    assert.ok(at.length >= 4 && at.length <= 8, `${at.length} attempts`);
+    assert.ok(gaps[0] >= 95, `first gap ${gaps[0]}`);
+    assert.ok(at[at.length - 1] < 1200 + 50, "no attempt starts after the timeout");
   });
 
   test("withBackoff returns the first success and honours the caller's abort", async () => {

@@ -168,7 +168,7 @@ describe("provisionFiles", () => {
         provisionFiles({
           cidataDir: dir,
           imds: { cloud: "aws", baseUrl: imds.url },
-          fetchTimeoutMs: 400,
+          fetchTimeoutMs: 3000,
           retryIntervalMs: 100,
           rootDir: root,
           logger: silentLogger(),
@@ -177,7 +177,7 @@ describe("provisionFiles", () => {
           assert.ok(err instanceof ProvisionError);
           assert.match(
             err.message,
-            /^failed to retrieve cloud config from aws within 400ms: yaml: unmarshal errors:\n {2}line 2: field runcmd not found/,
+            /^failed to retrieve cloud config from aws within 3s: yaml: unmarshal errors:\n {2}line 2: field runcmd not found/,
           );
           return true;
         },
