@@ -143,7 +143,25 @@ export interface Provider {
    * stage), appended to that error, e.g. the AWS IMDS mode an older pod-VM image cannot boot with.
    */
   agentConnectHint?(): string | undefined;
+  /** Optional: the client-side API budget's buckets and queues (providers/cloudapi/), for metrics and the admin API. */
+  apiBudget?(): ApiFamilyState[];
   close(): Promise<void>;
+}
+
+/** One API family of a provider's cloud-call layer, as it stands now. */
+export interface ApiFamilyState {
+  family: string;
+  capacity: number;
+  refillPerSec: number;
+  tokens: number;
+  /** Calls waiting for a token. */
+  queued: number;
+  /** Callers (sandboxes, instances) with calls waiting. */
+  callers: number;
+  /** How long the queue is held after a throttle, from now. */
+  heldForMs: number;
+  /** Throttled answers the cloud gave despite the bucket, since start. */
+  throttles: number;
 }
 
 /** What a provider module exports (built-in or an external plugin). */
@@ -171,6 +189,8 @@ export interface ProviderDeps {
    * operation (e.g. "RunInstances") and "ok" or the cloud's error code.
    */
   onCloudCall?(provider: string, operation: string, outcome: string): void;
+  /** Optional metrics hook: a cloud call waited `ms` in its API family's queue for a token. */
+  onCloudQueueWait?(provider: string, family: string, ms: number): void;
 }
 
 export interface ProviderLogger {

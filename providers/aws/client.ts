@@ -1,9 +1,12 @@
 // The EC2 client: credentials as upstream (static keys if ID and secret are both set, else the
 // profile, else the SDK default chain, which covers IRSA; docs/upstream-compat.md §7), an endpoint
-// override for moto, one request timeout, and our retry middleware with the SDK's own retries off.
+// override for moto, one request timeout, and our retry middleware with the SDK's own retries off;
+// inside it, when the budget is on, the call layer that paces every attempt (budget-middleware.ts).
 import { EC2Client, type EC2ClientConfig } from "@aws-sdk/client-ec2";
 import type { AwsConfig } from "./options.ts";
 import { endpointOf } from "./options.ts";
+import type { CallBudget } from "../cloudapi/budget.ts";
+import { budgetPlugin, queuedMsOf } from "./budget-middleware.ts";
 import { retryPlugin, type CallHooks } from "./retry.ts";
 
 export type ClientCustomizer = (client: EC2Client) => void;
@@ -13,7 +16,12 @@ export function credentialsMode(cfg: AwsConfig): "static" | "profile" | "default
   return cfg.profile ? "profile" : "default-chain";
 }
 
-export function createEc2Client(cfg: AwsConfig, hooks: CallHooks, customize?: ClientCustomizer): EC2Client {
+export function createEc2Client(
+  cfg: AwsConfig,
+  hooks: CallHooks,
+  budget: CallBudget | undefined,
+  customize?: ClientCustomizer,
+): EC2Client {
   const conf: EC2ClientConfig = {
     region: cfg.region,
     maxAttempts: 1,
@@ -35,7 +43,8 @@ export function createEc2Client(cfg: AwsConfig, hooks: CallHooks, customize?: Cl
     conf.profile = cfg.profile;
   }
   const client = new EC2Client(conf);
-  client.middlewareStack.use(retryPlugin(hooks));
+  client.middlewareStack.use(retryPlugin(budget ? { ...hooks, paced: { queuedMs: queuedMsOf } } : hooks));
+  if (budget) client.middlewareStack.use(budgetPlugin(budget));
   customize?.(client);
   return client;
 }

@@ -1,32 +1,30 @@
 // DeleteInstance as upstream (docs/upstream-compat.md §7): release the instance's Elastic IPs (failures
-// only logged), detach the pod's cloud volumes (volumes.ts), then TerminateInstances without waiting. An instance that does not exist, or is
-// already shutting down or terminated, counts as deleted.
-import {
-  DescribeAddressesCommand,
-  DisassociateAddressCommand,
-  ReleaseAddressCommand,
-  TerminateInstancesCommand,
-  type EC2Client,
-} from "@aws-sdk/client-ec2";
+// only logged), detach the pod's cloud volumes (volumes.ts), then TerminateInstances without waiting.
+// An instance that does not exist, or is already shutting down or terminated, counts as deleted.
+// The address and volume lookups and the termination share one EC2 call with other sandboxes'
+// deletes in the same window (batches.ts).
+import { DisassociateAddressCommand, ReleaseAddressCommand, type EC2Client } from "@aws-sdk/client-ec2";
 import { NotFoundError } from "../errors.ts";
 import type { ProviderLogger } from "../types.ts";
 import { awsCode, toProviderError } from "./aws-errors.ts";
+import type { Ec2Batches } from "./batches.ts";
 import { describeInstance } from "./instances.ts";
 import { detachVolumes } from "./volumes.ts";
 
 export async function deleteInstance(
   ec2: EC2Client,
+  batches: Ec2Batches,
   id: string,
   logger: ProviderLogger,
   signal?: AbortSignal,
 ): Promise<void> {
-  await releaseAddresses(ec2, id, logger, signal);
-  await detachVolumes(ec2, id, logger, signal);
+  await releaseAddresses(ec2, batches, id, logger, signal);
+  await detachVolumes(ec2, batches, id, logger, signal);
   logger.info({ instance: id }, `Deleting instance ${id}`);
   try {
-    await ec2.send(new TerminateInstancesCommand({ InstanceIds: [id] }), { abortSignal: signal });
+    await batches.terminate(id, signal);
   } catch (err) {
-    if (await isAlreadyGone(ec2, id, signal)) return;
+    if (await isAlreadyGone(batches, id, signal)) return;
     throw toProviderError(`TerminateInstances ${id}`, err);
   }
   logger.info({ instance: id }, `Deleted instance ${id}`);
@@ -36,9 +34,9 @@ export async function deleteInstance(
  * After a failed terminate: is the instance gone anyway? (EC2 answers InvalidInstanceID.NotFound
  * for an unknown id; moto also fails a repeated terminate of an instance whose NIC is gone.)
  */
-async function isAlreadyGone(ec2: EC2Client, id: string, signal?: AbortSignal): Promise<boolean> {
+async function isAlreadyGone(batches: Ec2Batches, id: string, signal?: AbortSignal): Promise<boolean> {
   try {
-    await describeInstance(ec2, id, signal);
+    await describeInstance(batches, id, signal);
     return false;
   } catch (err) {
     return err instanceof NotFoundError;
@@ -47,17 +45,14 @@ async function isAlreadyGone(ec2: EC2Client, id: string, signal?: AbortSignal): 
 
 async function releaseAddresses(
   ec2: EC2Client,
+  batches: Ec2Batches,
   id: string,
   logger: ProviderLogger,
   signal?: AbortSignal,
 ): Promise<void> {
   let addresses;
   try {
-    const out = await ec2.send(
-      new DescribeAddressesCommand({ Filters: [{ Name: "instance-id", Values: [id] }] }),
-      { abortSignal: signal },
-    );
-    addresses = out.Addresses ?? [];
+    addresses = await batches.addresses(id, signal);
   } catch (err) {
     logger.warn({ instance: id, code: awsCode(err) }, "DescribeAddresses failed; not releasing Elastic IPs");
     return;

@@ -2,8 +2,6 @@
 // (finding the effect of a create whose answer was lost).
 import {
   DescribeInstanceAttributeCommand,
-  DescribeInstancesCommand,
-  paginateDescribeInstances,
   type EC2Client,
   type Filter,
   type Instance as Ec2Instance,
@@ -11,6 +9,7 @@ import {
 import { NotFoundError } from "../errors.ts";
 import { OWNER_TAG_KEYS, type Instance, type OwnerTags } from "../types.ts";
 import { toProviderError } from "./aws-errors.ts";
+import { describeByFilter, type Ec2Batches } from "./batches.ts";
 import { ownerTagList } from "./run-request.ts";
 
 /** States of an instance that still exists for its owner (list). */
@@ -57,18 +56,18 @@ export function toInstance(i: Ec2Instance, usePublicIp: boolean): Instance {
   };
 }
 
+/** One instance by id, looked up in a batch with other sandboxes' lookups. */
 export async function describeInstance(
-  ec2: EC2Client,
+  batches: Ec2Batches,
   id: string,
   signal?: AbortSignal,
 ): Promise<Ec2Instance> {
-  let out;
+  let inst;
   try {
-    out = await ec2.send(new DescribeInstancesCommand({ InstanceIds: [id] }), { abortSignal: signal });
+    inst = await batches.describe(id, signal);
   } catch (err) {
     throw toProviderError(`DescribeInstances ${id}`, err);
   }
-  const inst = out.Reservations?.flatMap((r) => r.Instances ?? []).find((i) => i.InstanceId === id);
   if (!inst) throw new NotFoundError(`instance ${id} not found`, { code: "InvalidInstanceID.NotFound" });
   if (isGone(inst))
     throw new NotFoundError(`instance ${id} is ${inst.State?.Name}`, {
@@ -78,17 +77,11 @@ export async function describeInstance(
 }
 
 async function describeAll(ec2: EC2Client, filters: Filter[], signal?: AbortSignal): Promise<Ec2Instance[]> {
-  const out: Ec2Instance[] = [];
-  const pages = paginateDescribeInstances({ client: ec2, pageSize: 500 }, { Filters: filters });
   try {
-    for await (const page of pages) {
-      signal?.throwIfAborted();
-      for (const r of page.Reservations ?? []) out.push(...(r.Instances ?? []));
-    }
+    return await describeByFilter(ec2, filters, signal);
   } catch (err) {
     throw toProviderError("DescribeInstances by tags", err);
   }
-  return out;
 }
 
 /**

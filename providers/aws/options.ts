@@ -11,6 +11,8 @@ import {
   type Resolved,
   envNamesOf,
 } from "../../src/config/options.ts";
+import { cloudApiOptions } from "../cloudapi/options.ts";
+import { EC2_DEFAULT_RATE_LIMIT } from "./api-families.ts";
 
 export const awsOptions = {
   accessKeyId: str("aws-access-key-id", "AWS_ACCESS_KEY_ID", "", "Access Key ID", true),
@@ -109,6 +111,13 @@ export const awsOptions = {
     10,
     "Attempts per EC2 call, first included",
   ),
+  rateLimit: str(
+    "aws-api-rate-limit",
+    "AWS_API_RATE_LIMIT",
+    EC2_DEFAULT_RATE_LIMIT,
+    "Client-side EC2 token buckets, <family>=<capacity>:<refill per second> (EC2's published request-rate buckets); off to disable",
+  ),
+  ...cloudApiOptions,
 };
 
 export type AwsConfig = Resolved<typeof awsOptions>;

@@ -1,8 +1,13 @@
 // The AWS provider behind the one Provider interface (providers/types.ts). Each step lives in
 // its own file: catalog (start-up reads), run-request + create, delete, instances (get/list).
 import type { EC2Client, RunInstancesCommandInput } from "@aws-sdk/client-ec2";
+import { KARPENTER_WINDOW, NO_WINDOW } from "../cloudapi/batcher.ts";
+import { CallBudget } from "../cloudapi/budget.ts";
+import { asCaller } from "../cloudapi/caller.ts";
+import { parseRateLimits, parseShare, scaleLimits } from "../cloudapi/limits.ts";
 import { InvalidConfigError } from "../errors.ts";
 import type {
+  ApiFamilyState,
   CreateRequest,
   Instance,
   InstanceType,
@@ -13,6 +18,8 @@ import type {
 } from "../types.ts";
 import { OWNER_TAG_KEYS } from "../types.ts";
 import { describeImage, describeInstanceTypes, type ImageInfo, type TypeInfo } from "./catalog.ts";
+import { EC2_FAMILIES } from "./api-families.ts";
+import { ec2Batches, type Ec2Batches } from "./batches.ts";
 import { createEc2Client, credentialsMode, type ClientCustomizer } from "./client.ts";
 import { createInstance } from "./create.ts";
 import { deleteInstance } from "./delete.ts";
@@ -42,6 +49,8 @@ export class AwsProvider implements Provider {
   readonly #cfg: AwsConfig;
   readonly #logger: ProviderLogger;
   readonly #ec2: EC2Client;
+  readonly #budget: CallBudget | undefined;
+  readonly #batches: Ec2Batches;
   readonly #images = new Map<string, Promise<ImageInfo>>();
   readonly #types = new Map<string, TypeInfo>();
   readonly #unsettled = new Set<string>();
@@ -50,6 +59,22 @@ export class AwsProvider implements Provider {
   constructor(cfg: AwsConfig, deps: ProviderDeps, opts: AwsProviderOptions = {}) {
     this.#cfg = cfg;
     this.#logger = deps.logger;
+    const limits = scaleLimits(
+      parseRateLimits("AWS_API_RATE_LIMIT", cfg.rateLimit, EC2_FAMILIES),
+      parseShare(cfg.rateShare),
+    );
+    this.#budget =
+      Object.keys(limits).length > 0
+        ? new CallBudget(limits, {
+            cloud: "EC2",
+            maxWaitMs: cfg.queueTimeoutMs,
+            observer: {
+              onWait: deps.onCloudQueueWait
+                ? (family, ms) => deps.onCloudQueueWait?.("aws", family, ms)
+                : undefined,
+            },
+          })
+        : undefined;
     const findLaunched: Reconciler = async (input, signal) => {
       const sandbox = sandboxTagOf(input as RunInstancesCommandInput);
       const inst = sandbox ? await findBySandbox(this.#ec2, sandbox, signal) : undefined;
@@ -74,8 +99,10 @@ export class AwsProvider implements Provider {
         onRetry: (r) => this.#logger.debug(r, `retrying ${r.operation} after AWS ${r.code}`),
         random: opts.random,
       },
+      this.#budget,
       opts.customizeClient,
     );
+    this.#batches = ec2Batches(this.#ec2, cfg.batching ? KARPENTER_WINDOW : NO_WINDOW);
     this.#logger.info(
       {
         region: cfg.region,
@@ -94,6 +121,8 @@ export class AwsProvider implements Provider {
         launchTemplateName: cfg.launchTemplateName,
         tags: cfg.tags,
         requireImdsv2: cfg.requireImdsv2,
+        rateLimits: limits,
+        batching: cfg.batching,
       },
       "aws config",
     );
@@ -160,6 +189,10 @@ export class AwsProvider implements Provider {
   }
 
   create(req: CreateRequest, signal?: AbortSignal): Promise<Instance> {
+    return asCaller(req.owner.sandboxId, () => this.#create(req, signal));
+  }
+
+  #create(req: CreateRequest, signal?: AbortSignal): Promise<Instance> {
     return createInstance(
       {
         ec2: this.#ec2,
@@ -175,15 +208,26 @@ export class AwsProvider implements Provider {
   }
 
   delete(id: string, signal?: AbortSignal): Promise<void> {
-    return deleteInstance(this.#ec2, id, this.#logger, signal);
+    return asCaller(id, () => deleteInstance(this.#ec2, this.#batches, id, this.#logger, signal));
   }
 
-  async get(id: string, signal?: AbortSignal): Promise<Instance> {
-    return toInstance(await describeInstance(this.#ec2, id, signal), this.#cfg.usePublicIp);
+  get(id: string, signal?: AbortSignal): Promise<Instance> {
+    return asCaller(id, async () =>
+      toInstance(await describeInstance(this.#batches, id, signal), this.#cfg.usePublicIp),
+    );
   }
 
   readUserData(id: string, signal?: AbortSignal): Promise<string> {
-    return readInstanceUserData(this.#ec2, id, signal);
+    return asCaller(id, () => readInstanceUserData(this.#ec2, id, signal));
+  }
+
+  apiBudget(): ApiFamilyState[] {
+    return this.#budget?.snapshot() ?? [];
+  }
+
+  /** Sizes of the batched calls sent so far (benchmarks and tests). */
+  batchSizes(): ReturnType<Ec2Batches["sent"]> {
+    return this.#batches.sent();
   }
 
   async list(owner: Partial<OwnerTags>, signal?: AbortSignal): Promise<Instance[]> {
@@ -191,6 +235,7 @@ export class AwsProvider implements Provider {
   }
 
   async close(): Promise<void> {
+    this.#budget?.close();
     this.#ec2.destroy();
   }
 

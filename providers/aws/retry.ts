@@ -37,13 +37,19 @@ export interface CallHooks {
   onRetry?(info: { operation: string; code: string; attempt: number; delayMs: number }): void;
   /** Uniform in [0, 1); Math.random by default. */
   random?: () => number;
+  /**
+   * Set when the call layer paces calls (budget-middleware.ts): a throttled call is repeated at
+   * once (the layer's queue holds it until a token is there) and time spent queued does not count
+   * against the budget.
+   */
+  paced?: { queuedMs(context: HandlerExecutionContext): number };
 }
 
 export function operationOf(context: HandlerExecutionContext): string {
   return (context.commandName ?? "Unknown").replace(/Command$/, "");
 }
 
-function abortSignalOf(context: HandlerExecutionContext): AbortSignal | undefined {
+export function abortSignalOf(context: HandlerExecutionContext): AbortSignal | undefined {
   const smithy = (context as { __smithy_context?: { abortSignal?: AbortSignal } }).__smithy_context;
   return smithy?.abortSignal;
 }
@@ -96,7 +102,14 @@ function retrying<I extends object, O extends object>(hooks: CallHooks): Initial
         backoff,
         {
           signal,
-          decide: (err) => !(err instanceof GiveUp) && !signal?.aborted && classify(err) !== "final",
+          decide: (err) => {
+            const kind = classify(err);
+            const retrying = !(err instanceof GiveUp) && !signal?.aborted && kind !== "final";
+            return kind === "throttle" && hooks.paced
+              ? { retry: retrying, afterMs: 0, queued: true }
+              : retrying;
+          },
+          excludedMs: () => hooks.paced?.queuedMs(context) ?? 0,
           onRetry: ({ err, attempt, delayMs }) =>
             hooks.onRetry?.({ operation, code: awsCode(err), attempt, delayMs }),
           // A failed lookup ends the loop before its attempt made a call.

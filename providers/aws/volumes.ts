@@ -4,7 +4,7 @@
 // `available`, ids `vol-[0-9a-f]{8,}`, AttachVolume as /dev/xvdb… after the running waiter, then poll
 // DescribeVolumes every 3 s for up to 60 s). At delete they are detached before the instance is
 // terminated and never deleted: they are the user's disks. The attachments are read back from EC2
-// (attachment.instance-id), so a restarted daemon detaches them too.
+// (attachment.instance-id, batched with other deletes), so a restarted daemon detaches them too.
 import {
   AttachVolumeCommand,
   DescribeVolumesCommand,
@@ -16,6 +16,7 @@ import {
 import { InvalidConfigError, ProviderError } from "../errors.ts";
 import type { CloudVolumeAttachment, ProviderLogger } from "../types.ts";
 import { awsCode, toProviderError } from "./aws-errors.ts";
+import type { Ec2Batches } from "./batches.ts";
 
 const VOLUME_ID = /^vol-[0-9a-f]{8,}$/;
 const ATTACH_POLL_MS = 3_000;
@@ -25,6 +26,14 @@ const RUNNING_WAIT_S = 120;
 /** /dev/xvdb, /dev/xvdc, … in annotation order (the root volume is /dev/xvda or /dev/sda1). */
 export function deviceName(index: number): string {
   return `/dev/xvd${String.fromCharCode("b".charCodeAt(0) + index)}`;
+}
+
+/**
+ * The root volume goes with the instance (EC2 would refuse to detach it anyway); moto does not
+ * answer DeleteOnTermination, so the device tells it apart from the pod's volumes (deviceName()).
+ */
+function isRootDevice(device: string | undefined): boolean {
+  return device === "/dev/sda1" || device === "/dev/xvda";
 }
 
 /** Every volume exists and is `available`; otherwise a clear error before anything is made. */
@@ -127,17 +136,14 @@ async function waitAttached(
 /** Detaches every volume attached to the instance that would not go with it; failures are logged. */
 export async function detachVolumes(
   ec2: EC2Client,
+  batches: Ec2Batches,
   instanceId: string,
   logger: ProviderLogger,
   signal?: AbortSignal,
 ): Promise<void> {
   let volumes: Volume[];
   try {
-    const out = await ec2.send(
-      new DescribeVolumesCommand({ Filters: [{ Name: "attachment.instance-id", Values: [instanceId] }] }),
-      { abortSignal: signal },
-    );
-    volumes = out.Volumes ?? [];
+    volumes = await batches.volumes(instanceId, signal);
   } catch (err) {
     logger.warn(
       { instance: instanceId, code: awsCode(err) },
@@ -147,7 +153,7 @@ export async function detachVolumes(
   }
   for (const vol of volumes) {
     const att = vol.Attachments?.find((a) => a.InstanceId === instanceId);
-    if (!att || att.DeleteOnTermination) continue;
+    if (!att || att.DeleteOnTermination || isRootDevice(att.Device)) continue;
     try {
       await ec2.send(new DetachVolumeCommand({ VolumeId: vol.VolumeId, InstanceId: instanceId }), {
         abortSignal: signal,

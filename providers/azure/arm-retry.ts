@@ -3,7 +3,10 @@
 // (docs/background.md §4.7) and holds back every other request of this provider until then;
 // 5xx, 408 and dropped connections are retried only for GET and DELETE: a repeated PUT after an
 // ambiguous failure is the provider's decision (it GETs the VM first). LRO polls are GETs, so
-// they get the same treatment. The loop itself is src/util/backoff.ts.
+// they get the same treatment. The loop itself is src/util/backoff.ts. With client-side buckets
+// (rate-limit.ts) a 429 also holds the request class's queue until Retry-After, and the throttled
+// request waits there, in its turn, rather than sleeping on its own; time spent queued does not
+// count against the budget.
 import { setTimeout as sleep } from "node:timers/promises";
 import { retry, type Backoff } from "../../src/util/backoff.ts";
 import type { ComputeManagementClient } from "@azure/arm-compute";
@@ -121,11 +124,14 @@ export function armRetryPolicy(
       const signal = request.abortSignal as AbortSignal | undefined;
       const statusOf = (err: unknown): number | "error" =>
         err instanceof RetryableResponse ? err.response.status : "error";
+      let queuedMs = 0;
+      let throttled = false;
       try {
         return await retry(
           async (attempt) => {
             await gate.wait(signal);
-            await limiter?.take(request.method, signal);
+            if (limiter) queuedMs += await limiter.take(request.method, signal, throttled);
+            throttled = false;
             let response: PipelineResponse;
             try {
               response = await next(request);
@@ -136,12 +142,15 @@ export function armRetryPolicy(
             }
             const detail = response.bodyAsText ?? undefined;
             hooks.onRequest?.({ method: request.method, path, status: response.status, detail, attempt });
-            if (!retryable(request.method, response.status)) return response;
             if (response.status === 429) {
               const told = retryAfterMs(response.headers.get("retry-after") ?? undefined);
               if (told !== undefined) gate.block(told);
-              limiter?.drain(request.method);
+              limiter?.drain(request.method, told);
+              throttled = true;
+            } else if (response.status < 400) {
+              limiter?.succeeded(request.method);
             }
+            if (!retryable(request.method, response.status)) return response;
             throw new RetryableResponse(response);
           },
           backoff,
@@ -150,12 +159,15 @@ export function armRetryPolicy(
             decide: (err) => {
               if (!(err instanceof RetryableResponse))
                 return IDEMPOTENT.has(request.method) && isTransportError(err);
-              // 429s count only against the time budget: ARM says when to come back.
+              // 429s count only against the time budget: ARM says when to come back. With buckets,
+              // the class's queue holds the request until then.
+              const is429 = err.response.status === 429;
               const told = retryAfterMs(err.response.headers.get("retry-after") ?? undefined);
-              return { retry: true, afterMs: told, counts: err.response.status !== 429 };
+              return { retry: true, afterMs: told, counts: !is429, queued: is429 && limiter !== undefined };
             },
             onRetry: ({ err, attempt, delayMs }) =>
               hooks.onRetry?.({ method: request.method, path, status: statusOf(err), attempt, delayMs }),
+            excludedMs: () => queuedMs,
           },
         );
       } catch (err) {

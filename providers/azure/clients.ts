@@ -11,20 +11,25 @@ import {
   ThrottleGate,
 } from "./arm-retry.ts";
 import { lroCapturePolicy } from "./lro-capture.ts";
+import type { BudgetObserver } from "../cloudapi/budget.ts";
 import { ArmRateLimiter, type RateLimits } from "./rate-limit.ts";
 
 export interface ArmClients {
   compute: ComputeManagementClient;
   network: NetworkManagementClient;
   gate: ThrottleGate;
+  /** The client-side buckets, when there are any. */
+  limiter?: ArmRateLimiter;
 }
 
 export interface ClientSettings {
   subscriptionId: string;
   armEndpoint: string;
   retry: RetrySettings;
-  /** Client-side token buckets; none when absent. */
+  /** Client-side token buckets; none when absent or empty. */
   rateLimits?: RateLimits;
+  /** Longest wait for a token, and who hears of waits. */
+  budget?: { maxWaitMs: number; observer?: BudgetObserver };
   hooks?: RetryHooks;
 }
 
@@ -34,7 +39,7 @@ function installPolicies(
   pipeline: Pipeline,
   settings: ClientSettings,
   gate: ThrottleGate,
-  limiter: ArmRateLimiter,
+  limiter: ArmRateLimiter | undefined,
 ): void {
   pipeline.removePolicy({ name: SDK_RETRY_POLICY });
   pipeline.addPolicy(armRetryPolicy(settings.retry, gate, settings.hooks, limiter), { phase: "Retry" });
@@ -47,10 +52,11 @@ export function makeClients(credential: TokenCredential, settings: ClientSetting
   const options = { endpoint, credentials: { scopes: [`${new URL(endpoint).origin}/.default`] } };
   // One gate and one set of buckets for both clients: ARM throttles per subscription and principal.
   const gate = new ThrottleGate();
-  const limiter = new ArmRateLimiter(settings.rateLimits ?? {});
+  const limits = settings.rateLimits ?? {};
+  const limiter = Object.keys(limits).length > 0 ? new ArmRateLimiter(limits, settings.budget) : undefined;
   const compute = new ComputeManagementClient(credential, settings.subscriptionId, options);
   const network = new NetworkManagementClient(credential, settings.subscriptionId, options);
   installPolicies(compute.pipeline, settings, gate, limiter);
   installPolicies(network.pipeline, settings, gate, limiter);
-  return { compute, network, gate };
+  return { compute, network, gate, limiter };
 }

@@ -3,6 +3,7 @@ import type { ComputeManagementClient } from "@azure/arm-compute";
 import type { NetworkManagementClient } from "@azure/arm-network";
 import type { ProviderLogger } from "../types.ts";
 import type { AzureConfig } from "./options.ts";
+import type { ArmReads } from "./read-batches.ts";
 
 export interface AzureContext {
   cfg: AzureConfig;
@@ -11,6 +12,8 @@ export interface AzureContext {
   logger: ProviderLogger;
   /** Poll interval of LROs when Azure sends no Retry-After. */
   pollIntervalMs: number;
+  /** NIC, public IP and disk reads, batched across sandboxes. */
+  reads: ArmReads;
 }
 
 /** SDK operation options: the caller's abort signal plus the LRO poll interval. */

@@ -6,6 +6,9 @@ import { makeClients } from "./clients.ts";
 import { makeCredential } from "./credential.ts";
 import { azureEnvNames, checkRequired, resolveAzureConfig } from "./options.ts";
 import { AzureProvider } from "./provider.ts";
+import { KARPENTER_WINDOW, NO_WINDOW } from "../cloudapi/batcher.ts";
+import { parseShare, scaleLimits } from "../cloudapi/limits.ts";
+import { armReads } from "./read-batches.ts";
 import { parseRateLimits } from "./rate-limit.ts";
 
 export { azureEnvNames, azureOptions, resolveAzureConfig, type AzureConfig } from "./options.ts";
@@ -18,8 +21,8 @@ function createAzureProvider(
 ): Provider {
   const cfg = resolveAzureConfig(env, flags);
   checkRequired(cfg);
-  const rateLimits = parseRateLimits(cfg.rateLimit);
-  const { compute, network } = makeClients(makeCredential(cfg), {
+  const rateLimits = scaleLimits(parseRateLimits(cfg.rateLimit), parseShare(cfg.rateShare));
+  const { compute, network, limiter } = makeClients(makeCredential(cfg), {
     subscriptionId: cfg.subscriptionId,
     armEndpoint: cfg.armEndpoint,
     retry: {
@@ -29,6 +32,14 @@ function createAzureProvider(
       maxDelayMs: 30_000,
     },
     rateLimits,
+    budget: {
+      maxWaitMs: cfg.queueTimeoutMs,
+      observer: {
+        onWait: deps.onCloudQueueWait
+          ? (family, ms) => deps.onCloudQueueWait?.("azure", family, ms)
+          : undefined,
+      },
+    },
     hooks: {
       onRetry: (info) => deps.logger.debug(info, "retrying ARM request"),
       onRequest: (e) =>
@@ -39,8 +50,15 @@ function createAzureProvider(
         ),
     },
   });
-  const ctx = { cfg, compute, network, logger: deps.logger, pollIntervalMs: cfg.pollIntervalMs };
-  return new AzureProvider(ctx, env.HOME);
+  const ctx = {
+    cfg,
+    compute,
+    network,
+    logger: deps.logger,
+    pollIntervalMs: cfg.pollIntervalMs,
+    reads: armReads({ compute, network }, cfg.batching ? KARPENTER_WINDOW : NO_WINDOW),
+  };
+  return new AzureProvider(ctx, env.HOME, limiter);
 }
 
 const azure: ProviderModule = {

@@ -3,7 +3,7 @@
 import type { VirtualMachine } from "@azure/arm-compute";
 import type { NetworkInterface, PublicIPAddress } from "@azure/arm-network";
 import type { Instance } from "../types.ts";
-import { callOptions, type AzureContext } from "./context.ts";
+import type { AzureContext } from "./context.ts";
 import { nameOf, resourceGroupOf } from "./ids.ts";
 
 export class AddressNotReadyError extends Error {
@@ -59,22 +59,18 @@ export async function readNetwork(
   vm: VirtualMachine,
   signal?: AbortSignal,
 ): Promise<VmNetwork> {
-  const opts = callOptions(signal);
   const rg = ctx.cfg.resourceGroup;
-  const nics = await Promise.all(
-    nicIdsOf(vm).map((id) => ctx.network.networkInterfaces.get(resourceGroupOf(id) ?? rg, nameOf(id), opts)),
-  );
+  const read = <K extends "nic" | "publicIp">(kind: K, id: string) =>
+    ctx.reads.get(kind, resourceGroupOf(id) ?? rg, nameOf(id), true, signal) as Promise<
+      K extends "nic" ? NetworkInterface : PublicIPAddress
+    >;
+  const nics = await Promise.all(nicIdsOf(vm).map((id) => read("nic", id)));
   const publicIps = new Map<string, PublicIPAddress>();
   if (ctx.cfg.usePublicIp) {
     const ids = nics
       .flatMap((n) => n.ipConfigurations ?? [])
       .flatMap((c) => (c.publicIPAddress?.id ? [c.publicIPAddress.id] : []));
-    for (const id of ids) {
-      publicIps.set(
-        id.toLowerCase(),
-        await ctx.network.publicIPAddresses.get(resourceGroupOf(id) ?? rg, nameOf(id), opts),
-      );
-    }
+    for (const id of ids) publicIps.set(id.toLowerCase(), await read("publicIp", id));
   }
   return { nics, publicIps };
 }

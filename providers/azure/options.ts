@@ -11,6 +11,7 @@ import {
   type Resolved,
   envNamesOf,
 } from "../../src/config/options.ts";
+import { cloudApiOptions } from "../cloudapi/options.ts";
 import { InvalidConfigError } from "../errors.ts";
 
 export const azureOptions = {
@@ -104,6 +105,7 @@ export const azureOptions = {
     8,
     "Attempts per ARM request, first included",
   ),
+  ...cloudApiOptions,
 };
 
 export type AzureConfig = Resolved<typeof azureOptions>;

@@ -2,8 +2,10 @@
 // VM so that List finds them, and deletes that make sure the NIC, disk and public IP went too.
 import type { VirtualMachine } from "@azure/arm-compute";
 import type { NetworkInterface, PublicIPAddress } from "@azure/arm-network";
+import { asCaller } from "../cloudapi/caller.ts";
 import { NotFoundError, ProviderError } from "../errors.ts";
-import type { CreateRequest, Instance, InstanceType, OwnerTags, Provider } from "../types.ts";
+import type { ApiFamilyState, CreateRequest, Instance, InstanceType, OwnerTags, Provider } from "../types.ts";
+import type { ArmRateLimiter } from "./rate-limit.ts";
 import { toProviderError } from "./azure-errors.ts";
 import { callOptions, type AzureContext } from "./context.ts";
 import { createVm } from "./create-vm.ts";
@@ -27,9 +29,16 @@ export class AzureProvider implements Provider {
   private readonly maxDataDisks = new Map<string, number>();
   private sshPublicKey = "";
 
-  constructor(ctx: AzureContext, home: string | undefined) {
+  private readonly limiter: ArmRateLimiter | undefined;
+
+  constructor(ctx: AzureContext, home: string | undefined, limiter?: ArmRateLimiter) {
     this.ctx = ctx;
     this.home = home;
+    this.limiter = limiter;
+  }
+
+  apiBudget(): ApiFamilyState[] {
+    return this.limiter?.snapshot() ?? [];
   }
 
   async start(opts: { verify: boolean; signal?: AbortSignal }): Promise<void> {
@@ -72,16 +81,18 @@ export class AzureProvider implements Provider {
   async create(req: CreateRequest, signal?: AbortSignal): Promise<Instance> {
     if (this.sshPublicKey === "")
       throw new ProviderError("Azure provider: create before start", { code: "NotStarted" });
-    return createVm(
-      {
-        ctx: this.ctx,
-        sshPublicKey: this.sshPublicKey,
-        suspects: this.suspects,
-        remember: (name, parts) => this.parts.set(name.toLowerCase(), parts),
-        maxDataDisks: (size) => this.maxDataDisks.get(size.toLowerCase()),
-      },
-      req,
-      signal,
+    return asCaller(req.owner.sandboxId, () =>
+      createVm(
+        {
+          ctx: this.ctx,
+          sshPublicKey: this.sshPublicKey,
+          suspects: this.suspects,
+          remember: (name, parts) => this.parts.set(name.toLowerCase(), parts),
+          maxDataDisks: (size) => this.maxDataDisks.get(size.toLowerCase()),
+        },
+        req,
+        signal,
+      ),
     );
   }
 
@@ -104,7 +115,11 @@ export class AzureProvider implements Provider {
     return ref;
   }
 
-  async delete(id: string, signal?: AbortSignal): Promise<void> {
+  delete(id: string, signal?: AbortSignal): Promise<void> {
+    return asCaller(id, () => this.deleteVm(id, signal));
+  }
+
+  private async deleteVm(id: string, signal?: AbortSignal): Promise<void> {
     const ref = this.ref(id);
     if (!ref)
       throw new ProviderError(
@@ -126,7 +141,11 @@ export class AzureProvider implements Provider {
     this.parts.delete(ref.name.toLowerCase());
   }
 
-  async get(id: string, signal?: AbortSignal): Promise<Instance> {
+  get(id: string, signal?: AbortSignal): Promise<Instance> {
+    return asCaller(id, () => this.getVm(id, signal));
+  }
+
+  private async getVm(id: string, signal?: AbortSignal): Promise<Instance> {
     const ref = this.refOrNotFound(id);
     let vm: VirtualMachine;
     try {
@@ -189,6 +208,7 @@ export class AzureProvider implements Provider {
   }
 
   async close(): Promise<void> {
+    this.limiter?.close();
     this.suspects.clear();
     this.parts.clear();
   }

@@ -1,19 +1,18 @@
 // Client-side token buckets per ARM request class, set to ARM's regional limits by default
-// (reads 250 / 25 s⁻¹, writes 200 / 10 s⁻¹, deletes 200 / 10 s⁻¹; docs/background.md §4.7), so
-// that a burst of pod VMs is paced instead of answered with 429s. Taking a token reserves it:
-// requests queue in arrival order. A 429 empties the class's bucket, since Azure has just said
-// that its own is empty.
-import { setTimeout as sleep } from "node:timers/promises";
-import { InvalidConfigError } from "../errors.ts";
+// (reads 250 / 25 s⁻¹, writes 200 / 10 s⁻¹, deletes 200 / 10 s⁻¹; docs/background.md §4.7), so that a
+// burst of pod VMs is paced instead of answered with 429s. The ARM side of the cloud-call layer
+// (providers/cloudapi/budget.ts): requests wait for a token in a queue that takes turns between
+// sandboxes, and a 429 empties the class's bucket and holds its queue until Retry-After, since
+// Azure has just said that its own bucket is empty.
+import { CallBudget, type BudgetObserver } from "../cloudapi/budget.ts";
+import { currentCaller } from "../cloudapi/caller.ts";
+import { parseRateLimits as parseLimits, type RateLimits } from "../cloudapi/limits.ts";
+import type { ApiFamilyState } from "../types.ts";
 
 export type RequestClass = "reads" | "writes" | "deletes";
+export type { RateLimits } from "../cloudapi/limits.ts";
 
-export interface BucketSpec {
-  capacity: number;
-  refillPerSec: number;
-}
-
-export type RateLimits = Partial<Record<RequestClass, BucketSpec>>;
+const CLASSES: readonly RequestClass[] = ["reads", "writes", "deletes"];
 
 export function requestClass(method: string): RequestClass {
   if (method === "GET" || method === "HEAD") return "reads";
@@ -22,66 +21,39 @@ export function requestClass(method: string): RequestClass {
 
 /** `reads=250:25,writes=200:10,deletes=200:10` (capacity:refill per second); "off" or "" = no limits. */
 export function parseRateLimits(text: string): RateLimits {
-  const limits: RateLimits = {};
-  if (text.trim() === "" || text.trim() === "off") return limits;
-  for (const item of text.split(",")) {
-    const m = /^\s*(reads|writes|deletes)\s*=\s*(\d+)\s*:\s*(\d+(?:\.\d+)?)\s*$/.exec(item);
-    if (!m || Number(m[3]) <= 0) {
-      throw new InvalidConfigError(
-        `AZURE_API_RATE_LIMIT: ${JSON.stringify(item)} is not <reads|writes|deletes>=<capacity>:<refill per second>`,
-      );
-    }
-    limits[m[1] as RequestClass] = { capacity: Number(m[2]), refillPerSec: Number(m[3]) };
-  }
-  return limits;
-}
-
-class Bucket {
-  private tokens: number;
-  private last = Date.now();
-  private readonly spec: BucketSpec;
-
-  constructor(spec: BucketSpec) {
-    this.spec = spec;
-    this.tokens = spec.capacity;
-  }
-
-  private refill(now: number): void {
-    this.tokens = Math.min(
-      this.spec.capacity,
-      this.tokens + ((now - this.last) / 1000) * this.spec.refillPerSec,
-    );
-    this.last = now;
-  }
-
-  /** Reserve one token; ms to wait before using it. */
-  reserve(now = Date.now()): number {
-    this.refill(now);
-    this.tokens -= 1;
-    return this.tokens >= 0 ? 0 : Math.ceil((-this.tokens / this.spec.refillPerSec) * 1000);
-  }
-
-  drain(now = Date.now()): void {
-    this.refill(now);
-    this.tokens = Math.min(this.tokens, 0);
-  }
+  return parseLimits("AZURE_API_RATE_LIMIT", text, CLASSES);
 }
 
 export class ArmRateLimiter {
-  private readonly buckets = new Map<RequestClass, Bucket>();
+  private readonly budget: CallBudget;
 
-  constructor(limits: RateLimits) {
-    for (const [cls, spec] of Object.entries(limits) as Array<[RequestClass, BucketSpec]>) {
-      this.buckets.set(cls, new Bucket(spec));
-    }
+  constructor(limits: RateLimits, opts: { maxWaitMs?: number; observer?: BudgetObserver } = {}) {
+    this.budget = new CallBudget(limits, {
+      cloud: "ARM",
+      maxWaitMs: opts.maxWaitMs ?? 600_000,
+      observer: opts.observer,
+    });
   }
 
-  async take(method: string, signal?: AbortSignal): Promise<void> {
-    const wait = this.buckets.get(requestClass(method))?.reserve() ?? 0;
-    if (wait > 0) await sleep(wait, undefined, { signal });
+  /** Wait for a token of the method's class in this caller's turn; resolves with the ms waited. */
+  take(method: string, signal?: AbortSignal, again = false): Promise<number> {
+    return this.budget.acquire(requestClass(method), currentCaller(), signal, again);
   }
 
-  drain(method: string): void {
-    this.buckets.get(requestClass(method))?.drain();
+  /** Azure answered 429: empty the class's bucket and hold its queue (until Retry-After when told). */
+  drain(method: string, retryAfterMs?: number): void {
+    this.budget.throttled(requestClass(method), retryAfterMs);
+  }
+
+  succeeded(method: string): void {
+    this.budget.succeeded(requestClass(method));
+  }
+
+  snapshot(): ApiFamilyState[] {
+    return this.budget.snapshot();
+  }
+
+  close(): void {
+    this.budget.close();
   }
 }

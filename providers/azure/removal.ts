@@ -68,9 +68,7 @@ export async function partsOf(
   const publicIps: string[] = [];
   if (hasPublicIp) {
     for (const id of nicIdsOf(vm)) {
-      const nic = await getOrUndefined(() =>
-        ctx.network.networkInterfaces.get(resourceGroupOf(id) ?? rg, nameOf(id), callOptions(signal)),
-      );
+      const nic = await ctx.reads.get("nic", resourceGroupOf(id) ?? rg, nameOf(id), false, signal);
       if (nic) publicIps.push(...publicIpNamesOf(nic));
     }
   }
@@ -112,7 +110,7 @@ export async function deleteLeftovers(
   const publicIps = new Set(parts.publicIps);
   await Promise.all(
     parts.nics.map(async (n) => {
-      const nic = await getOrUndefined(() => net.networkInterfaces.get(rg, n, callOptions(signal)));
+      const nic = await ctx.reads.get("nic", rg, n, false, signal);
       if (!nic) return;
       for (const p of publicIpNamesOf(nic)) publicIps.add(p);
       await net.networkInterfaces.delete(rg, n, lroOptions(ctx, signal)).catch((err: unknown) => {
@@ -124,12 +122,12 @@ export async function deleteLeftovers(
   const rest = [
     ...[...publicIps].map((p) => ({
       label: `publicIPAddresses/${p}`,
-      get: () => net.publicIPAddresses.get(rg, p, callOptions(signal)),
+      get: () => ctx.reads.get("publicIp", rg, p, false, signal),
       del: () => net.publicIPAddresses.delete(rg, p, lroOptions(ctx, signal)),
     })),
     ...parts.disks.map((d) => ({
       label: `disks/${d}`,
-      get: () => ctx.compute.disks.get(rg, d, callOptions(signal)),
+      get: () => ctx.reads.get("disk", rg, d, false, signal),
       del: () => ctx.compute.disks.delete(rg, d, lroOptions(ctx, signal)),
     })),
   ];

@@ -2,7 +2,7 @@
 // relayed bytes stay untouched, only the identifying fields are read.
 import { BinaryReader, WireType } from "@bufbuild/protobuf/wire";
 import { CreateSandboxRequest } from "../gen/agent/agent.ts";
-import type { PayloadEdit } from "../relay/relay.ts";
+import type { SyncPayloadEdit } from "../relay/relay.ts";
 
 /** Field 1 (container_id) of Start/RemoveContainerRequest, or "" when unreadable. */
 function containerId(payload: Uint8Array): string {
@@ -19,7 +19,7 @@ function containerId(payload: Uint8Array): string {
   return "";
 }
 
-export const logCreateSandbox: PayloadEdit = (payload, logger) => {
+export const logCreateSandbox: SyncPayloadEdit = (payload, logger) => {
   try {
     const req = CreateSandboxRequest.decode(payload);
     logger.info(`CreateSandbox: hostname:${req.hostname} sandboxId:${req.sandboxId}`);
@@ -33,23 +33,23 @@ export const logCreateSandbox: PayloadEdit = (payload, logger) => {
   return payload;
 };
 
-export const logStartContainer: PayloadEdit = (payload, logger) => {
+export const logStartContainer: SyncPayloadEdit = (payload, logger) => {
   logger.info(`StartContainer: containerID:${containerId(payload)}`);
   return payload;
 };
 
-export const logRemoveContainer: PayloadEdit = (payload, logger) => {
+export const logRemoveContainer: SyncPayloadEdit = (payload, logger) => {
   logger.info(`RemoveContainer: containerID:${containerId(payload)}`);
   return payload;
 };
 
-export const logDestroySandbox: PayloadEdit = (payload, logger) => {
+export const logDestroySandbox: SyncPayloadEdit = (payload, logger) => {
   logger.info("DestroySandbox");
   return payload;
 };
 
 /** The policy text itself is not logged (upstream does): it can be large and is the tenant's. */
-export const logSetPolicy: PayloadEdit = (payload, logger) => {
+export const logSetPolicy: SyncPayloadEdit = (payload, logger) => {
   logger.info({ bytes: payload.length }, "SetPolicy");
   return payload;
 };

@@ -5,6 +5,7 @@ import net from "node:net";
 import type { Duplex } from "node:stream";
 import tls from "node:tls";
 import type { Logger } from "../log/logger.ts";
+import type { CloudVolume } from "../sandbox/cloud-volumes.ts";
 import {
   logCreateSandbox,
   logDestroySandbox,
@@ -31,16 +32,20 @@ export interface AgentProxyOptions {
   sandboxId: string;
   /** Called once per relayed call with the ttrpc method name (e.g. CreateContainer, Check). */
   onCall?: CallObserver;
+  /** The pod's cloud volumes (from the sandbox record): CreateContainer tells the VM side of them. */
+  cloudVolumes?: readonly CloudVolume[];
 }
 
-const WORKER_EDITS: ReadonlyMap<string, PayloadEdit> = new Map([
-  [`${AGENT_SERVICE}/CreateContainer`, editCreateContainerForWorker],
-  [`${AGENT_SERVICE}/CreateSandbox`, logCreateSandbox],
-  [`${AGENT_SERVICE}/StartContainer`, logStartContainer],
-  [`${AGENT_SERVICE}/RemoveContainer`, logRemoveContainer],
-  [`${AGENT_SERVICE}/DestroySandbox`, logDestroySandbox],
-  [`${AGENT_SERVICE}/SetPolicy`, logSetPolicy],
-]);
+function workerEdits(volumes: readonly CloudVolume[]): ReadonlyMap<string, PayloadEdit> {
+  return new Map<string, PayloadEdit>([
+    [`${AGENT_SERVICE}/CreateContainer`, (p, log) => editCreateContainerForWorker(p, log, volumes)],
+    [`${AGENT_SERVICE}/CreateSandbox`, logCreateSandbox],
+    [`${AGENT_SERVICE}/StartContainer`, logStartContainer],
+    [`${AGENT_SERVICE}/RemoveContainer`, logRemoveContainer],
+    [`${AGENT_SERVICE}/DestroySandbox`, logDestroySandbox],
+    [`${AGENT_SERVICE}/SetPolicy`, logSetPolicy],
+  ]);
+}
 
 export class AgentProxy {
   readonly #opts: AgentProxyOptions;
@@ -58,7 +63,7 @@ export class AgentProxy {
       target: this.#address,
       dialOnce: (signal) => this.#dialOnce(signal),
       services: AGENT_SERVICES,
-      edits: WORKER_EDITS,
+      edits: workerEdits(opts.cloudVolumes ?? []),
       redialTimeoutMs: opts.timeoutMs,
       logger: this.#logger,
       onCall: opts.onCall,

@@ -7,6 +7,7 @@ import { opsOptions } from "../ops/options.ts";
 import { k8sOptions } from "../k8s/options.ts";
 import { leakOptions } from "../leak/options.ts";
 import { poolOptions } from "../pool/options.ts";
+import { capacityOptions } from "../capacity/options.ts";
 import { TLS_OPTIONS } from "../tls/options.ts";
 
 export function runtimeRoot(): string {
@@ -123,5 +124,13 @@ export function daemonOptions(root = runtimeRoot()) {
 
 /** Every option `caa serve` takes, one spec per concern (flags are checked against all of them). */
 export function serveOptionSpecs(root = runtimeRoot()): OptionSpec[] {
-  return [daemonOptions(root), opsOptions, k8sOptions, leakOptions, poolOptions, TLS_OPTIONS];
+  return [
+    daemonOptions(root),
+    opsOptions,
+    k8sOptions,
+    leakOptions,
+    poolOptions,
+    capacityOptions,
+    TLS_OPTIONS,
+  ];
 }

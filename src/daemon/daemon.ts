@@ -27,6 +27,8 @@ import { k8sOptions } from "../k8s/options.ts";
 import type { KubeIntegration } from "../k8s/integration.ts";
 import { leakOptions } from "../leak/options.ts";
 import { LeakCollector } from "../leak/collector.ts";
+import { capacityOptions } from "../capacity/options.ts";
+import { UnavailableOfferings } from "../capacity/unavailable-offerings.ts";
 import { ClusterLeakCollector } from "../leak/cluster-collector.ts";
 import { createWarmPool, poolOptions, type WarmPool } from "../pool/index.ts";
 
@@ -116,6 +118,7 @@ function clusterLeakCollector(
     dryRun: leakCfg.leakDryRun,
     logger,
     metrics,
+    events: kube.events,
   });
 }
 
@@ -125,6 +128,7 @@ export async function startDaemon(src: ConfigSource, opts: { logger?: Logger } =
   const kubeCfg = resolve(k8sOptions, src);
   const leakCfg = resolve(leakOptions, src);
   const poolCfg = resolve(poolOptions, src);
+  const capacityCfg = resolve(capacityOptions, src);
   const tls = resolve(TLS_OPTIONS, src);
   validateTlsConfig(tls);
   checkPodsDir(config.podsDir);
@@ -132,6 +136,7 @@ export async function startDaemon(src: ConfigSource, opts: { logger?: Logger } =
   const logger = opts.logger ?? createLogger({ level: config.logLevel, format: config.logFormat });
   await mkdir(config.stateDir, { recursive: true, mode: 0o700 });
   const metrics = new Metrics({ defaultMetrics: true });
+  const offerings = new UnavailableOfferings({ ttlMs: capacityCfg.unavailableTtlMs });
 
   const provider = await loadProvider(
     config.cloudProvider,
@@ -140,6 +145,7 @@ export async function startDaemon(src: ConfigSource, opts: { logger?: Logger } =
       logger: logger.child({ component: `provider/${config.cloudProvider}` }),
       stateDir: join(config.stateDir, `provider-${config.cloudProvider}`),
       onCloudCall: (name, operation, outcome) => metrics.cloudAttempt(name, operation, outcome),
+      onCloudQueueWait: (name, family, ms) => metrics.cloudApi.observeWait(name, family, ms),
     },
     { enabled: config.externalPlugin, path: config.externalPluginPath, hash: config.externalPluginHash },
     src.flags,
@@ -194,6 +200,7 @@ export async function startDaemon(src: ConfigSource, opts: { logger?: Logger } =
       onCall: (method, ms, ok, bytesIn, bytesOut) => metrics.agentCall(method, ms, ok, bytesIn, bytesOut),
     }),
     observer: lifecycleObserver({ metrics, kube, logger }),
+    offerings,
     pullSecrets: kube?.pullSecrets,
     podAnnotations: kube?.podAnnotations,
     pool,
@@ -230,6 +237,11 @@ export async function startDaemon(src: ConfigSource, opts: { logger?: Logger } =
         runtimeClassName: ops.runtimeClassName,
       }),
       pool,
+      cloudApi: {
+        families: () => provider.apiBudget?.() ?? [],
+        unavailableOfferings: () => offerings.list(),
+        skips: () => offerings.skipped,
+      },
       logger,
     });
   }

@@ -48,7 +48,7 @@ export function agentPort(opts: {
 }): AgentPort {
   return {
     apfTls: async (vmName) => ({ ...(await apfTlsFields(opts.tls, opts.ca, vmName)) }),
-    async connect({ sandboxId, socketPath, vmName, ip, signal }) {
+    async connect({ sandboxId, socketPath, vmName, ip, signal, cloudVolumes }) {
       const proxy = new AgentProxy({
         socketPath,
         host: opts.forwarderHost !== "" ? opts.forwarderHost : ip,
@@ -58,6 +58,7 @@ export function agentPort(opts: {
         logger: opts.logger,
         sandboxId,
         onCall: opts.onCall,
+        cloudVolumes,
       });
       await proxy.start(signal);
       return proxy;

@@ -12,6 +12,7 @@ import type { Logger } from "../log/logger.ts";
 import { buildServerTls } from "../tls/server.ts";
 import { parseApfJson, type ApfConfig } from "../userdata/apf-config.ts";
 import { PEERPOD_PATHS } from "../userdata/paths.ts";
+import { CloudVolumeMounter } from "./cloud-volumes.ts";
 import { vmEdits } from "./edits.ts";
 import { parseListenAddress } from "./listen.ts";
 import { FORWARDER_OPTIONS, type ForwarderConfig } from "./options.ts";
@@ -69,7 +70,13 @@ export async function runForwarder(
     target: cfg.kataAgentSocket,
     dialOnce: (signal) => dialUnix(cfg.kataAgentSocket, signal),
     services: AGENT_SERVICES,
-    edits: vmEdits(podNsPath),
+    edits: vmEdits(podNsPath, {
+      root: cfg.rootDir,
+      mounter: new CloudVolumeMounter(cfg.rootDir, {
+        attempts: cfg.diskDetectAttempts,
+        delayMs: cfg.diskDetectDelay,
+      }),
+    }),
     redialTimeoutMs: cfg.agentDialTimeout,
     logger: log,
   });

@@ -16,4 +16,5 @@ export {
   DEFAULT_IMDS_URL,
   type CloudKind,
 } from "./imds.ts";
-export { vmEdits, addPodNetworkNamespace, clearSandboxDns } from "./edits.ts";
+export { vmEdits, addPodNetworkNamespace, clearSandboxDns, createContainerInVm } from "./edits.ts";
+export { CloudVolumeMounter, CLOUD_VOLUME_BASE } from "./cloud-volumes.ts";

@@ -41,6 +41,18 @@ export const FORWARDER_OPTIONS = {
   imds: str("imds", undefined, "auto", "metadata service when there is no cidata: auto, aws, azure or none"),
   imdsUrl: str("imds-url", undefined, "", "metadata service base URL (default http://169.254.169.254)"),
   userDataFetchTimeout: int("user-data-fetch-timeout", undefined, 180, "seconds to keep fetching user-data"),
+  diskDetectAttempts: int(
+    "disk-detect-attempts",
+    undefined,
+    15,
+    "how often to look for a cloud volume's disk (upstream's CAA_DISK_DETECT_MAX_ATTEMPTS)",
+  ),
+  diskDetectDelay: duration(
+    "disk-detect-delay",
+    undefined,
+    2_000,
+    "pause between those looks (upstream's CAA_DISK_DETECT_RETRY_DELAY)",
+  ),
   rootDir: str("root-dir", undefined, "/", "prefix of /run/peerpod and the other written paths"),
   tpmDevice: str("tpm-device", undefined, "/dev/tpmrm0", "TPM a warm-pool bind extends PCR 8 on, if present"),
 };

@@ -5,7 +5,7 @@ import { kubeClients } from "./client.ts";
 import { NodeCapacity } from "./node-capacity.ts";
 import { KubeNodePods } from "./node-pods.ts";
 import { PeerPodService } from "./peerpod-service.ts";
-import { PodEvents } from "./pod-events.ts";
+import { KubeEvents } from "./events.ts";
 import { podAuthJson } from "./pull-secrets.ts";
 import { podAnnotations } from "./pod-annotations.ts";
 import { LeaseElector } from "./lease.ts";
@@ -25,7 +25,7 @@ export interface KubeIntegrationOptions {
 export interface KubeIntegration {
   capacity: NodeCapacity;
   peerPods: PeerPodService;
-  events: PodEvents;
+  events: KubeEvents;
   nodePods: KubeNodePods;
   /** Pull secrets are read through the API only here, i.e. only with the integration on. */
   pullSecrets: PullSecretsPort;
@@ -49,7 +49,7 @@ export function kubeIntegration(opts: KubeIntegrationOptions): KubeIntegration |
       logger,
     }),
     peerPods: new PeerPodService({ core, custom, cloudProvider: opts.cloudProvider, logger }),
-    events: new PodEvents({ core, nodeName: opts.nodeName, logger }),
+    events: new KubeEvents({ core, nodeName: opts.nodeName, logger }),
     nodePods: new KubeNodePods(core, opts.nodeName),
     pullSecrets: { authJson: (namespace, podName) => podAuthJson(core, namespace, podName, logger) },
     podAnnotations: podAnnotations(core, logger),

@@ -4,7 +4,8 @@
 // the cluster's nodes and this cluster's instances, and deletes those whose owner node
 // (`peerpod-node` tag) has been gone for the grace period, measured from when it first saw the
 // node missing. Nothing is deleted when the node list can't be read. Logged and counted as the
-// node collector does; dry-run only logs.
+// node collector does, and recorded as Events on the deleted node (`kubectl get events
+// --field-selector involvedObject.kind=Node`); dry-run only logs and records.
 import type { Instance, Provider } from "../../providers/types.ts";
 import { OWNER_TAG_KEYS } from "../../providers/types.ts";
 import type { Logger } from "../log/logger.ts";
@@ -22,6 +23,18 @@ export interface ClusterNodes {
   nodeNames(): Promise<Set<string>>;
 }
 
+/** Kubernetes Events (src/k8s/events.ts); never throws. */
+export interface NodeEvents {
+  emitOnNode(
+    node: string,
+    ev: { reason: string; message: string; type: "Normal" | "Warning" },
+  ): Promise<unknown>;
+}
+
+export const COLLECTED_REASON = "PeerPodVMCollected";
+export const WOULD_COLLECT_REASON = "PeerPodVMWouldCollect";
+export const COLLECT_FAILED_REASON = "PeerPodVMCollectFailed";
+
 export interface ClusterLeakCollectorOptions {
   provider: Provider;
   cluster: string;
@@ -35,6 +48,7 @@ export interface ClusterLeakCollectorOptions {
   dryRun?: boolean;
   logger: Logger;
   metrics?: Pick<Metrics, "leak">;
+  events?: NodeEvents;
   now?: () => number;
 }
 
@@ -132,7 +146,7 @@ export class ClusterLeakCollector {
   }
 
   private async remove(instance: Instance, node: string): Promise<boolean> {
-    const { provider, dryRun, metrics } = this.opts;
+    const { provider, dryRun, metrics, events } = this.opts;
     const fields = {
       instance: instance.id,
       name: instance.name,
@@ -143,19 +157,36 @@ export class ClusterLeakCollector {
       reason: "node-gone",
       provider: provider.name,
     };
+    const vm = `instance ${instance.id}${fields.pod ? ` (pod ${fields.namespace}/${fields.pod})` : ""}`;
     metrics?.leak("found", provider.name);
     if (dryRun) {
       this.log.warn(fields, `dry run: would delete instance ${instance.id} of deleted node ${node}`);
+      await events?.emitOnNode(node, {
+        reason: WOULD_COLLECT_REASON,
+        type: "Normal",
+        message: `dry run (LEAK_DRY_RUN): would delete ${vm} of this deleted node`,
+      });
       return false;
     }
     try {
       await provider.delete(instance.id, this.abort.signal);
     } catch (err) {
       this.log.error({ ...fields, err }, `failed to delete instance ${instance.id} of deleted node ${node}`);
+      const code = (err as { code?: unknown }).code;
+      await events?.emitOnNode(node, {
+        reason: COLLECT_FAILED_REASON,
+        type: "Warning",
+        message: `could not delete ${vm} of this deleted node${typeof code === "string" ? ` (${code})` : ""}; retried next pass`,
+      });
       return false;
     }
     metrics?.leak("removed", provider.name);
     this.log.warn(fields, `deleted instance ${instance.id} of deleted node ${node}`);
+    await events?.emitOnNode(node, {
+      reason: COLLECTED_REASON,
+      type: "Warning",
+      message: `deleted ${vm}: its node was gone for longer than the grace period`,
+    });
     return true;
   }
 }

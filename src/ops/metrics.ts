@@ -2,6 +2,7 @@
 // manager, the providers, the agent proxy and the leak collector record through these methods;
 // `/metrics` serves `text()`.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import { CloudApiMetrics } from "./cloud-api-metrics.ts";
 import { STAGES, type Stage } from "./sandbox-view.ts";
 
 export type CloudOutcome = "ok" | "error" | "throttled";
@@ -24,6 +25,8 @@ const THROTTLE_RE =
 
 export class Metrics {
   readonly registry: Registry;
+  /** Client-side API budgets and the unavailable-offerings cache. */
+  readonly cloudApi: CloudApiMetrics;
   private readonly sandboxes: Gauge<"stage">;
   private readonly stageSeconds: Histogram<"stage">;
   private readonly lifecycleSeconds: Histogram<"operation" | "outcome">;
@@ -142,6 +145,7 @@ export class Metrics {
       labelNames: ["key"],
       registers,
     });
+    this.cloudApi = new CloudApiMetrics(registers);
   }
 
   poolClaim(key: string, hit: boolean): void {

@@ -2,6 +2,7 @@
 import Fastify, { type FastifyInstance, type FastifyListenOptions } from "fastify";
 import type { Logger } from "../log/logger.ts";
 import { adminPlugin } from "./admin.ts";
+import { cloudApiPlugin, type CloudApiSource } from "./cloud-api.ts";
 import { healthPlugin } from "./health.ts";
 import type { Metrics } from "./metrics.ts";
 import { metricsPlugin } from "./metrics-route.ts";
@@ -19,6 +20,8 @@ export interface OpsServerOptions {
   startup: StartupCheck;
   /** The warm pool, when POOL_SIZE turns it on. */
   pool?: PoolSource;
+  /** The provider's API budget and the unavailable-offerings cache, when there are any. */
+  cloudApi?: CloudApiSource;
   logger?: Logger;
 }
 
@@ -43,10 +46,19 @@ export async function buildOpsApp(opts: Omit<OpsServerOptions, "port" | "host">)
   await app.register(healthPlugin, { startup: opts.startup });
   await app.register(metricsPlugin, {
     metrics: opts.metrics,
-    beforeScrape: () => opts.metrics.setSandboxStages(countStages(opts.source)),
+    beforeScrape: () => {
+      opts.metrics.setSandboxStages(countStages(opts.source));
+      if (opts.cloudApi)
+        opts.metrics.cloudApi.set(
+          opts.cloudApi.families(),
+          opts.cloudApi.unavailableOfferings(),
+          opts.cloudApi.skips(),
+        );
+    },
   });
   await app.register(adminPlugin, { source: opts.source });
   await app.register(poolAdminPlugin, { pool: opts.pool });
+  if (opts.cloudApi) await app.register(cloudApiPlugin, { cloudApi: opts.cloudApi });
   await app.ready();
   return app;
 }

@@ -19,8 +19,14 @@ import { Code, TtrpcError } from "../ttrpc/status.ts";
 import { DialTimeoutError, withBackoff } from "./dial.ts";
 import { readRequestHead, readResponseOutcome, statusResponse, type ResponseOutcome } from "./envelope.ts";
 
-/** Rewrites a request payload; return it unchanged to relay the original bytes; throw a TtrpcError to refuse. */
-export type PayloadEdit = (payload: Uint8Array, logger: Logger) => Uint8Array;
+/**
+ * Rewrites a request payload; return it unchanged to relay the original bytes; throw (or reject
+ * with) a TtrpcError to refuse. An edit that does I/O (the VM side mounting a cloud volume) returns
+ * a promise: only that call waits for it.
+ */
+export type PayloadEdit = (payload: Uint8Array, logger: Logger) => Uint8Array | Promise<Uint8Array>;
+/** An edit that only looks at or rewrites the bytes. */
+export type SyncPayloadEdit = (payload: Uint8Array, logger: Logger) => Uint8Array;
 
 export type CallObserver = (
   method: string,
@@ -169,24 +175,40 @@ export class AgentRelay {
       return this.#reply(down, streamId, Code.Unimplemented, `service ${head.service}`);
     }
     const start = performance.now();
-    let out = data;
     const edit = this.#opts.edits?.get(`${head.service}/${head.method}`);
-    if (edit) {
-      try {
-        const edited = edit(head.payload, this.#opts.logger);
-        if (edited !== head.payload) {
-          const req = Request.decode(data);
-          out = Request.encode({
-            ...req,
-            payload: Buffer.from(edited.buffer, edited.byteOffset, edited.length),
-          }).finish();
-        }
-      } catch (err) {
-        const e = err instanceof TtrpcError ? err : new TtrpcError(Code.Unknown, String(err));
-        this.#opts.onCall?.(head.method, performance.now() - start, false, head.payload.length, 0);
-        return this.#reply(down, streamId, e.code, e.message);
-      }
+    if (!edit) return this.#forward(down, streamId, head, data, start);
+    const refuse = (err: unknown): void => {
+      const e = err instanceof TtrpcError ? err : new TtrpcError(Code.Unknown, String(err));
+      this.#opts.onCall?.(head.method, performance.now() - start, false, head.payload.length, 0);
+      this.#reply(down, streamId, e.code, e.message);
+    };
+    const withEdit = (edited: Uint8Array): void => {
+      if (edited === head.payload) return this.#forward(down, streamId, head, data, start);
+      const req = Request.decode(data);
+      const out = Request.encode({
+        ...req,
+        payload: Buffer.from(edited.buffer, edited.byteOffset, edited.length),
+      }).finish();
+      this.#forward(down, streamId, head, out, start);
+    };
+    let edited: Uint8Array | Promise<Uint8Array>;
+    try {
+      edited = edit(head.payload, this.#opts.logger);
+    } catch (err) {
+      return refuse(err);
     }
+    if (edited instanceof Promise) edited.then(withEdit, refuse);
+    else withEdit(edited);
+  }
+
+  #forward(
+    down: Downstream,
+    streamId: number,
+    head: ReturnType<typeof readRequestHead>,
+    out: Uint8Array,
+    start: number,
+  ): void {
+    if (down.closed) return;
     const pending: Pending = {
       down,
       streamId,

@@ -160,16 +160,20 @@ export function parseCloudVolumes(text: string | undefined): CloudVolume[] {
   return out;
 }
 
-/** Upstream's JSON form, as the worker-side proxy writes it into the container's annotations. */
+/**
+ * Upstream's JSON form, as the worker-side proxy writes it into the container's annotations: lun and
+ * fs_group are strings there (CAA pkg/util CloudVolumeAnnotation has `LUN string`, `FSGroup string`),
+ * so an upstream forwarder in the pod VM decodes what we write.
+ */
 export function cloudVolumesJson(volumes: readonly CloudVolume[]): string {
-  const obj: Record<string, Record<string, string | number>> = {};
+  const obj: Record<string, Record<string, string>> = {};
   for (const v of volumes) {
     obj[v.name] = {
       mount_point: v.mountPoint,
       fs_type: v.fsType,
-      lun: v.lun,
+      lun: String(v.lun),
       disk_id: v.diskId,
-      ...(v.fsGroup !== undefined ? { fs_group: v.fsGroup } : {}),
+      ...(v.fsGroup !== undefined ? { fs_group: String(v.fsGroup) } : {}),
       ...(v.encryptType !== undefined ? { encrypt_type: v.encryptType } : {}),
       ...(v.keyId !== undefined ? { key_id: v.keyId } : {}),
     };

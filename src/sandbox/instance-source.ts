@@ -72,6 +72,7 @@ export async function createInstance(
       },
       {
         signal,
+        offerings: d.offerings,
         onNoCapacity: (instanceType, code) =>
           logger.warn({ ...log, instanceType, code }, "no capacity for instance type, trying the next one"),
       },

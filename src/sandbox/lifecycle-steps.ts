@@ -3,6 +3,7 @@
 import type { Logger } from "../log/logger.ts";
 import type { Instance, Provider } from "../../providers/types.ts";
 import { errorCode, messageOf } from "../../providers/errors.ts";
+import type { OfferingsMemory } from "./capacity.ts";
 import type { InstanceWaiters } from "./instance-waiters.ts";
 import type { SandboxError, SandboxRecord, Stage } from "./model.ts";
 import type {
@@ -33,6 +34,8 @@ export interface LifecycleDeps {
   pullSecrets?: PullSecretsPort;
   podAnnotations?: PodAnnotationsPort;
   pool?: WarmPoolPort;
+  /** Instance types that just had no capacity, shared by every sandbox's capacity fallback. */
+  offerings?: OfferingsMemory;
 }
 
 export class LifecycleSteps {

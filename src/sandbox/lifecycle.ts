@@ -106,6 +106,7 @@ export class Lifecycle {
         vmName: record.vmName,
         ip,
         signal,
+        cloudVolumes: record.cloudVolumes,
       });
       await this.steps.enter(record, "running");
       logger.info(
@@ -249,6 +250,7 @@ export class Lifecycle {
         socketPath: record.agentSocketPath,
         vmName: record.vmName,
         ip,
+        cloudVolumes: record.cloudVolumes,
       });
     return true;
   }

@@ -3,6 +3,7 @@
 // them (only the apf.json types it records, from src/userdata).
 import type { PodNetworkConfig } from "../userdata/apf-config.ts";
 import type { Instance, InstanceSpec } from "../../providers/types.ts";
+import type { CloudVolume } from "./cloud-volumes.ts";
 import type { SandboxError, SandboxRecord, Stage } from "./model.ts";
 
 /** The apf.json `pod-network` object: what the VM needs to rebuild the pod's network. */
@@ -32,6 +33,8 @@ export interface AgentConnectOptions {
   /** Where the forwarder in the VM listens. */
   ip: string;
   signal: AbortSignal;
+  /** The pod's cloud volumes, for the worker-side CreateContainer edit. */
+  cloudVolumes?: readonly CloudVolume[];
 }
 
 /** The mTLS agent connection (src/tls + src/agentproxy). */

@@ -1,7 +1,8 @@
 // The one retry/backoff loop of the project: the agent dial (src/agentproxy/dial.ts), every EC2
 // call (providers/aws/retry.ts) and every ARM request (providers/azure/arm-retry.ts) run through
 // it, so a cloud-call budget or a metric wraps one place. Exponential backoff, capped, with jitter;
-// a failure may carry a retry-after hint (ARM's Retry-After) that replaces the computed delay.
+// a failure may carry a retry-after hint (ARM's Retry-After) that replaces the computed delay, and
+// time a call spent queued for a client-side token (the cloud-call layer) is not held against it.
 import { setTimeout as sleep } from "node:timers/promises";
 
 export interface Backoff {
@@ -29,6 +30,11 @@ export interface RetryDecision {
   afterMs?: number;
   /** False when this failure does not use up an attempt (ARM 429s count only against the budget). */
   counts?: boolean;
+  /**
+   * The next attempt waits by itself, in a client-side queue held for the delay (the cloud-call
+   * layer, providers/cloudapi/budget.ts): the delay is checked against the budget but not slept.
+   */
+  queued?: boolean;
 }
 
 export interface RetryOptions {
@@ -39,6 +45,11 @@ export interface RetryOptions {
   onRetry?(info: { err: unknown; attempt: number; delayMs: number }): void;
   /** When giving up, with the attempts made; the error is then thrown as it is. */
   onGiveUp?(info: { err: unknown; attempts: number }): void;
+  /**
+   * Time so far (ms) that does not count against `budgetMs`: waits in a client-side cloud-call
+   * queue (providers/cloudapi/budget.ts), which paces the attempts instead of the backoff.
+   */
+  excludedMs?(): number;
 }
 
 /** The computed delay after attempt `attempt` (1-based) failed. */
@@ -76,12 +87,14 @@ export async function retry<T>(
       if (decision.counts !== false) counted++;
       const delayMs =
         decision.afterMs !== undefined ? hintedDelay(decision.afterMs, random) : backoffDelay(b, n, random);
-      const overBudget = b.budgetMs !== undefined && Date.now() - started + delayMs > b.budgetMs;
+      const spent = Date.now() - started - (opts.excludedMs?.() ?? 0);
+      const overBudget = b.budgetMs !== undefined && spent + delayMs > b.budgetMs;
       if (!decision.retry || counted >= b.attempts || overBudget) {
         opts.onGiveUp?.({ err, attempts: n });
         throw err;
       }
       opts.onRetry?.({ err, attempt: n, delayMs });
+      if (decision.queued) continue;
       await sleep(delayMs, undefined, { signal: opts.signal }).catch(() => {
         throw opts.signal?.reason;
       });

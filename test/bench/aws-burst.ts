@@ -52,27 +52,33 @@ export interface AwsBurstResult {
   cpuMsPerSandbox: number;
 }
 
-interface ProxyProcess {
+export interface ProxyProcess {
   url: string;
   counts(): Promise<Record<string, number>>;
+  /** Calls the proxy's EC2 buckets refused, per Action. */
+  throttled(): Promise<Record<string, number>>;
   stop(): Promise<void>;
 }
 
-async function startProxyProcess(target: string): Promise<ProxyProcess> {
+/** The fault proxy as its own process; `args` e.g. ["--ec2-buckets"]. */
+export async function startProxyProcess(target: string, args: string[] = []): Promise<ProxyProcess> {
   const script = fileURLToPath(new URL("../helpers/fault-proxy.ts", import.meta.url));
-  const child: ChildProcess = spawn(process.execPath, [script, "--target", target], {
+  const child: ChildProcess = spawn(process.execPath, [script, "--target", target, ...args], {
     stdio: ["ignore", "pipe", "inherit"],
   });
   const lines = createInterface({ input: child.stdout! });
   const [first] = (await once(lines, "line")) as [string];
   lines.close();
   const { url } = JSON.parse(first) as { url: string };
+  const read = async () =>
+    (await (await fetch(`${url}/__proxy/counts`)).json()) as Record<
+      "counts" | "throttled",
+      Record<string, number>
+    >;
   return {
     url,
-    async counts() {
-      const res = await fetch(`${url}/__proxy/counts`);
-      return ((await res.json()) as { counts: Record<string, number> }).counts;
-    },
+    counts: async () => (await read()).counts,
+    throttled: async () => (await read()).throttled,
     async stop() {
       if (child.exitCode !== null) return;
       const exited = once(child, "exit");
@@ -82,7 +88,7 @@ async function startProxyProcess(target: string): Promise<ProxyProcess> {
   };
 }
 
-function delta(after: Record<string, number>, before: Record<string, number>): Record<string, number> {
+export function delta(after: Record<string, number>, before: Record<string, number>): Record<string, number> {
   const out: Record<string, number> = {};
   for (const [k, v] of Object.entries(after)) if (v - (before[k] ?? 0) > 0) out[k] = v - (before[k] ?? 0);
   return out;
@@ -115,7 +121,9 @@ export async function benchAwsBurst(opts: AwsBurstOptions): Promise<AwsBurstResu
   try {
     const world = await seedWorld(direct);
     proxy = await startProxyProcess(moto.url);
-    const env = awsEnv(proxy.url, world);
+    // The provider's own cost: moto has no request buckets here, so neither has the client
+    // (test/bench/aws-budget.ts measures bursts paced by EC2's buckets).
+    const env = awsEnv(proxy.url, world, { AWS_API_RATE_LIMIT: "off" });
     const ctx: AwsBurstContext = {
       env,
       motoUrl: moto.url,

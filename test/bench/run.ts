@@ -15,6 +15,7 @@ import {
   type BuildOutput,
 } from "./footprint.ts";
 import { benchPool } from "./pool.ts";
+import { AWS_BUDGET_SCENARIOS, BUDGET_HEADER, benchAwsBudget, budgetRow } from "./aws-budget.ts";
 
 const only = process.argv.slice(2);
 const want = (name: string) => only.length === 0 || only.includes(name);
@@ -168,6 +169,15 @@ if (want("azure")) {
       `| ${label} | ${ms(r.wallMs)} | ${r.requestsPerSandbox.toFixed(1)} | ${r.throttled} | ${r.leftovers} |`,
     );
   }
+  line();
+}
+
+if (want("budget")) {
+  line(
+    "## Cloud API budgets: 300 sandboxes through the AWS provider, moto behind EC2's published request-rate buckets",
+  );
+  for (const h of BUDGET_HEADER) line(h);
+  for (const s of AWS_BUDGET_SCENARIOS) line(budgetRow(await benchAwsBudget({ n: 300, ...s })));
   line();
 }
 

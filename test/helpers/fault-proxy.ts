@@ -2,10 +2,13 @@
 // (docs/background.md §0): RequestLimitExceeded (HTTP 503, EC2 XML error), a plain
 // 503, InsufficientInstanceCapacity (HTTP 500) and dropped connections, either before the
 // request reaches moto or after moto has acted on it (the ambiguous case). Counts calls per
-// EC2 Action. Run as a program (`node fault-proxy.ts --target URL`) it prints its URL and serves
-// the counters at GET /__proxy/counts, so that a benchmark can keep it out of its own CPU time.
+// EC2 Action. With `buckets` it also enforces EC2's published request-rate token buckets
+// (ec2-buckets.ts), answering RequestLimitExceeded as EC2 does. Run as a program
+// (`node fault-proxy.ts --target URL [--ec2-buckets]`) it prints its URL and serves the counters
+// at GET /__proxy/counts, so that a benchmark can keep it out of its own CPU time.
 import { randomUUID } from "node:crypto";
 import { Agent, createServer, request, type IncomingMessage, type ServerResponse } from "node:http";
+import { Ec2Buckets } from "./ec2-buckets.ts";
 
 export type Fault = "throttle" | "unavailable" | "capacity" | "drop-before" | "drop-after";
 
@@ -23,6 +26,8 @@ export interface FaultPlan {
   script?: (action: string, n: number, params: URLSearchParams) => Fault | undefined;
   /** Seed of the pseudo-random choice, for reproducible runs. */
   seed?: number;
+  /** Enforce EC2's request-rate buckets (fresh, full buckets each time a plan is set). */
+  buckets?: boolean;
 }
 
 export interface FaultProxy {
@@ -32,6 +37,10 @@ export interface FaultProxy {
   counts(): Record<string, number>;
   /** Faults injected per kind. */
   injected(): Record<string, number>;
+  /** Calls refused by the EC2 buckets, per Action. */
+  throttled(): Record<string, number>;
+  /** RunInstances calls per InstanceType asked for (faulted and refused ones included). */
+  runInstanceTypes(): Record<string, number>;
   setPlan(plan: FaultPlan): void;
   resetCounts(): void;
   stop(): Promise<void>;
@@ -67,10 +76,9 @@ function readBody(req: IncomingMessage): Promise<Buffer> {
   });
 }
 
-function actionOf(req: IncomingMessage, params: URLSearchParams): string {
-  const fromBody = params.get("Action");
-  const fromQuery = new URL(req.url ?? "/", "http://x").searchParams.get("Action");
-  return fromBody ?? fromQuery ?? "Unknown";
+function formOf(req: IncomingMessage, body: Buffer): URLSearchParams {
+  const form = new URLSearchParams(body.toString("utf8"));
+  return form.has("Action") ? form : new URL(req.url ?? "/", "http://x").searchParams;
 }
 
 interface Upstream {
@@ -112,8 +120,11 @@ export async function startFaultProxy(target: string, initial: FaultPlan = {}): 
   const agent = new Agent({ keepAlive: true, maxSockets: 64 });
   let plan = initial;
   let random = prng(plan.seed ?? 1);
+  let buckets = plan.buckets ? new Ec2Buckets() : undefined;
   const counts: Record<string, number> = {};
   const injected: Record<string, number> = {};
+  const throttled: Record<string, number> = {};
+  const runTypes: Record<string, number> = {};
 
   const choose = (action: string, n: number, params: URLSearchParams): Fault | undefined => {
     const scripted = plan.script?.(action, n, params);
@@ -128,13 +139,21 @@ export async function startFaultProxy(target: string, initial: FaultPlan = {}): 
     void (async () => {
       const body = await readBody(req);
       if (req.method === "GET" && req.url === "/__proxy/counts") {
-        reply(res, 200, JSON.stringify({ counts, injected }), "application/json");
+        reply(res, 200, JSON.stringify({ counts, injected, throttled }), "application/json");
         return;
       }
-      const params = new URLSearchParams(body.toString("utf8"));
-      const action = actionOf(req, params);
+      const form = formOf(req, body);
+      const action = form.get("Action") ?? "Unknown";
       const n = (counts[action] = (counts[action] ?? 0) + 1);
-      const fault = choose(action, n, params);
+      if (action === "RunInstances") {
+        const type = form.get("InstanceType") ?? "";
+        runTypes[type] = (runTypes[type] ?? 0) + 1;
+      }
+      if (buckets && !buckets.admit(action, form)) {
+        throttled[action] = (throttled[action] ?? 0) + 1;
+        return reply(res, 503, ec2ErrorXml("RequestLimitExceeded", "Request limit exceeded."), "text/xml");
+      }
+      const fault = choose(action, n, form);
       if (fault) injected[fault] = (injected[fault] ?? 0) + 1;
       switch (fault) {
         case "throttle":
@@ -177,13 +196,16 @@ export async function startFaultProxy(target: string, initial: FaultPlan = {}): 
     port,
     counts: () => ({ ...counts }),
     injected: () => ({ ...injected }),
+    throttled: () => ({ ...throttled }),
+    runInstanceTypes: () => ({ ...runTypes }),
     setPlan(p) {
       plan = p;
       random = prng(p.seed ?? 1);
+      buckets = p.buckets ? new Ec2Buckets() : undefined;
     },
     resetCounts() {
-      for (const k of Object.keys(counts)) delete counts[k];
-      for (const k of Object.keys(injected)) delete injected[k];
+      for (const table of [counts, injected, throttled, runTypes])
+        for (const k of Object.keys(table)) delete table[k];
     },
     async stop() {
       server.closeAllConnections();
@@ -200,7 +222,7 @@ if (import.meta.main) {
     process.stderr.write("usage: node fault-proxy.ts --target http://127.0.0.1:PORT\n");
     process.exit(2);
   }
-  const proxy = await startFaultProxy(target);
+  const proxy = await startFaultProxy(target, { buckets: process.argv.includes("--ec2-buckets") });
   process.stdout.write(`${JSON.stringify({ url: proxy.url })}\n`);
   process.on("SIGTERM", () => void proxy.stop().then(() => process.exit(0)));
 }

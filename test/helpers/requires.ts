@@ -42,3 +42,17 @@ export function needsKubectl(): false | string {
     requirement("kubectl", runs("kubectl", ["version", "--client"]), "apt-get install kubernetes-client"),
   );
 }
+
+/** Mounting a file-backed ext4 disk (the VM side of cloud volumes): root, mkfs.ext4, blkid, loop devices. */
+export function needsLoopMount(): false | string {
+  return once("loop-mount", () =>
+    requirement(
+      "loop mounts",
+      isRoot &&
+        runs("mkfs.ext4", ["-V"]) &&
+        runs("blkid", ["-V"]) &&
+        runs("test", ["-e", "/dev/loop-control"]),
+      "root, e2fsprogs (mkfs.ext4), util-linux (blkid, mount) and /dev/loop-control",
+    ),
+  );
+}

@@ -7,9 +7,15 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, beforeEach, describe, test } from "node:test";
 import { kubeClients, type KubeClients } from "../../src/k8s/client.ts";
+import { KubeEvents } from "../../src/k8s/events.ts";
 import { LeaseElector } from "../../src/k8s/lease.ts";
 import { KubeClusterNodes } from "../../src/k8s/nodes.ts";
-import { ClusterLeakCollector } from "../../src/leak/cluster-collector.ts";
+import {
+  COLLECTED_REASON,
+  COLLECT_FAILED_REASON,
+  ClusterLeakCollector,
+  WOULD_COLLECT_REASON,
+} from "../../src/leak/cluster-collector.ts";
 import { Metrics } from "../../src/ops/metrics.ts";
 import { captureLogger } from "../helpers/capture-logger.ts";
 import { FakeKubeApi } from "../helpers/fake-kube-api.ts";
@@ -72,15 +78,27 @@ function replica(identity: string, provider: FakeProvider, clock: { t: number },
     dryRun,
     logger: log.logger,
     metrics,
+    events: new KubeEvents({ core: clients.core, nodeName: identity, logger: log.logger }),
     now,
   });
   return { collector, leadership, log, metrics };
+}
+
+/** The Events recorded on a node, as `kubectl describe node` lists them: reason, reporter, message. */
+function nodeEvents(node: string): Array<{ reason: string; type: string; host: unknown; message: string }> {
+  return api.events
+    .filter((e) => e.involvedObject.kind === "Node" && e.involvedObject.name === node)
+    .map((e) => {
+      assert.equal(e.metadata.namespace, "default");
+      return { reason: e.reason, type: e.type, host: e.source.host, message: e.message };
+    });
 }
 
 describe("cluster-scope leak collector", () => {
   beforeEach(() => {
     api.nodes.clear();
     api.leases.clear();
+    api.events.length = 0;
   });
 
   test("two replicas: only the lease holder deletes, a deleted node's VMs go after the grace period", async () => {
@@ -129,6 +147,47 @@ describe("cluster-scope leak collector", () => {
     assert.doesNotMatch(await b.metrics.text(), /caa_leaked_instances_total\{event="removed"/);
     assert.equal(a.log.find(`deleted instance ${alreadyGone.id} of deleted node n3`).length, 1);
     assert.equal(a.log.find(`deleted instance ${alreadyGone.id} of deleted node n3`)[0].reason, "node-gone");
+    // Each deletion is an Event on the deleted node, recorded by the lease holder only.
+    assert.deepEqual(nodeEvents("n3"), [
+      {
+        reason: COLLECTED_REASON,
+        type: "Warning",
+        host: "n1_uid-a",
+        message: `deleted instance ${alreadyGone.id} (pod shop/pod-d): its node was gone for longer than the grace period`,
+      },
+    ]);
+    assert.deepEqual(
+      nodeEvents("n2").map((e) => [e.reason, e.host]),
+      [
+        [COLLECTED_REASON, "n1_uid-a"],
+        [COLLECTED_REASON, "n1_uid-a"],
+      ],
+    );
+    assert.deepEqual(nodeEvents("n1"), []);
+  });
+
+  test("a delete the cloud refuses is an Event on the node and is retried on the next pass", async () => {
+    const clock = { t: 30_000_000 };
+    const provider = new FakeProvider();
+    const orphan = plant(provider, "n9", "g");
+    const r = replica("solo", provider, clock);
+    await r.collector.runOnce();
+    clock.t += GRACE;
+    provider.failDelete.add(orphan.id);
+    assert.deepEqual((await r.collector.runOnce()).removed, []);
+    assert.deepEqual(nodeEvents("n9"), [
+      {
+        reason: COLLECT_FAILED_REASON,
+        type: "Warning",
+        host: "solo",
+        message: `could not delete instance ${orphan.id} (pod shop/pod-g) of this deleted node (Injected); retried next pass`,
+      },
+    ]);
+    assert.deepEqual((await r.collector.runOnce()).removed, [orphan.id]);
+    assert.deepEqual(
+      nodeEvents("n9").map((e) => e.reason),
+      [COLLECT_FAILED_REASON, COLLECTED_REASON],
+    );
   });
 
   test("when the holder stops renewing, the other replica takes over after the lease duration", async () => {
@@ -195,6 +254,16 @@ describe("cluster-scope leak collector", () => {
     assert.equal(
       dry.log.find(`dry run: would delete instance ${orphan.id} of deleted node gone-node`).length,
       1,
+    );
+    assert.deepEqual(
+      nodeEvents("gone-node").map((e) => [e.reason, e.type, e.message]),
+      [
+        [
+          WOULD_COLLECT_REASON,
+          "Normal",
+          `dry run (LEAK_DRY_RUN): would delete instance ${orphan.id} (pod shop/pod-f) of this deleted node`,
+        ],
+      ],
     );
 
     const real = replica("dry", provider, clock);

@@ -10,7 +10,7 @@ import { NodeCapacity, OWNER_ANNOTATION, VM_RESOURCE } from "../../src/k8s/node-
 import { KubeNodePods } from "../../src/k8s/node-pods.ts";
 import { PEERPOD_FINALIZER } from "../../src/k8s/peerpod.ts";
 import { PeerPodService } from "../../src/k8s/peerpod-service.ts";
-import { PodEvents } from "../../src/k8s/pod-events.ts";
+import { KubeEvents } from "../../src/k8s/events.ts";
 import { silentLogger } from "../../src/log/logger.ts";
 import { StartupCheck } from "../../src/ops/startup.ts";
 import { captureLogger } from "../helpers/capture-logger.ts";
@@ -199,7 +199,7 @@ describe("PeerPod objects", () => {
 describe("pod events", () => {
   test("a failed StartVM records a Warning event on the pod naming the stage and the cloud's error code", async () => {
     const pod = api.addPod("team-c", "api", { nodeName: NODE });
-    const events = new PodEvents({
+    const events = new KubeEvents({
       core: clients.core,
       nodeName: NODE,
       logger: silentLogger(),
@@ -233,7 +233,7 @@ describe("pod events", () => {
 
   test("events for the agent-connect stage work without reading the pod, and failures are only logged", async () => {
     const log = captureLogger();
-    const events = new PodEvents({ core: clients.core, nodeName: NODE, logger: log.logger });
+    const events = new KubeEvents({ core: clients.core, nodeName: NODE, logger: log.logger });
     assert.equal(
       await events.startFailed("gone", "team-c", {
         stage: "agent-connect",

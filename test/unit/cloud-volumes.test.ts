@@ -34,6 +34,11 @@ describe("cloud_volumes annotation", () => {
       },
     ]);
     assert.deepEqual(parseCloudVolumes(cloudVolumesJson(vols)), vols);
+    // Upstream's forwarder decodes lun and fs_group into Go strings: a JSON number would not decode.
+    assert.equal(
+      cloudVolumesJson(vols.slice(1)),
+      '{"logs":{"mount_point":"/var/log/app","fs_type":"ext4","lun":"1","disk_id":"vol-0123456789abcdef1","fs_group":"1000","encrypt_type":"LUKS","key_id":"kbs:///default/key/1"}}',
+    );
     assert.deepEqual(parseCloudVolumes(undefined), []);
     assert.deepEqual(parseCloudVolumes(""), []);
   });

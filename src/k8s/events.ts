@@ -1,12 +1,15 @@
-// Kubernetes Events on the pod that say where a peer pod failed: the lifecycle stage
-// (provisioning / booting / agent-connect) and the cloud's error code, so that a pod stuck in
-// ContainerCreating explains itself in `kubectl describe pod` (docs/background.md §1.8).
-import type { CoreV1Api, CoreV1Event } from "@kubernetes/client-node";
+// Kubernetes Events the daemon records: on the pod, where a peer pod failed (the lifecycle stage
+// — provisioning / booting / agent-connect — and the cloud's error code, so that a pod stuck in
+// ContainerCreating explains itself in `kubectl describe pod`, docs/background.md §1.8); and on a
+// deleted node, what the cluster leak collector did with the VMs it left behind.
+import type { CoreV1Api, CoreV1Event, V1ObjectReference } from "@kubernetes/client-node";
 import type { Logger } from "../log/logger.ts";
 import { apiError } from "./api-error.ts";
 
 export const COMPONENT = "cloud-api-adaptor";
 export const START_FAILED_REASON = "PeerPodStartFailed";
+// Node events live in `default`, where the kubelet records them and `kubectl describe node` looks.
+const NODE_EVENT_NAMESPACE = "default";
 
 // The API server rejects longer Event messages in events.k8s.io/v1 (`note`); keep core/v1 the same.
 const MAX_MESSAGE = 1024;
@@ -17,28 +20,38 @@ export interface PodEvent {
   type: "Normal" | "Warning";
 }
 
-export interface PodEventsOptions {
+export interface KubeEventsOptions {
   core: CoreV1Api;
   nodeName: string;
   logger: Logger;
   now?: () => Date;
 }
 
-export class PodEvents {
-  private readonly opts: PodEventsOptions;
+export class KubeEvents {
+  private readonly opts: KubeEventsOptions;
 
-  constructor(opts: PodEventsOptions) {
+  constructor(opts: KubeEventsOptions) {
     this.opts = opts;
   }
 
   /** Record an Event on the pod; false (logged) when the API refused. Never throws. */
   async emit(podName: string, namespace: string, ev: PodEvent): Promise<boolean> {
+    const uid = await this.podUid(podName, namespace);
+    return this.record(namespace, { apiVersion: "v1", kind: "Pod", name: podName, namespace, uid }, ev);
+  }
+
+  /** Record an Event on a node (which may no longer exist); false (logged) when refused. Never throws. */
+  emitOnNode(node: string, ev: PodEvent): Promise<boolean> {
+    return this.record(NODE_EVENT_NAMESPACE, { apiVersion: "v1", kind: "Node", name: node }, ev);
+  }
+
+  private async record(namespace: string, involvedObject: V1ObjectReference, ev: PodEvent): Promise<boolean> {
     const { core, nodeName, logger } = this.opts;
     const now = (this.opts.now ?? (() => new Date()))();
-    const uid = await this.podUid(podName, namespace);
+    const name = involvedObject.name ?? "";
     const body: CoreV1Event = {
-      metadata: { name: `${podName}.${(BigInt(now.getTime()) * 1_000_000n).toString(16)}`, namespace },
-      involvedObject: { apiVersion: "v1", kind: "Pod", name: podName, namespace, uid },
+      metadata: { name: `${name}.${(BigInt(now.getTime()) * 1_000_000n).toString(16)}`, namespace },
+      involvedObject,
       reason: ev.reason,
       message: truncate(ev.message),
       type: ev.type,
@@ -54,8 +67,8 @@ export class PodEvents {
       return true;
     } catch (err) {
       logger.error(
-        { pod: podName, namespace, reason: ev.reason, api: apiError(err) },
-        "failed to record pod event",
+        { kind: involvedObject.kind, name, namespace, reason: ev.reason, api: apiError(err) },
+        `failed to record ${involvedObject.kind?.toLowerCase() ?? ""} event`,
       );
       return false;
     }
