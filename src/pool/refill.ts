@@ -34,7 +34,8 @@ export class Refiller {
   }
 
   start(): void {
-    this.abort = new AbortController();
+    // Boots followed since recovery (awaitBoot) hold this signal: stop() must reach them too.
+    if (this.abort.signal.aborted) this.abort = new AbortController();
     this.timer = setInterval(() => this.kick(), this.o.tickMs ?? 5000);
     this.timer.unref();
     this.kick();

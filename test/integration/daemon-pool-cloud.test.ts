@@ -181,12 +181,12 @@ async function poolScenario(cloud: Cloud, dir: string): Promise<void> {
         role: "pool",
       },
     });
+    // The collector logs once the cloud's delete is done (list stops showing a VM being deleted earlier).
     await until(
-      "the unrecorded pool VM is deleted",
-      async () => ((await cloudVms(cloud)).some((i) => i.id === orphan.id) ? undefined : true),
+      "the collector deletes the unrecorded pool VM",
+      async () => (daemon.logs().includes(`deleted leaked instance ${orphan.id}`) ? true : undefined),
       30_000,
     );
-    assert.match(daemon.logs(), new RegExp(`deleted leaked instance ${orphan.id.replace(/[/.]/g, "\\$&")}`));
     assert.deepEqual(
       (await cloudVms(cloud)).map((i) => i.id),
       [second.instanceId],

@@ -1,14 +1,18 @@
 // `caa serve` with a warm pool on the local provider: pooled VMs boot with generic user-data and
 // the pool role, StartVM on a hit claims one without a create, the pool refills, a burst larger
 // than the pool goes cold after the hits, the leak collector leaves recorded pool VMs alone and
-// collects an unrecorded one, and turning the pool off deletes what it left.
+// collects an unrecorded one, `caa sandbox run` says hit or miss, and turning the pool off deletes
+// what it left.
 import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
+import { promisify } from "node:util";
 import { goShimLifecycle } from "../helpers/go-peer.ts";
 import {
+  CLI,
   cleanupDaemon,
   daemonEnv,
   freePort,
@@ -18,6 +22,7 @@ import {
 } from "../helpers/daemon.ts";
 import { localVms as cloudVms, poolVms, readyPoolVms as ready, until } from "../helpers/pool.ts";
 
+const exec = promisify(execFile);
 const POD = { "io.kubernetes.cri.sandbox-name": "web", "io.kubernetes.cri.sandbox-namespace": "default" };
 
 function createdLines(logs: string): number {
@@ -128,6 +133,28 @@ describe("caa serve with a warm pool (local provider)", () => {
     await ready(ops, 2);
     for (const id of ids)
       assert.equal((await goShimLifecycle(daemon.socket, { id, steps: ["stop"] }))[0].code, 0);
+  });
+
+  test("caa sandbox run says whether StartVM hit the pool: two runs take the pooled VMs, a third goes cold", async () => {
+    await ready(ops, 2);
+    const run = (pod: string) =>
+      exec(
+        process.execPath,
+        [CLI, "sandbox", "run", "--socket", daemon.socket, "--admin", ops, "--pod", pod],
+        {
+          encoding: "utf8",
+          timeout: 120_000,
+        },
+      );
+    const outs = (await Promise.all(["warm-a", "warm-b", "warm-c"].map(run))).map((r) => r.stdout);
+    for (const out of outs) {
+      assert.match(out, /agent says SERVING/);
+      assert.match(out, /✓ StopVM/);
+    }
+    const said = outs.map((o) => /warm pool: (hit|miss)/.exec(o)?.[1]).sort();
+    assert.deepEqual(said, ["hit", "hit", "miss"], outs.join("\n"));
+    assert.ok(outs.some((o) => o.includes("warm pool: hit (claimed a pooled VM, no create call)")));
+    await ready(ops, 2);
   });
 
   test("the leak collector keeps recorded pooled VMs and deletes a pool VM nobody records", async () => {
