@@ -25,12 +25,15 @@ import { StartupCheck } from "../ops/startup.ts";
 import { parseIpv4Cidr } from "../podnetwork/inspect.ts";
 import { k8sOptions } from "../k8s/options.ts";
 import type { KubeIntegration } from "../k8s/integration.ts";
+import { RECORD_QUARANTINED_REASON } from "../k8s/events.ts";
 import { leakOptions } from "../leak/options.ts";
 import { LeakCollector } from "../leak/collector.ts";
 import { capacityOptions } from "../capacity/options.ts";
 import { UnavailableOfferings } from "../capacity/unavailable-offerings.ts";
 import { ClusterLeakCollector } from "../leak/cluster-collector.ts";
 import { createWarmPool, poolOptions, type WarmPool } from "../pool/index.ts";
+import { handoverOptions } from "../handover/options.ts";
+import { drainCalls, offerHandover, takeOwnership } from "./ownership.ts";
 
 export type DaemonConfig = Resolved<ReturnType<typeof daemonOptions>>;
 
@@ -130,10 +133,13 @@ export async function startDaemon(src: ConfigSource, opts: { logger?: Logger } =
   const poolCfg = resolve(poolOptions, src);
   const capacityCfg = resolve(capacityOptions, src);
   const tls = resolve(TLS_OPTIONS, src);
+  const handoverCfg = resolve(handoverOptions, src);
   validateTlsConfig(tls);
   checkPodsDir(config.podsDir);
   checkPodSubnetCidrs(config.podSubnetCidrs);
   const logger = opts.logger ?? createLogger({ level: config.logLevel, format: config.logFormat });
+  // One owner per state directory, settled before anything is written to it.
+  const { lock, predecessor } = await takeOwnership(config.stateDir, handoverCfg.handoverTimeoutMs, logger);
   await mkdir(config.stateDir, { recursive: true, mode: 0o700 });
   const metrics = new Metrics({ defaultMetrics: true });
   const offerings = new UnavailableOfferings({ ttlMs: capacityCfg.unavailableTtlMs });
@@ -165,6 +171,15 @@ export async function startDaemon(src: ConfigSource, opts: { logger?: Logger } =
   // The CA lives in the state directory: a restarted daemon must keep trusting its running VMs.
   const ca = await CertAuthority.loadOrCreate(join(config.stateDir, "tls"));
   const store = await SandboxStore.open(join(config.stateDir, "sandboxes"));
+  for (const q of store.quarantined) {
+    const message = `sandbox record ${q.path} could not be read (${q.reason}); moved it to ${q.movedTo} and serving the other sandboxes`;
+    logger.error({ path: q.path, movedTo: q.movedTo, reason: q.reason }, message);
+    await kube?.events.emitOnNode(kubeCfg.nodeName, {
+      reason: RECORD_QUARANTINED_REASON,
+      message,
+      type: "Warning",
+    });
+  }
   const pool = await createWarmPool({
     settings: poolCfg,
     provider,
@@ -224,18 +239,22 @@ export async function startDaemon(src: ConfigSource, opts: { logger?: Logger } =
     },
     `serving the remote hypervisor on ${config.socket}`,
   );
+  // Our socket is in place: the predecessor forwards the calls it held to it and stops listening.
+  await predecessor?.serving(config.socket);
 
+  const startup = new StartupCheck({
+    socketPath: config.socket,
+    pods: kube?.nodePods,
+    runtimeClassName: ops.runtimeClassName,
+    handedOver: predecessor !== undefined,
+  });
   let opsServer: OpsServer | undefined;
   if (ops.probePort >= 0) {
     opsServer = await startOpsServer({
       port: ops.probePort,
       source: manager,
       metrics,
-      startup: new StartupCheck({
-        socketPath: config.socket,
-        pods: kube?.nodePods,
-        runtimeClassName: ops.runtimeClassName,
-      }),
+      startup,
       pool,
       cloudApi: {
         families: () => provider.apiBudget?.() ?? [],
@@ -269,6 +288,27 @@ export async function startDaemon(src: ConfigSource, opts: { logger?: Logger } =
   const clusterLeaks = clusterLeakCollector(leakCfg, config, provider, kube, logger, metrics);
   clusterLeaks?.start();
 
+  const handover = await offerHandover(
+    config.stateDir,
+    lock,
+    {
+      gate: service.gate,
+      startup,
+      logger,
+      async quiesce() {
+        await leaks?.stop();
+        await clusterLeaks?.stop();
+        await pool?.close();
+        await grpc?.close();
+        await manager.close();
+        await opsServer?.close();
+      },
+      stopListening: () => ttrpc.stopListening(),
+      retire: () => provider.close(),
+    },
+    handoverCfg.handoverTimeoutMs,
+  );
+
   let closed = false;
   return {
     config,
@@ -281,6 +321,13 @@ export async function startDaemon(src: ConfigSource, opts: { logger?: Logger } =
     async close() {
       if (closed) return;
       closed = true;
+      await handover.close();
+      if (handover.retired) {
+        logger.info({}, "stopped (had handed over)");
+        return;
+      }
+      // Calls in flight finish (bounded) so their records settle; new ones are refused.
+      await drainCalls(service.gate, startup, handoverCfg.drainTimeoutMs, logger);
       await leaks?.stop();
       await clusterLeaks?.stop();
       await pool?.close();
@@ -293,6 +340,7 @@ export async function startDaemon(src: ConfigSource, opts: { logger?: Logger } =
       if (capacity === "not-owner")
         logger.info({}, "another daemon owns this node now; left its capacity alone");
       await provider.close();
+      await lock.release();
       logger.info({}, "stopped");
     },
   };
