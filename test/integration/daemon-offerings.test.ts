@@ -5,39 +5,22 @@ import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { after, before, test } from "node:test";
 import { goShimLifecycle } from "../helpers/go-peer.ts";
-import {
-  cleanupDaemon,
-  daemonEnv,
-  freePort,
-  makeDaemonDir,
-  startDaemon,
-  type DaemonProcess,
-} from "../helpers/daemon.ts";
+import { startDaemonWithOps, type DaemonProcess } from "../helpers/daemon.ts";
 
 const POD = { "io.kubernetes.cri.sandbox-name": "web", "io.kubernetes.cri.sandbox-namespace": "shop" };
 
-let dir: string;
 let daemon: DaemonProcess;
 let ops: string;
+let stop: () => Promise<void> = async () => {};
 
 before(async () => {
-  dir = await makeDaemonDir();
-  const port = await freePort();
-  ops = `http://127.0.0.1:${port}`;
-  daemon = await startDaemon(
-    dir,
-    daemonEnv(dir, {
-      PROBE_PORT: String(port),
-      LOCAL_INSTANCE_TYPES: "local.medium,local.large",
-      LOCAL_NO_CAPACITY_TYPES: "local.medium",
-    }),
-  );
+  ({ daemon, ops, stop } = await startDaemonWithOps({
+    LOCAL_INSTANCE_TYPES: "local.medium,local.large",
+    LOCAL_NO_CAPACITY_TYPES: "local.medium",
+  }));
 });
 
-after(async () => {
-  await daemon?.kill("SIGTERM");
-  await cleanupDaemon({ dir, bridge: daemon?.bridge ?? "" });
-});
+after(() => stop());
 
 interface CloudApiView {
   families: unknown[];
