@@ -32,6 +32,8 @@ export interface AzureBurstOptions {
   rateLimit?: EmulatorOptions["rateLimit"];
   /** The provider's AZURE_API_RATE_LIMIT ("off" disables its client-side buckets); its default when absent. */
   clientRateLimit?: string;
+  /** CLOUD_API_BATCHING: NIC, public IP and disk reads of many sandboxes as one LIST (default on). */
+  batching?: boolean;
 }
 
 export interface AzureBurstResult {
@@ -73,6 +75,7 @@ export async function benchAzureBurst(opts: AzureBurstOptions): Promise<AzureBur
       AZURE_SSH_KEY_PATH: keyFile,
       AZURE_POLL_INTERVAL: `${opts.pollIntervalMs ?? 50}ms`,
       ...(opts.clientRateLimit !== undefined ? { AZURE_API_RATE_LIMIT: opts.clientRateLimit } : {}),
+      ...(opts.batching === false ? { CLOUD_API_BATCHING: "false" } : {}),
     });
     const provider = await azure.create(env, { logger: silentLogger(), stateDir: dir });
     await provider.start({ verify: false });
@@ -118,12 +121,18 @@ export const AZURE_BURST_SCENARIOS: ReadonlyArray<{
   label: string;
   rateLimit: EmulatorOptions["rateLimit"];
   clientRateLimit?: string;
+  batching?: boolean;
 }> = [
   { label: "emulator without limits, client buckets off", rateLimit: {}, clientRateLimit: "off" },
   {
     label: "emulator with ARM's buckets, client buckets off",
     rateLimit: ARM_REGIONAL_LIMITS,
     clientRateLimit: "off",
+  },
+  {
+    label: "emulator with ARM's buckets, client buckets on, read batching off",
+    rateLimit: ARM_REGIONAL_LIMITS,
+    batching: false,
   },
   { label: "emulator with ARM's buckets, client buckets on (default)", rateLimit: ARM_REGIONAL_LIMITS },
 ];
@@ -135,7 +144,12 @@ export async function benchAzureBurstScenarios(
   for (const s of AZURE_BURST_SCENARIOS) {
     out.push({
       label: s.label,
-      result: await benchAzureBurst({ n, rateLimit: s.rateLimit, clientRateLimit: s.clientRateLimit }),
+      result: await benchAzureBurst({
+        n,
+        rateLimit: s.rateLimit,
+        clientRateLimit: s.clientRateLimit,
+        batching: s.batching,
+      }),
     });
   }
   return out;

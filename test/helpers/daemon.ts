@@ -214,3 +214,18 @@ export async function cleanupDaemon(d: { dir: string; bridge: string }): Promise
   }
   await rm(d.dir, { recursive: true, force: true });
 }
+
+/** Polls `fn` every 100 ms until it gives a value. */
+export async function waitFor<T>(
+  what: string,
+  fn: () => Promise<T | undefined>,
+  timeoutMs = 30_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}

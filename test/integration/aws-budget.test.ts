@@ -180,4 +180,32 @@ describe("AWS cloud API budgets", { skip, timeout: 300_000 }, () => {
       await ops.close();
     }
   });
+
+  test("a lookup cancelled inside the batch window is left out of the one DescribeInstances; the others get their instances", async () => {
+    const p = await provider();
+    const made = await Promise.all([1, 2, 3].map(() => p.create(createRequest())));
+    const asked: string[][] = [];
+    proxy.setPlan({
+      script: (action, _n, params) => {
+        if (action === "DescribeInstances")
+          asked.push([...params].filter(([k]) => /^Filter\.1\.Value\.\d+$/.test(k)).map(([, v]) => v));
+        return undefined;
+      },
+    });
+    proxy.resetCounts();
+    const ac = new AbortController();
+    const [a, gone, c] = [p.get(made[0].id), p.get(made[1].id, ac.signal), p.get(made[2].id)];
+    ac.abort();
+    await assert.rejects(gone, (err: Error) => (err.cause as Error | undefined)?.name === "AbortError");
+    assert.deepEqual(
+      (await Promise.all([a, c])).map((i) => i.id),
+      [made[0].id, made[2].id],
+    );
+    assert.deepEqual(proxy.counts(), { DescribeInstances: 1 });
+    assert.deepEqual(
+      asked.map((ids) => ids.sort()),
+      [[made[0].id, made[2].id].sort()],
+    );
+    await Promise.all(made.map((i) => p.delete(i.id)));
+  });
 });

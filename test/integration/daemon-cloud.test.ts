@@ -14,22 +14,19 @@ import { goShimLifecycle } from "../helpers/go-peer.ts";
 import { startMoto, type Moto } from "../helpers/moto.ts";
 import { awsEnv, instancesOfSandbox, motoClient, seedWorld } from "../helpers/moto-fixtures.ts";
 import { bootFakeVm } from "../helpers/fake-pod-vm.ts";
-import { cleanupDaemon, daemonEnv, freePort, makeDaemonDir, startDaemon } from "../helpers/daemon.ts";
+import {
+  cleanupDaemon,
+  daemonEnv,
+  freePort,
+  makeDaemonDir,
+  startDaemon,
+  waitFor,
+} from "../helpers/daemon.ts";
 import { startArmEmulator, type ArmEmulator } from "../azure-emulator/index.ts";
 import { azureProviderEnv } from "../azure-emulator/env.ts";
 import { generatedPublicKey } from "../../providers/azure/ssh-key.ts";
 
 const POD = { "io.kubernetes.cri.sandbox-name": "cloudy", "io.kubernetes.cri.sandbox-namespace": "default" };
-
-async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 describe("caa serve with CLOUD_PROVIDER=aws against moto", () => {
   let moto: Moto;
