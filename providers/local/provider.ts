@@ -2,7 +2,7 @@
 // on a bridge, running the pod-VM boot chain with the user-data in its cidata directory. Without
 // root it falls back to processes on loopback addresses, and says so.
 import { randomBytes } from "node:crypto";
-import { mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { open, readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { InsufficientCapacityError, NotFoundError, ProviderError } from "../errors.ts";
 import type {
@@ -18,12 +18,14 @@ import { OWNER_TAG_KEYS } from "../types.ts";
 import { writeFileAtomic } from "../../src/util/atomic-file.ts";
 import { splitCommand } from "../../src/util/command.ts";
 import { KeyedLock } from "../../src/util/keyed-lock.ts";
+import { ensurePrivateDir } from "../../src/util/private-dir.ts";
+import { loadRecords } from "../../src/util/record-dir.ts";
 import { hostAddress, hostCount, parseSubnet, subnetText, type Subnet } from "./addresses.ts";
 import { LOCAL_INSTANCE_TYPES, type LOCAL_OPTIONS } from "./config.ts";
 import { podVmBootCommand } from "./boot-command.ts";
 import { createVmNetwork, deleteVmNetwork } from "./vm-network.ts";
 import { prepareBridgeNetwork } from "./vm-subnet.ts";
-import { isAlive, killVm, spawnVm, type VmProcess } from "./vm-process.ts";
+import { isAlive, killVm, processesWithArg, spawnVm, type VmProcess } from "./vm-process.ts";
 import type { Resolved } from "../../src/config/options.ts";
 
 export type LocalConfig = Resolved<typeof LOCAL_OPTIONS>;
@@ -63,12 +65,14 @@ export class LocalProvider implements Provider {
   }
 
   async start(): Promise<void> {
-    await mkdir(this.deps.stateDir, { recursive: true, mode: 0o700 });
-    for (const name of await readdir(this.deps.stateDir)) {
-      if (!name.endsWith(".json")) continue;
-      const rec = JSON.parse(await readFile(join(this.deps.stateDir, name), "utf8")) as VmRecord;
-      this.vms.set(rec.id, rec);
-    }
+    await ensurePrivateDir(this.deps.stateDir);
+    const loaded = await loadRecords<VmRecord>(this.deps.stateDir, ".json");
+    for (const rec of loaded.records) this.vms.set(rec.id, rec);
+    for (const q of loaded.quarantined)
+      this.deps.logger.error(
+        q,
+        `local VM record ${q.path} could not be read (${q.reason}); moved it to ${q.movedTo}`,
+      );
     if (this.namespaces) {
       const net = await prepareBridgeNetwork({
         stateDir: this.deps.stateDir,
@@ -175,7 +179,7 @@ export class LocalProvider implements Provider {
   async readUserData(id: string): Promise<string> {
     const rec = this.vms.get(id);
     if (!rec) throw new NotFoundError(`local VM ${id} not found`);
-    return readFile(join(rec.dir, "cidata", "user-data"), "utf8");
+    return readFile(join(cidataOf(rec), "user-data"), "utf8");
   }
 
   async list(owner: Partial<OwnerTags>): Promise<Instance[]> {
@@ -231,10 +235,10 @@ export class LocalProvider implements Provider {
   }
 
   private async boot(rec: VmRecord, userData: string): Promise<void> {
-    const cidata = join(rec.dir, "cidata");
-    await mkdir(cidata, { recursive: true, mode: 0o700 });
-    await writeFile(join(cidata, "user-data"), userData, { mode: 0o600 });
-    await writeFile(join(cidata, "meta-data"), `instance-id: ${rec.id}\nlocal-hostname: ${rec.name}\n`);
+    const cidata = cidataOf(rec);
+    await ensurePrivateDir(cidata);
+    await writeNew(join(cidata, "user-data"), userData);
+    await writeNew(join(cidata, "meta-data"), `instance-id: ${rec.id}\nlocal-hostname: ${rec.name}\n`);
     if (rec.netns && rec.hostVeth) {
       await createVmNetwork({
         netns: rec.netns,
@@ -246,6 +250,8 @@ export class LocalProvider implements Provider {
       });
     }
     const vmArgs = [
+      // Also the VM's mark: a daemon killed between the spawn and the save of the pid finds the
+      // process by this argument when the VM is deleted (destroy).
       "--cidata",
       cidata,
       "--root",
@@ -274,6 +280,7 @@ export class LocalProvider implements Provider {
 
   private async destroy(rec: VmRecord): Promise<void> {
     if (rec.process) await killVm(rec.process);
+    for (const orphan of await processesWithArg(cidataOf(rec))) await killVm(orphan);
     if (rec.netns && rec.hostVeth) await deleteVmNetwork([rec.netns, podNetnsOf(rec.netns)], rec.hostVeth);
     await rm(rec.dir, { recursive: true, force: true });
     await rm(join(this.deps.stateDir, `${rec.id}.json`), { force: true });
@@ -281,7 +288,7 @@ export class LocalProvider implements Provider {
   }
 
   private async save(rec: VmRecord): Promise<void> {
-    await mkdir(rec.dir, { recursive: true, mode: 0o700 });
+    await ensurePrivateDir(rec.dir);
     await writeFileAtomic(join(this.deps.stateDir, `${rec.id}.json`), JSON.stringify(rec));
     this.vms.set(rec.id, rec);
   }
@@ -303,4 +310,19 @@ export class LocalProvider implements Provider {
  */
 export function podNetnsOf(vmNetns: string): string {
   return `${vmNetns}-pod`;
+}
+
+function cidataOf(rec: VmRecord): string {
+  return join(rec.dir, "cidata");
+}
+
+/** A new file, never through a symlink or over an existing file. */
+async function writeNew(file: string, data: string): Promise<void> {
+  await rm(file, { force: true });
+  const fh = await open(file, "wx", 0o600);
+  try {
+    await fh.writeFile(data);
+  } finally {
+    await fh.close();
+  }
 }

@@ -2,7 +2,7 @@
 // daemon restart, as a cloud VM would; identified by pid + start time so a reused pid is not
 // mistaken for it.
 import { spawn } from "node:child_process";
-import { open, readFile } from "node:fs/promises";
+import { open, readdir, readFile } from "node:fs/promises";
 
 export interface VmProcess {
   pid: number;
@@ -48,6 +48,19 @@ export async function spawnVm(
   } finally {
     await out.close();
   }
+}
+
+/** Live processes with `arg` as one of their arguments (the VM's cidata path marks its process). */
+export async function processesWithArg(arg: string): Promise<VmProcess[]> {
+  const found: VmProcess[] = [];
+  for (const name of await readdir("/proc")) {
+    if (!/^[0-9]+$/.test(name) || Number(name) === process.pid) continue;
+    const cmdline = await readFile(`/proc/${name}/cmdline`, "utf8").catch(() => "");
+    if (!cmdline.split("\0").includes(arg)) continue;
+    const startTime = await startTimeOf(Number(name));
+    if (startTime !== undefined) found.push({ pid: Number(name), startTime });
+  }
+  return found;
 }
 
 /** SIGTERM the VM's process group, then SIGKILL after a grace period. */

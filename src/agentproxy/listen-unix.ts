@@ -1,6 +1,7 @@
 // The agent socket as upstream's proxy makes it (CAA proxy.go Start: MkdirAll, remove a stale socket,
 // listen), with the mode set before the path appears: bind under a temporary name, chmod, rename.
-import { chmod, lstat, mkdir, rename, unlink } from "node:fs/promises";
+import { chmod, lstat, rename, unlink } from "node:fs/promises";
+import { ensurePrivateDir } from "../util/private-dir.ts";
 import net from "node:net";
 import path from "node:path";
 
@@ -16,7 +17,8 @@ export async function listenUnix(
   onConnection: (socket: net.Socket) => void,
 ): Promise<UnixListener> {
   const dir = path.dirname(socketPath);
-  await mkdir(dir, { recursive: true });
+  // The sandbox's directory under PODS_DIR: never a symlink (its target would get the socket).
+  await ensurePrivateDir(dir);
   const existing = await lstat(socketPath).catch(() => undefined);
   if (existing && !existing.isSocket())
     throw new Error(`${socketPath} exists and is not a socket; refusing to replace it`);

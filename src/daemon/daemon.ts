@@ -25,6 +25,7 @@ import { StartupCheck } from "../ops/startup.ts";
 import { parseIpv4Cidr } from "../podnetwork/inspect.ts";
 import { k8sOptions } from "../k8s/options.ts";
 import type { KubeIntegration } from "../k8s/integration.ts";
+import { RECORD_QUARANTINED_REASON } from "../k8s/events.ts";
 import { leakOptions } from "../leak/options.ts";
 import { LeakCollector } from "../leak/collector.ts";
 import { capacityOptions } from "../capacity/options.ts";
@@ -165,6 +166,15 @@ export async function startDaemon(src: ConfigSource, opts: { logger?: Logger } =
   // The CA lives in the state directory: a restarted daemon must keep trusting its running VMs.
   const ca = await CertAuthority.loadOrCreate(join(config.stateDir, "tls"));
   const store = await SandboxStore.open(join(config.stateDir, "sandboxes"));
+  for (const q of store.quarantined) {
+    const message = `sandbox record ${q.path} could not be read (${q.reason}); moved it to ${q.movedTo} and serving the other sandboxes`;
+    logger.error({ path: q.path, movedTo: q.movedTo, reason: q.reason }, message);
+    await kube?.events.emitOnNode(kubeCfg.nodeName, {
+      reason: RECORD_QUARANTINED_REASON,
+      message,
+      type: "Warning",
+    });
+  }
   const pool = await createWarmPool({
     settings: poolCfg,
     provider,

@@ -14,6 +14,8 @@ import type { GetInfoRequest, GetInfoResponse } from "../gen/podvminfo/podvminfo
 import type { Logger } from "../log/logger.ts";
 import type { SandboxManager } from "../sandbox/manager.ts";
 import { HYPERVISOR_VERSION } from "./version.ts";
+import { LifecycleError } from "../sandbox/errors.ts";
+import { validateSandboxId } from "../sandbox/validate.ts";
 
 export { HYPERVISOR_VERSION };
 
@@ -45,13 +47,13 @@ export class HypervisorService {
   }
 
   async startVM(req: StartVMRequest, ctx: CallContext): Promise<StartVMResponse> {
-    await this.manager.startVM(req.id, ctx.signal);
+    await this.manager.startVM(checkedId(req.id), ctx.signal);
     return {};
   }
 
   /** The caller's deadline is deliberately not passed on: see SandboxManager.stopVM. */
   async stopVM(req: StopVMRequest, ctx: CallContext): Promise<StopVMResponse> {
-    const done = this.manager.stopVM(req.id);
+    const done = this.manager.stopVM(checkedId(req.id));
     if (ctx.signal.aborted) this.logger.debug({ sandbox: req.id }, "StopVM caller's deadline already passed");
     await done;
     return {};
@@ -61,4 +63,14 @@ export class HypervisorService {
     const id = await this.manager.instanceIdOf(req.PodName, req.PodNamespace, req.Wait, ctx.signal);
     return { VMID: id };
   }
+}
+
+/** An id that cannot name a sandbox is refused before any lookup (and echoed bounded). */
+function checkedId(id: string): string {
+  try {
+    validateSandboxId(id);
+  } catch (err) {
+    throw new LifecycleError("invalid-argument", (err as Error).message, { cause: err });
+  }
+  return id;
 }

@@ -8,6 +8,7 @@ import { apiError } from "./api-error.ts";
 
 export const COMPONENT = "cloud-api-adaptor";
 export const START_FAILED_REASON = "PeerPodStartFailed";
+export const RECORD_QUARANTINED_REASON = "PeerPodRecordQuarantined";
 // Node events live in `default`, where the kubelet records them and `kubectl describe node` looks.
 const NODE_EVENT_NAMESPACE = "default";
 

@@ -26,16 +26,25 @@ function fieldText(v: unknown): string {
   return /[\s"=]/.test(s) ? JSON.stringify(s) : s;
 }
 
+/**
+ * Control characters in the message (a pod name with a newline, say) are escaped, so every entry
+ * stays one line and no caller-supplied text can forge a line of its own.
+ */
+function oneLine(s: string): string {
+  // eslint-disable-next-line no-control-regex
+  return s.replace(/[\u0000-\u001f\u007f\u2028\u2029]/g, (c) => JSON.stringify(c).slice(1, -1));
+}
+
 export function formatLine(entry: Record<string, unknown>): string {
   const time = new Date(typeof entry.time === "number" ? entry.time : Date.now());
-  const component = typeof entry.component === "string" ? entry.component : "adaptor";
+  const component = typeof entry.component === "string" ? oneLine(entry.component) : "adaptor";
   const level = typeof entry.level === "number" ? entry.level : 30;
   const prefix = level >= 40 ? `${LEVELS[level]}: ` : "";
   const fields = Object.entries(entry)
     .filter(([k, v]) => !SKIP.has(k) && v !== undefined)
     .map(([k, v]) => `${k}=${fieldText(v)}`)
     .join(" ");
-  const msg = typeof entry.msg === "string" ? entry.msg : "";
+  const msg = typeof entry.msg === "string" ? oneLine(entry.msg) : "";
   return `${goTimestamp(time)} [${component}] ${prefix}${msg}${fields ? ` ${fields}` : ""}\n`;
 }
 

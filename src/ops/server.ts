@@ -66,10 +66,10 @@ export async function buildOpsApp(opts: Omit<OpsServerOptions, "port" | "host">)
 export async function startOpsServer(opts: OpsServerOptions): Promise<OpsServer> {
   const app = await buildOpsApp(opts);
   const host = opts.host ?? "127.0.0.1";
-  // SO_REUSEPORT: during a rolling update the old and the new daemon share the node's network
-  // namespace and both bind the probe port (upstream CAA#3172 does the same).
-  // fastify hands its listen options to net.Server.listen unchanged; its type lacks `reusePort`.
-  const listen: FastifyListenOptions & { reusePort: boolean } = { port: opts.port, host, reusePort: true };
+  // No SO_REUSEPORT (upstream CAA#3172 sets it): with it every daemon on the node binds the port
+  // and the kernel spreads probes among them, so one answers for another. Only the daemon that
+  // owns the state directory binds it; during a handover the old one releases it first.
+  const listen: FastifyListenOptions = { port: opts.port, host };
   const address = await app.listen(listen);
   opts.logger?.info({ address }, "ops server listening");
   return { address, close: () => app.close() };

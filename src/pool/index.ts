@@ -34,6 +34,11 @@ export async function createWarmPool(w: PoolWiring): Promise<WarmPool | undefine
     w.provider.instanceTypes().map((t) => t.name),
   );
   const store = await PoolStore.open(join(w.stateDir, "pool"));
+  for (const q of store.quarantined)
+    w.logger.error(
+      { component: "pool", ...q },
+      `pool record ${q.path} could not be read (${q.reason}); moved it to ${q.movedTo}`,
+    );
   if (targets.length === 0 && store.all().length === 0) return undefined;
   const pool = new WarmPool({
     provider: w.provider,

@@ -1,9 +1,11 @@
 // Durable records of pooled VMs: one JSON file per pool slot under <STATE_DIR>/pool/, written
 // before and after every cloud call and at every claim, so a restarted daemon knows every pooled
 // VM (the leak collector deletes a pool-tagged VM nobody records).
-import { mkdir, readFile, readdir, rm } from "node:fs/promises";
+import { rm } from "node:fs/promises";
 import path from "node:path";
 import { writeFileAtomic } from "../util/atomic-file.ts";
+import { ensurePrivateDir } from "../util/private-dir.ts";
+import { loadRecords, type Quarantined } from "../util/record-dir.ts";
 
 /**
  * creating: the cloud call may be in flight (no instance id yet); booting: created, not answering
@@ -36,14 +38,15 @@ export class PoolStore {
     this.dir = dir;
   }
 
+  /** Records that could not be read at open(), moved aside (the pool logs them). */
+  quarantined: Quarantined[] = [];
+
   static async open(dir: string): Promise<PoolStore> {
-    await mkdir(dir, { recursive: true, mode: 0o700 });
+    await ensurePrivateDir(dir);
     const store = new PoolStore(dir);
-    for (const name of await readdir(dir)) {
-      if (!/^pool-[0-9a-f]+\.json$/.test(name)) continue;
-      const rec = JSON.parse(await readFile(path.join(dir, name), "utf8")) as PoolRecord;
-      store.records.set(rec.slot, rec);
-    }
+    const loaded = await loadRecords<PoolRecord>(dir, ".json", slotCheck);
+    for (const rec of loaded.records) store.records.set(rec.slot, rec);
+    store.quarantined = loaded.quarantined;
     return store;
   }
 
@@ -64,4 +67,13 @@ export class PoolStore {
     await rm(path.join(this.dir, `${slot}.json`), { force: true });
     this.records.delete(slot);
   }
+}
+
+/** A pool record is an object whose `slot` names its file (`pool-<hex>.json`). */
+function slotCheck(value: unknown, name: string): string | undefined {
+  const slot = (value as { slot?: unknown } | null)?.slot;
+  if (typeof slot !== "string" || !/^pool-[0-9a-f]+$/.test(slot)) return "the record has no pool slot";
+  return `${slot}.json` === name
+    ? undefined
+    : `its slot ${JSON.stringify(slot)} does not match the file name`;
 }

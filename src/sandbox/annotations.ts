@@ -1,5 +1,6 @@
 // CreateVM annotation keys and their parsing, as upstream CAA reads them
 // (docs/upstream-compat.md §1.3, §3.1, §6; CAA pkg/util/cloud.go and pkg/adaptor/cloud/cloud.go).
+import { quoteBounded } from "../util/bounded-text.ts";
 
 export const ANNOTATION = {
   sandboxName: "io.kubernetes.cri.sandbox-name",
@@ -25,6 +26,8 @@ export class AnnotationError extends Error {
 
 export const ANNOTATION_LIMITS = {
   maxCount: 256,
+  /** A Kubernetes annotation key: a 253-byte DNS prefix, '/', a 63-byte name. */
+  maxKeyBytes: 317,
   maxValueBytes: 64 * 1024,
   maxInitdataBytes: 256 * 1024,
   maxVcpus: 4096,
@@ -87,6 +90,12 @@ export function checkAnnotationLimits(annotations: Record<string, string>): void
     );
   }
   for (const key of keys) {
+    const keyBytes = Buffer.byteLength(key, "utf8");
+    if (keyBytes > ANNOTATION_LIMITS.maxKeyBytes) {
+      throw new AnnotationError(
+        `annotation key ${quoteBounded(key)} is too long: ${keyBytes} bytes (limit ${ANNOTATION_LIMITS.maxKeyBytes})`,
+      );
+    }
     const limit =
       key === ANNOTATION.ccInitData ? ANNOTATION_LIMITS.maxInitdataBytes : ANNOTATION_LIMITS.maxValueBytes;
     const size = Buffer.byteLength(annotations[key] ?? "", "utf8");

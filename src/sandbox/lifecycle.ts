@@ -2,7 +2,8 @@
 // and restart recovery (docs/upstream-compat.md §3). The manager (manager.ts) runs each under the sandbox's
 // lock; nothing else changes a record. Every transition is persisted before the next step, so a
 // restart knows every sandbox and every instance it made.
-import { mkdir, rm } from "node:fs/promises";
+import { rm } from "node:fs/promises";
+import { ensurePrivateDir } from "../util/private-dir.ts";
 import type { Instance } from "../../providers/types.ts";
 import { errorCode, isNotFound, messageOf, ProviderError } from "../../providers/errors.ts";
 import { CLOUD_VOLUMES_ANNOTATION, parseCloudVolumes, type CloudVolume } from "./cloud-volumes.ts";
@@ -66,7 +67,8 @@ export class Lifecycle {
       const tls = agent ? await agent.apfTls(plan.vmName) : {};
       const authJson = await this.d.pullSecrets?.authJson(plan.podNamespace, plan.podName);
       const record = renderRecord(plan, { tunnelIndex, podNetwork, tls, authJson, cloudVolumes }, config);
-      await mkdir(record.podDir, { recursive: true, mode: 0o700 });
+      // Never a symlink: its target would get the agent socket.
+      await ensurePrivateDir(record.podDir);
       await store.put(record).catch(async (err: unknown) => {
         await rm(record.podDir, { recursive: true, force: true });
         throw err;

@@ -1,8 +1,10 @@
 // Durable sandbox records: one file per sandbox, replaced atomically (write a temp file, fsync,
 // rename, fsync the directory), so a crash at any point leaves either the old or the new record.
-import { chmod, mkdir, open, readdir, readFile, rm } from "node:fs/promises";
+import { open, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { writeFileAtomic } from "../util/atomic-file.ts";
+import { ensurePrivateDir } from "../util/private-dir.ts";
+import { loadRecords, type Quarantined } from "../util/record-dir.ts";
 import type { SandboxRecord } from "./model.ts";
 
 const SUFFIX = ".json";
@@ -11,26 +13,20 @@ export class SandboxStore {
   readonly dir: string;
   private readonly records = new Map<string, SandboxRecord>();
   private readonly reserved = new Set<number>();
+  /** Records that could not be read at open(), moved aside (the daemon logs and announces them). */
+  quarantined: Quarantined[] = [];
 
   private constructor(dir: string) {
     this.dir = dir;
   }
 
-  /** Open (creating if needed) the store and load every record in it. */
+  /** Open (creating if needed) the store and load every readable record in it. */
   static async open(dir: string): Promise<SandboxStore> {
-    await mkdir(dir, { recursive: true, mode: 0o700 });
-    await chmod(dir, 0o700);
+    await ensurePrivateDir(dir);
     const store = new SandboxStore(dir);
-    for (const name of await readdir(dir)) {
-      if (name.endsWith(".tmp")) {
-        await rm(join(dir, name), { force: true });
-        continue;
-      }
-      if (!name.endsWith(SUFFIX)) continue;
-      const text = await readFile(join(dir, name), "utf8");
-      const record = JSON.parse(text) as SandboxRecord;
-      store.records.set(record.id, record);
-    }
+    const loaded = await loadRecords<SandboxRecord>(dir, SUFFIX);
+    for (const record of loaded.records) store.records.set(record.id, record);
+    store.quarantined = loaded.quarantined;
     return store;
   }
 

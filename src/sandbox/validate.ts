@@ -1,6 +1,7 @@
 // Sandbox ids arrive from the kata shim over ttrpc and become path components
 // (`<pods-dir>/<id>/agent.ttrpc`) and cloud tag values, so they are checked before any use.
 // containerd ids are 64 hex chars; anything outside `[A-Za-z0-9._-]` is refused.
+import { quoteBounded } from "../util/bounded-text.ts";
 
 export class InvalidSandboxIdError extends Error {
   override name = "InvalidSandboxIdError";
@@ -12,7 +13,9 @@ const ALLOWED = /^[A-Za-z0-9._-]+$/;
 export function validateSandboxId(id: string): void {
   const reason = problem(id);
   if (reason !== undefined) {
-    throw new InvalidSandboxIdError(`invalid sandbox id ${JSON.stringify(id)}: ${reason}`);
+    // An id up to a little over the limit is echoed whole (the caller sees what was refused);
+    // a longer one is cut, so a megabyte id does not come back as a megabyte message.
+    throw new InvalidSandboxIdError(`invalid sandbox id ${quoteBounded(id, MAX_ID_BYTES + 64)}: ${reason}`);
   }
 }
 

@@ -5,7 +5,9 @@
 //   client.crt/client.key - self-signed client cert (O=cloud-api-adaptor, clientAuth); the VM trusts
 //                           exactly this cert: it is apf.json's `tls-client-ca` (docs/upstream-compat.md §3.3).
 import { X509Certificate, createPrivateKey } from "node:crypto";
-import { chmod, mkdir, open, readFile, rename, rm, stat } from "node:fs/promises";
+import { constants } from "node:fs";
+import { chmod, open, rename, rm, stat } from "node:fs/promises";
+import { ensurePrivateDir } from "../util/private-dir.ts";
 import path from "node:path";
 import type { Logger } from "../log/logger.ts";
 import { generateCertificate, loadSigner, type CertAndKey, type Signer } from "./certgen.ts";
@@ -73,8 +75,7 @@ export class CertAuthority {
    */
   static async loadOrCreate(dir: string, opts: CertAuthorityOptions = {}): Promise<CertAuthority> {
     const rootDays = opts.rootValidDays ?? 3650;
-    await mkdir(dir, { recursive: true, mode: 0o700 });
-    await chmod(dir, 0o700);
+    await ensurePrivateDir(dir);
     const ca = await loadOrCreatePair(
       { what: "CA", cert: path.join(dir, "ca.crt"), key: path.join(dir, "ca.key") },
       () => generateCertificate({ org: CA_ORG, isCa: true, validDays: rootDays }),
@@ -155,11 +156,19 @@ function checkPair(files: PairFiles, pair: CertAndKey): boolean {
   return new Date(cert.validTo).getTime() <= Date.now();
 }
 
+/** The key material is read without following a symlink planted at its name. */
 async function readIfExists(file: string): Promise<string | undefined> {
   try {
-    return await readFile(file, "utf8");
+    const fh = await open(file, constants.O_RDONLY | constants.O_NOFOLLOW);
+    try {
+      return await fh.readFile("utf8");
+    } finally {
+      await fh.close();
+    }
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === "ENOENT") return undefined;
+    if (code === "ELOOP") throw new TlsMaterialError(`${file} is a symbolic link; refusing to follow it`);
     throw err;
   }
 }

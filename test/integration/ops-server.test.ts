@@ -24,7 +24,7 @@ function get(url: string): Promise<{ status: number; body: string }> {
   });
 }
 
-test("the ops server listens on loopback, serves probes, metrics and the admin API, and shares its port during a rollout", async () => {
+test("the ops server listens on loopback, serves probes, metrics and the admin API, and is the only one on its port", async () => {
   const dir = await mkdtemp(join(tmpdir(), "ops-listen-"));
   const socketPath = join(dir, "hypervisor.sock");
   const hv = createServer((c) => c.end());
@@ -34,19 +34,13 @@ test("the ops server listens on loopback, serves probes, metrics and the admin A
   );
   const opts = { source, metrics: new Metrics(), startup: new StartupCheck({ socketPath }) };
   const old = await startOpsServer({ port: 0, ...opts });
-  const next = await (async () => {
-    try {
-      assert.match(old.address, /^http:\/\/127\.0\.0\.1:\d+$/);
-      const port = Number(new URL(old.address).port);
-      // The new daemon binds the same probe port while the old one still runs (SO_REUSEPORT).
-      return await startOpsServer({ port, ...opts });
-    } catch (err) {
-      await old.close();
-      throw err;
-    }
-  })();
+  let next: Awaited<ReturnType<typeof startOpsServer>> | undefined;
   try {
-    assert.equal(next.address, old.address);
+    assert.match(old.address, /^http:\/\/127\.0\.0\.1:\d+$/);
+    const port = Number(new URL(old.address).port);
+    // A second daemon cannot bind the probe port while the first holds it (no SO_REUSEPORT), so
+    // no probe is ever answered by the wrong daemon.
+    await assert.rejects(startOpsServer({ port, ...opts }), { code: "EADDRINUSE" });
     assert.equal((await get(old.address + "/startup")).status, 200);
     assert.equal((await get(old.address + "/healthz")).status, 200);
     const list = JSON.parse((await get(old.address + "/v1/sandboxes")).body) as {
@@ -57,9 +51,12 @@ test("the ops server listens on loopback, serves probes, metrics and the admin A
     const metrics = (await get(old.address + "/metrics")).body;
     assert.match(metrics, /^caa_sandboxes\{stage="booting"\} 1$/m);
     await old.close();
+    // Once released (a handover), the next daemon binds it.
+    next = await startOpsServer({ port, ...opts });
+    assert.equal(next.address, old.address);
     assert.equal((await get(next.address + "/healthz")).status, 200);
   } finally {
-    await next.close();
+    await next?.close();
     await old.close().catch(() => undefined);
     await new Promise<void>((resolve) => hv.close(() => resolve()));
     await rm(dir, { recursive: true, force: true });

@@ -161,3 +161,56 @@ test("tunnel indexes are unique across concurrent CreateVMs and reused only afte
   store.releaseTunnelIndex(a);
   assert.equal(store.reserveTunnelIndex(), a);
 });
+
+test("the pod's cloud volumes are read from the API server, recorded, and handed to the agent proxy again after a restart", async () => {
+  const seen: Array<{ sandboxId: string; volumes: unknown }> = [];
+  const agent: AgentPort = {
+    apfTls: async () => ({}),
+    connect: async ({ sandboxId, cloudVolumes }) => {
+      seen.push({ sandboxId, volumes: cloudVolumes?.map((v) => [v.name, v.mountPoint, v.lun, v.diskId]) });
+      return { close: async () => undefined };
+    },
+  };
+  const asked: string[] = [];
+  const { provider, store, manager } = await setup("volumes", agent);
+  const annotation = {
+    data: { mount_point: "/data", fs_type: "ext4", lun: "2", disk_id: "vol-0123456789abcdef0" },
+  };
+  const withPod = new SandboxManager({
+    ...manager.deps,
+    podAnnotations: {
+      annotation: async (namespace, name, key) => {
+        asked.push(`${namespace}/${name} ${key}`);
+        return name === "web" ? JSON.stringify(annotation) : '{"bad": {"mount_point": "x"}}';
+      },
+    },
+  });
+  const id = "7".repeat(64);
+  await withPod.createVM({ id, annotations: POD, netnsPath: "" });
+  assert.deepEqual(asked, ["shop/web io.confidentialcontainers.org.cloud_volumes"]);
+  assert.deepEqual(store.get(id)?.spec.volumes, [{ name: "data", diskId: "vol-0123456789abcdef0", lun: 2 }]);
+  await withPod.startVM(id, never);
+  const want = [["data", "/data", 2, "vol-0123456789abcdef0"]];
+  assert.deepEqual(seen, [{ sandboxId: id, volumes: want }]);
+
+  // A restarted daemon: a new manager on the same records reconnects with the recorded volumes.
+  const fresh = new SandboxManager({ ...withPod.deps, store: await SandboxStore.open(store.dir) });
+  await fresh.recover();
+  for (let i = 0; i < 100 && seen.length < 2; i++) await new Promise((r) => setTimeout(r, 10));
+  assert.deepEqual(seen[1], { sandboxId: id, volumes: want });
+
+  // A bad annotation fails CreateVM with the field named, and nothing is recorded.
+  const other = "8".repeat(64);
+  await assert.rejects(
+    withPod.createVM({
+      id: other,
+      annotations: { ...POD, "io.kubernetes.cri.sandbox-name": "db" },
+      netnsPath: "",
+    }),
+    (e: LifecycleError) =>
+      e.kind === "invalid-argument" && /volume "bad": fs_type is missing/.test(e.message),
+  );
+  assert.equal(store.get(other), undefined);
+  await fresh.stopVM(id);
+  assert.equal(provider.instances.size, 0);
+});
