@@ -8,6 +8,7 @@ import { k8sOptions } from "../k8s/options.ts";
 import { leakOptions } from "../leak/options.ts";
 import { poolOptions } from "../pool/options.ts";
 import { capacityOptions } from "../capacity/options.ts";
+import { handoverOptions } from "../handover/options.ts";
 import { TLS_OPTIONS } from "../tls/options.ts";
 
 export function runtimeRoot(): string {
@@ -131,6 +132,7 @@ export function serveOptionSpecs(root = runtimeRoot()): OptionSpec[] {
     leakOptions,
     poolOptions,
     capacityOptions,
+    handoverOptions,
     TLS_OPTIONS,
   ];
 }

@@ -32,6 +32,8 @@ import { capacityOptions } from "../capacity/options.ts";
 import { UnavailableOfferings } from "../capacity/unavailable-offerings.ts";
 import { ClusterLeakCollector } from "../leak/cluster-collector.ts";
 import { createWarmPool, poolOptions, type WarmPool } from "../pool/index.ts";
+import { handoverOptions } from "../handover/options.ts";
+import { drainCalls, offerHandover, takeOwnership } from "./ownership.ts";
 
 export type DaemonConfig = Resolved<ReturnType<typeof daemonOptions>>;
 
@@ -131,10 +133,13 @@ export async function startDaemon(src: ConfigSource, opts: { logger?: Logger } =
   const poolCfg = resolve(poolOptions, src);
   const capacityCfg = resolve(capacityOptions, src);
   const tls = resolve(TLS_OPTIONS, src);
+  const handoverCfg = resolve(handoverOptions, src);
   validateTlsConfig(tls);
   checkPodsDir(config.podsDir);
   checkPodSubnetCidrs(config.podSubnetCidrs);
   const logger = opts.logger ?? createLogger({ level: config.logLevel, format: config.logFormat });
+  // One owner per state directory, settled before anything is written to it.
+  const { lock, predecessor } = await takeOwnership(config.stateDir, handoverCfg.handoverTimeoutMs, logger);
   await mkdir(config.stateDir, { recursive: true, mode: 0o700 });
   const metrics = new Metrics({ defaultMetrics: true });
   const offerings = new UnavailableOfferings({ ttlMs: capacityCfg.unavailableTtlMs });
@@ -234,18 +239,22 @@ export async function startDaemon(src: ConfigSource, opts: { logger?: Logger } =
     },
     `serving the remote hypervisor on ${config.socket}`,
   );
+  // Our socket is in place: the predecessor forwards the calls it held to it and stops listening.
+  await predecessor?.serving(config.socket);
 
+  const startup = new StartupCheck({
+    socketPath: config.socket,
+    pods: kube?.nodePods,
+    runtimeClassName: ops.runtimeClassName,
+    handedOver: predecessor !== undefined,
+  });
   let opsServer: OpsServer | undefined;
   if (ops.probePort >= 0) {
     opsServer = await startOpsServer({
       port: ops.probePort,
       source: manager,
       metrics,
-      startup: new StartupCheck({
-        socketPath: config.socket,
-        pods: kube?.nodePods,
-        runtimeClassName: ops.runtimeClassName,
-      }),
+      startup,
       pool,
       cloudApi: {
         families: () => provider.apiBudget?.() ?? [],
@@ -279,6 +288,27 @@ export async function startDaemon(src: ConfigSource, opts: { logger?: Logger } =
   const clusterLeaks = clusterLeakCollector(leakCfg, config, provider, kube, logger, metrics);
   clusterLeaks?.start();
 
+  const handover = await offerHandover(
+    config.stateDir,
+    lock,
+    {
+      gate: service.gate,
+      startup,
+      logger,
+      async quiesce() {
+        await leaks?.stop();
+        await clusterLeaks?.stop();
+        await pool?.close();
+        await grpc?.close();
+        await manager.close();
+        await opsServer?.close();
+      },
+      stopListening: () => ttrpc.stopListening(),
+      retire: () => provider.close(),
+    },
+    handoverCfg.handoverTimeoutMs,
+  );
+
   let closed = false;
   return {
     config,
@@ -291,6 +321,13 @@ export async function startDaemon(src: ConfigSource, opts: { logger?: Logger } =
     async close() {
       if (closed) return;
       closed = true;
+      await handover.close();
+      if (handover.retired) {
+        logger.info({}, "stopped (had handed over)");
+        return;
+      }
+      // Calls in flight finish (bounded) so their records settle; new ones are refused.
+      await drainCalls(service.gate, startup, handoverCfg.drainTimeoutMs, logger);
       await leaks?.stop();
       await clusterLeaks?.stop();
       await pool?.close();
@@ -303,6 +340,7 @@ export async function startDaemon(src: ConfigSource, opts: { logger?: Logger } =
       if (capacity === "not-owner")
         logger.info({}, "another daemon owns this node now; left its capacity alone");
       await provider.close();
+      await lock.release();
       logger.info({}, "stopped");
     },
   };

@@ -45,7 +45,7 @@ export async function serveGrpc(service: HypervisorService, socketPath: string):
   await rm(socketPath, { force: true });
   const server = new grpc.Server();
   const hypervisor = {
-    createVm: unary((req: CreateVMRequest) => service.createVM(req)),
+    createVm: unary((req: CreateVMRequest, ctx) => service.createVM(req, ctx)),
     startVm: unary((req: StartVMRequest, ctx) => service.startVM(req, ctx)),
     stopVm: unary((req: StopVMRequest, ctx) => service.stopVM(req, ctx)),
     version: unary((req: VersionRequest) => service.version(req)),

@@ -1,6 +1,6 @@
 // gRPC status codes for lifecycle failures; ttrpc and gRPC share the numbers (docs/upstream-compat.md §1.4).
 import { LifecycleError, type LifecycleErrorKind } from "../sandbox/errors.ts";
-import { Code } from "../ttrpc/status.ts";
+import { Code, TtrpcError } from "../ttrpc/status.ts";
 
 const BY_KIND: Record<LifecycleErrorKind, number> = {
   "invalid-argument": Code.InvalidArgument,
@@ -19,5 +19,7 @@ export interface RpcFailure {
 
 export function toRpcFailure(err: unknown): RpcFailure {
   if (err instanceof LifecycleError) return { code: BY_KIND[err.kind], message: err.message };
+  // A call forwarded to the successor during a handover: its answer passes through unchanged.
+  if (err instanceof TtrpcError) return { code: err.code, message: err.message };
   return { code: Code.Unknown, message: err instanceof Error ? err.message : String(err) };
 }

@@ -27,7 +27,7 @@ function wrap<Req, Res>(fn: (req: Req, ctx: CallContext) => Promise<Res>) {
 export function hypervisorTtrpcServer(service: HypervisorService): TtrpcServer {
   const server = new TtrpcServer();
   const hypervisor = {
-    createVM: wrap((req: CreateVMRequest) => service.createVM(req)),
+    createVM: wrap((req: CreateVMRequest, ctx) => service.createVM(req, ctx)),
     startVM: wrap((req: StartVMRequest, ctx) => service.startVM(req, ctx)),
     stopVM: wrap((req: StopVMRequest, ctx) => service.stopVM(req, ctx)),
     version: wrap((req: VersionRequest) => service.version(req)),

@@ -28,6 +28,11 @@ export interface StartupOptions {
   /** When this daemon started; defaults to the check's creation time. */
   startedAt?: Date;
   connectTimeoutMs?: number;
+  /**
+   * This daemon took its sandboxes over from a predecessor on the same node (a handover): the
+   * peer pods were never interrupted, so their Ready transitions are not waited for.
+   */
+  handedOver?: boolean;
 }
 
 export interface StartupResult {
@@ -40,14 +45,25 @@ export class StartupCheck {
   private readonly startedAt: Date;
   private readonly runtimeClassName: string;
   private podsDone = false;
+  private handingOver: string | undefined;
 
   constructor(opts: StartupOptions) {
     this.opts = opts;
     this.startedAt = opts.startedAt ?? new Date();
     this.runtimeClassName = opts.runtimeClassName || "kata-remote";
+    this.podsDone = opts.handedOver === true;
+  }
+
+  /**
+   * From now on every probe fails with `reason`: this daemon is handing its state directory over,
+   * and Kubernetes must not take it for the new pod that is starting (nor send it traffic).
+   */
+  handOver(reason: string | undefined): void {
+    this.handingOver = reason;
   }
 
   async check(): Promise<StartupResult> {
+    if (this.handingOver) return { ok: false, reason: this.handingOver };
     const socket = await this.socketAccepts();
     if (!socket.ok) return socket;
     if (this.podsDone || !this.opts.pods) return { ok: true, reason: "ready" };
@@ -58,6 +74,7 @@ export class StartupCheck {
 
   /** Only the hypervisor socket: what `/readyz` reports. */
   socketAccepts(): Promise<StartupResult> {
+    if (this.handingOver) return Promise.resolve({ ok: false, reason: this.handingOver });
     const { socketPath } = this.opts;
     return new Promise((resolve) => {
       const conn = connect(socketPath);

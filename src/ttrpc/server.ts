@@ -84,19 +84,28 @@ export class TtrpcServer {
     void conn.done.then(() => this.connections.delete(conn));
   }
 
-  /** Stops accepting, aborts in-flight handlers, drops connections, removes the socket file if still ours. */
-  async close(): Promise<void> {
-    this.closing = true;
+  /**
+   * Stops accepting new connections and removes the socket file if still ours (a successor may have
+   * renamed its own over it); connections already accepted keep being served.
+   */
+  async stopListening(): Promise<void> {
     const listener = this.listener;
     this.listener = undefined;
-    const stopped = listener ? new Promise<void>((resolve) => listener.close(() => resolve())) : undefined;
-    for (const conn of this.connections) conn.close();
-    await Promise.all([stopped, ...[...this.connections].map((c) => c.done)]);
+    // close()'s callback waits for every accepted connection to end; those are served on regardless.
+    listener?.close();
     const file = this.socketFile;
     this.socketFile = undefined;
     if (file) {
       const st = await lstat(file.path).catch(() => undefined);
       if (st?.ino === file.ino) await unlink(file.path).catch(() => undefined);
     }
+  }
+
+  /** Stops accepting, aborts in-flight handlers, drops connections, removes the socket file if still ours. */
+  async close(): Promise<void> {
+    this.closing = true;
+    const stopped = this.stopListening();
+    for (const conn of this.connections) conn.close();
+    await Promise.all([stopped, ...[...this.connections].map((c) => c.done)]);
   }
 }

@@ -1,4 +1,7 @@
 import assert from "node:assert/strict";
+import { mkdir, mkdtemp, readdir, rm, stat } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, test } from "node:test";
 import {
   logCreateSandbox,
@@ -14,7 +17,12 @@ import {
 } from "../../src/agentproxy/index.ts";
 import { DialTimeoutError, withBackoff } from "../../src/relay/index.ts";
 import { formatGoDuration } from "../../src/util/duration.ts";
-import { addPodNetworkNamespace, clearSandboxDns } from "../../src/forwarder/index.ts";
+import {
+  addPodNetworkNamespace,
+  clearSandboxDns,
+  CloudVolumeMounter,
+  createContainerInVm,
+} from "../../src/forwarder/index.ts";
 import {
   CreateContainerRequest,
   CreateSandboxRequest,
@@ -67,6 +75,28 @@ describe("worker-side CreateContainer edit", () => {
     assert.equal(editCreateContainerForWorker(empty, silentLogger()), empty);
     const noOci = encode({ containerId: "c2" });
     assert.equal(editCreateContainerForWorker(noOci, silentLogger()), noOci);
+  });
+
+  test("names in cloud_volumes exactly the pod's volumes this container mounts, in upstream's form", () => {
+    const volumes = [
+      { name: "data", mountPoint: "/data", fsType: "ext4" as const, lun: 1, diskId: "vol-0123456789abcdef0" },
+      { name: "logs", mountPoint: "/logs", fsType: "xfs" as const, lun: 2, diskId: "vol-0123456789abcdef1" },
+    ];
+    const log = captureLogger();
+    const app = encode({
+      containerId: "app",
+      OCI: { Mounts: [{ destination: "/data/", source: "/run/x/data", type: "bind" }], Annotations: {} },
+    });
+    const out = CreateContainerRequest.decode(editCreateContainerForWorker(app, log.logger, volumes));
+    assert.equal(
+      out.OCI?.Annotations["io.confidentialcontainers.org.cloud_volumes"],
+      '{"data":{"mount_point":"/data","fs_type":"ext4","lun":"1","disk_id":"vol-0123456789abcdef0"}}',
+    );
+    assert.equal(out.OCI?.Mounts[0].source, "/run/x/data", "the VM side rewrites the source, not the worker");
+    assert.equal(log.find("Set cloud_volumes annotation:").length, 1);
+    // The pause container mounts none of them: relayed as the same bytes.
+    const pause = encode({ containerId: "pause", OCI: { Annotations: {} } });
+    assert.equal(editCreateContainerForWorker(pause, silentLogger(), volumes), pause);
   });
 
   test("an undecodable payload is answered with 3 InvalidArgument", () => {
@@ -129,6 +159,48 @@ describe("VM-side edits", () => {
     assert.deepEqual([out.hostname, out.dns], ["h", []]);
     const without = CreateSandboxRequest.encode(CreateSandboxRequest.fromPartial({ hostname: "h" })).finish();
     assert.equal(clearSandboxDns(without, silentLogger()), without);
+  });
+});
+
+describe("VM-side CreateContainer with the forwarder's root", () => {
+  test("a missing bind source is made under the root, others are left; a corrupt cloud_volumes refuses the container", async () => {
+    const root = await mkdtemp(join(tmpdir(), "vm-edit-"));
+    try {
+      const edit = createContainerInVm("/run/netns/podns", {
+        root,
+        mounter: new CloudVolumeMounter(root, { attempts: 1, delayMs: 0 }),
+      });
+      await mkdir(join(root, "present"));
+      const out = CreateContainerRequest.decode(
+        await edit(
+          encode({
+            OCI: {
+              Mounts: [
+                { destination: "/a", source: "/run/kata-containers/shared/a", type: "bind" },
+                { destination: "/b", source: "/present", type: "bind" },
+                { destination: "/dev/shm", source: "shm", type: "tmpfs" },
+              ],
+              Annotations: {},
+            },
+          }),
+          silentLogger(),
+        ),
+      );
+      assert.ok((await stat(join(root, "run/kata-containers/shared/a"))).isDirectory());
+      assert.deepEqual((await readdir(root)).sort(), ["present", "run"]);
+      assert.equal(out.OCI?.Linux?.Namespaces.at(-1)?.Path, "/run/netns/podns");
+      await assert.rejects(
+        async () =>
+          edit(
+            encode({ OCI: { Annotations: { "io.confidentialcontainers.org.cloud_volumes": "{nope" } } }),
+            silentLogger(),
+          ),
+        (err: TtrpcError) =>
+          err.code === Code.InvalidArgument && /^corrupt cloud_volumes annotation/.test(err.message),
+      );
+    } finally {
+      await rm(root, { recursive: true, force: true });
+    }
   });
 });
 
