@@ -193,7 +193,8 @@ export class Refiller {
       this.retryAt.set(key, { at: Date.now() + Math.min(300_000, 5000 * 2 ** (failures - 1)), failures });
       this.log.warn(
         {
-          key,
+          // "key" would be redacted as a secret by the logger.
+          poolKey: key,
           slot: rec.slot,
           code: err instanceof ProviderError ? err.code : undefined,
           err: messageOf(err),
@@ -217,11 +218,10 @@ export class Refiller {
           await this.remove(rec, `answered ${status.state}, not unbound`);
           return;
         }
-        rec.state = "ready";
-        rec.readyAt = new Date().toISOString();
-        await this.o.store.put(rec);
+        // Claimable (and shown ready) only once that is on disk.
+        await this.o.store.put({ ...rec, state: "ready", readyAt: new Date().toISOString() });
         this.log.info(
-          { slot: rec.slot, instance: rec.instance?.id, key: rec.key },
+          { slot: rec.slot, instance: rec.instance?.id, poolKey: rec.key },
           `pooled VM ${rec.name} is ready`,
         );
         this.report();

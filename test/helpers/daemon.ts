@@ -49,7 +49,8 @@ function testSubnet(): string {
   throw new Error("every /28 of 203.0.113.0/24 is in use on this host");
 }
 
-export { freePort } from "./ports.ts";
+import { freePort } from "./ports.ts";
+export { freePort };
 
 export async function makeDaemonDir(): Promise<string> {
   return mkdtemp(join(tmpdir(), "caa-"));
@@ -213,6 +214,23 @@ export async function cleanupDaemon(d: { dir: string; bridge: string }): Promise
     }
   }
   await rm(d.dir, { recursive: true, force: true });
+}
+
+/** A daemon in a fresh directory with its ops endpoint on a free port; `stop` kills and cleans up. */
+export async function startDaemonWithOps(
+  extra: Record<string, string>,
+): Promise<{ daemon: DaemonProcess; ops: string; stop: () => Promise<void> }> {
+  const dir = await makeDaemonDir();
+  const port = await freePort();
+  const daemon = await startDaemon(dir, daemonEnv(dir, { PROBE_PORT: String(port), ...extra }));
+  return {
+    daemon,
+    ops: `http://127.0.0.1:${port}`,
+    stop: async () => {
+      await daemon.kill("SIGTERM");
+      await cleanupDaemon({ dir, bridge: daemon.bridge });
+    },
+  };
 }
 
 /** Polls `fn` every 100 ms until it gives a value. */

@@ -80,6 +80,29 @@ describe("mTLS refusals", () => {
     });
   }
 
+  for (const version of ["TLSv1", "TLSv1.1"] as const) {
+    test(`the forwarder refuses ${version}, even with the daemon's client cert`, async () => {
+      const before = env.agent.calls.length;
+      await assert.rejects(
+        checkOver(env.forwarder.port, {
+          ca: env.ca.caCertPem,
+          cert: env.ca.clientCertPem,
+          key: env.ca.clientKeyPem,
+          minVersion: version,
+          maxVersion: version,
+          // Let this client offer the old protocol at all (OpenSSL's default level forbids it), so
+          // that the refusal is the forwarder's: its protocol_version alert.
+          ciphers: "DEFAULT@SECLEVEL=0",
+        }),
+        (err: NodeJS.ErrnoException) => {
+          assert.equal(err.code, "ERR_SSL_TLSV1_ALERT_PROTOCOL_VERSION", err.message);
+          return true;
+        },
+      );
+      assert.equal(env.agent.calls.length, before);
+    });
+  }
+
   test("the proxy refuses a forwarder whose cert is for another name", async () => {
     const proxy = env.newProxy({ serverName: "podvm-someone-else", timeoutMs: 1500 });
     await assert.rejects(proxy.start(), (err: Error) => {

@@ -11,6 +11,7 @@ import { fileURLToPath } from "node:url";
 import { after, before, test } from "node:test";
 import { HypervisorDefinition } from "../../src/gen/hypervisor/hypervisor.ts";
 import { TtrpcClient } from "../../src/ttrpc/client.ts";
+import { secretsIn } from "../helpers/secret-scan.ts";
 import { agentHealth } from "../../src/cli/agent-health.ts";
 import {
   cleanupDaemon,
@@ -145,6 +146,11 @@ test("handover: 10 running sandboxes and 5 StartVMs in flight all end up running
     clients.push(after);
     for (const sid of ids) await after.callMethod(HypervisorDefinition, "stopVM", { id: sid });
     assert.deepEqual(localVms(dir), [], "every VM was deleted by StopVM");
+    assert.deepEqual(
+      secretsIn(`${oldLogs()}\n${nextLogs()}`),
+      [],
+      "no key material or user-data in the logs",
+    );
   } finally {
     clients.forEach((c) => c.close());
     await next?.kill("SIGTERM");

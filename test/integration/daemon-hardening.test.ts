@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { HypervisorDefinition } from "../../src/gen/hypervisor/hypervisor.ts";
 import { TtrpcClient } from "../../src/ttrpc/client.ts";
+import { secretsIn } from "../helpers/secret-scan.ts";
 import {
   cleanupDaemon,
   daemonEnv,
@@ -118,5 +119,6 @@ describe("caa serve against hostile input and a damaged state directory", () => 
       /symbolic link/,
     );
     assert.deepEqual(await readdir(target), [], "nothing was created in the link's target");
+    assert.deepEqual(secretsIn(daemon.logs()), [], "no key material or user-data in the log");
   });
 });

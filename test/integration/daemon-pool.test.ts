@@ -196,6 +196,7 @@ describe("caa serve with a warm pool (local provider)", () => {
     assert.deepEqual(
       (await cloudVms(daemon.stateDir)).filter((c) => c.tags["peerpod-role"] === "pool"),
       [],
+      daemon.logs(),
     );
   });
 });
