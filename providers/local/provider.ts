@@ -238,7 +238,11 @@ export class LocalProvider implements Provider {
         createdAt: new Date().toISOString(),
         dir: join(this.deps.stateDir, id),
       };
-      await this.save(rec);
+      // A record that cannot be saved (a full disk) must not leave the directory made for it.
+      await this.save(rec).catch(async (err: unknown) => {
+        await rm(rec.dir, { recursive: true, force: true });
+        throw err;
+      });
       return rec;
     });
   }
