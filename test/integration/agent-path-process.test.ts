@@ -173,11 +173,11 @@ describe("pod VM processes: caa forwarder + test agent", () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  test("process-user-data writes only allowed files (0644, dirs 0755) and the initdata digest", async () => {
+  test("process-user-data writes only allowed files (0600, /run/peerpod 0700) and the initdata digest", async () => {
     const root = path.join(dir, "root");
     const apf = await stat(path.join(root, "run/peerpod/apf.json"));
-    assert.equal(apf.mode & 0o777, 0o644);
-    assert.equal((await stat(path.join(root, "run/peerpod"))).mode & 0o777, 0o755);
+    assert.equal(apf.mode & 0o777, 0o600);
+    assert.equal((await stat(path.join(root, "run/peerpod"))).mode & 0o777, 0o700);
     assert.equal((await stat(path.join(root, "run/peerpod/scratch-space.marker"))).size, 0);
     await assert.rejects(stat(path.join(root, "root/.ssh/authorized_keys")), { code: "ENOENT" });
     assert.match(
