@@ -15,6 +15,7 @@ import { Code, TtrpcClient, TtrpcError } from "../../src/ttrpc/index.ts";
 import { decodeInitdata, encodeInitdata, initdataDigest } from "../../src/userdata/initdata.ts";
 import { closedPort, tlsConfig } from "../fixtures/test-agent-env.ts";
 import type { RecordedCall } from "../../providers/local/kata-agent.ts";
+import { teeChild } from "../helpers/test-logs.ts";
 
 const repo = path.resolve(import.meta.dirname, "../..");
 const FORWARDER = path.join(repo, "src/forwarder/main.ts");
@@ -32,6 +33,7 @@ function run(script: string, args: string[]): Proc {
   let out = "";
   child.stdout?.on("data", (d: Buffer) => (out += d.toString()));
   child.stderr?.on("data", (d: Buffer) => (out += d.toString()));
+  teeChild(child, path.basename(script));
   const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
   return { child, output: () => out, exited };
 }
