@@ -30,6 +30,8 @@ export const ANNOTATION_LIMITS = {
   maxKeyBytes: 317,
   maxValueBytes: 64 * 1024,
   maxInitdataBytes: 256 * 1024,
+  /** Instance type names are short (m6a.large, Standard_DC2as_v5); a refused one is quoted back. */
+  maxMachineTypeBytes: 128,
   maxVcpus: 4096,
   maxMemoryMiB: 16 * 1024 * 1024,
   maxGpus: 64,
@@ -97,10 +99,16 @@ export function checkAnnotationLimits(annotations: Record<string, string>): void
       );
     }
     const limit =
-      key === ANNOTATION.ccInitData ? ANNOTATION_LIMITS.maxInitdataBytes : ANNOTATION_LIMITS.maxValueBytes;
+      key === ANNOTATION.ccInitData
+        ? ANNOTATION_LIMITS.maxInitdataBytes
+        : key === ANNOTATION.machineType
+          ? ANNOTATION_LIMITS.maxMachineTypeBytes
+          : ANNOTATION_LIMITS.maxValueBytes;
     const size = Buffer.byteLength(annotations[key] ?? "", "utf8");
     if (size > limit) {
-      throw new AnnotationError(`annotation ${key} is too large: ${size} bytes (limit ${limit})`);
+      throw new AnnotationError(
+        `annotation ${quoteBounded(key)} is too large: ${size} bytes (limit ${limit})`,
+      );
     }
   }
 }

@@ -5,6 +5,8 @@
 // CAA pkg/forwarder/interceptor/interceptor.go mounts it). The annotation is user input: every field
 // is checked here, with an error naming the volume and the field.
 
+import { oneLine } from "../util/bounded-text.ts";
+
 export const CLOUD_VOLUMES_ANNOTATION = "io.confidentialcontainers.org.cloud_volumes";
 /** The file systems the VM side mounts (upstream's interceptor: ext4, ext3, xfs). */
 export const CLOUD_VOLUME_FS_TYPES = ["ext4", "ext3", "xfs"] as const;
@@ -32,7 +34,8 @@ export interface CloudVolume {
 
 export class CloudVolumeError extends Error {
   constructor(message: string) {
-    super(`${CLOUD_VOLUMES_ANNOTATION} annotation: ${message}`);
+    // The message quotes the annotation (V8's JSON errors too): one bounded line, whatever it holds.
+    super(`${CLOUD_VOLUMES_ANNOTATION} annotation: ${oneLine(message)}`);
     this.name = "CloudVolumeError";
   }
 }

@@ -118,14 +118,17 @@ test("absurd or negative sizes are refused, naming the annotation", () => {
 test("oversized annotation maps and values are refused", () => {
   const big = "x".repeat(64 * 1024 + 1);
   assert.throws(() => parseSandboxResources({ [ANNOTATION.image]: big }), {
-    message: `annotation ${ANNOTATION.image} is too large: 65537 bytes (limit 65536)`,
+    message: `annotation "${ANNOTATION.image}" is too large: 65537 bytes (limit 65536)`,
   });
-  assert.throws(() => parseSandboxResources({ "example.com/other": big }), /example.com\/other is too large/);
+  assert.throws(
+    () => parseSandboxResources({ "example.com/other": big }),
+    /"example.com\/other" is too large/,
+  );
   const initdata = "y".repeat(200 * 1024);
   assert.equal(parseSandboxResources({ [ANNOTATION.ccInitData]: initdata }).initdata, initdata);
   assert.throws(
     () => parseSandboxResources({ [ANNOTATION.ccInitData]: "y".repeat(256 * 1024 + 1) }),
-    /cc_init_data is too large: 262145 bytes \(limit 262144\)/,
+    /cc_init_data" is too large: 262145 bytes \(limit 262144\)/,
   );
   const many: Record<string, string> = {};
   for (let i = 0; i < 257; i++) many[`k${i}`] = "v";
@@ -134,4 +137,24 @@ test("oversized annotation maps and values are refused", () => {
   });
   delete many.k0;
   assert.doesNotThrow(() => parseSandboxResources(many));
+});
+
+// Found by the annotations fuzz target (test/fuzz/corpus/annotations/found-*.json).
+test("an oversized annotation's key is quoted in the error, so a newline in it cannot forge a log line", () => {
+  assert.throws(
+    () => parseSandboxResources({ "x\r\nforged": "a".repeat(65537) }),
+    (err: Error) =>
+      err instanceof AnnotationError &&
+      err.message === 'annotation "x\\r\\nforged" is too large: 65537 bytes (limit 65536)',
+  );
+});
+
+test("a machine_type longer than 128 bytes is refused before the instance-type check quotes it back", () => {
+  assert.throws(
+    () => parseSandboxResources({ [ANNOTATION.machineType]: "\0".repeat(300) }),
+    (err: Error) =>
+      err instanceof AnnotationError &&
+      err.message === `annotation "${ANNOTATION.machineType}" is too large: 300 bytes (limit 128)`,
+  );
+  assert.equal(parseSandboxResources({ [ANNOTATION.machineType]: "m".repeat(128) }).instanceType.length, 128);
 });

@@ -1,7 +1,12 @@
 // The cloud_volumes annotation is user input: what is accepted, and the error for each bad field.
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { CloudVolumeError, cloudVolumesJson, parseCloudVolumes } from "../../src/sandbox/cloud-volumes.ts";
+import {
+  CLOUD_VOLUMES_ANNOTATION,
+  CloudVolumeError,
+  cloudVolumesJson,
+  parseCloudVolumes,
+} from "../../src/sandbox/cloud-volumes.ts";
 
 const good = { mount_point: "/data", fs_type: "ext4", lun: 0, disk_id: "vol-0123456789abcdef0" };
 const parse = (v: unknown) => parseCloudVolumes(JSON.stringify(v));
@@ -96,4 +101,16 @@ describe("cloud_volumes annotation", () => {
     assert.throws(() => parse(many), /17 volumes, at most 16/);
     assert.throws(() => parseCloudVolumes(" ".repeat(17 * 1024) + "{}"), /bytes, at most 16384/);
   });
+});
+
+// Found by the annotations fuzz target: V8's JSON.parse error quotes the input raw.
+test("a cloud_volumes annotation that is not JSON gets a one-line error, its controls escaped", () => {
+  assert.throws(
+    () => parseCloudVolumes("\u001bV\u001a\n{"),
+    (err: Error) =>
+      err instanceof CloudVolumeError &&
+      err.message.startsWith(`${CLOUD_VOLUMES_ANNOTATION} annotation: not JSON: `) &&
+      // eslint-disable-next-line no-control-regex
+      !/[\u0000-\u001f]/.test(err.message),
+  );
 });

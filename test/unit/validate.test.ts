@@ -32,7 +32,8 @@ test("unsafe sandbox ids are refused with the reason", () => {
       (err: unknown) =>
         err instanceof InvalidSandboxIdError &&
         err.name === "InvalidSandboxIdError" &&
-        err.message.startsWith(`invalid sandbox id ${JSON.stringify(id)}: `) &&
+        // JSON quoting, with DEL escaped too (a terminal acts on it).
+        err.message.startsWith(`invalid sandbox id ${JSON.stringify(id).replace("\u007f", "\\u007f")}: `) &&
         reason.test(err.message),
       JSON.stringify(id),
     );

@@ -1,0 +1,7 @@
+// Every fuzz target, by name (npm run fuzz -- --target <name>).
+import { annotationsTarget } from "./annotations.ts";
+import { apfJsonTarget } from "./apf-json.ts";
+import type { FuzzTarget } from "./driver.ts";
+import { userDataTarget } from "./user-data.ts";
+
+export const TARGETS: readonly FuzzTarget[] = [annotationsTarget, userDataTarget, apfJsonTarget];
