@@ -25,6 +25,7 @@ import { LOCAL_INSTANCE_TYPES, type LOCAL_OPTIONS } from "./config.ts";
 import { podVmBootCommand } from "./boot-command.ts";
 import { createVmNetwork, deleteVmNetwork } from "./vm-network.ts";
 import { prepareBridgeNetwork } from "./vm-subnet.ts";
+import { removeStrayVmDirs } from "./stray-vm-dirs.ts";
 import { isAlive, killVm, processesWithArg, spawnVm, type VmProcess } from "./vm-process.ts";
 import type { Resolved } from "../../src/config/options.ts";
 
@@ -73,6 +74,15 @@ export class LocalProvider implements Provider {
         q,
         `local VM record ${q.path} could not be read (${q.reason}); moved it to ${q.movedTo}`,
       );
+    for (const id of await removeStrayVmDirs(this.deps.stateDir, (vm) => this.vms.has(vm))) {
+      // Its names follow from its id (allocate): the namespaces may exist if the record was lost later.
+      const { netns, hostVeth } = this.networkNames(id.slice("local-".length));
+      if (netns && hostVeth) await deleteVmNetwork([netns, podNetnsOf(netns)], hostVeth);
+      this.deps.logger.warn(
+        { instance: id },
+        `removed local VM directory ${id}: no readable record names it (cut off before its record was saved)`,
+      );
+    }
     if (this.namespaces) {
       const net = await prepareBridgeNetwork({
         stateDir: this.deps.stateDir,
@@ -223,8 +233,7 @@ export class LocalProvider implements Provider {
         name: req.name,
         ip: hostAddress(this.subnet, n),
         hostNumber: n,
-        netns: this.namespaces ? `${this.config.netnsPrefix}${short}` : undefined,
-        hostVeth: this.namespaces ? `cvh${short}` : undefined,
+        ...this.networkNames(short),
         tags,
         createdAt: new Date().toISOString(),
         dir: join(this.deps.stateDir, id),
@@ -232,6 +241,11 @@ export class LocalProvider implements Provider {
       await this.save(rec);
       return rec;
     });
+  }
+
+  /** A VM's namespace and host veth, named after its id's suffix (none for loopback VMs). */
+  private networkNames(short: string): { netns?: string; hostVeth?: string } {
+    return this.namespaces ? { netns: `${this.config.netnsPrefix}${short}`, hostVeth: `cvh${short}` } : {};
   }
 
   private async boot(rec: VmRecord, userData: string): Promise<void> {

@@ -25,7 +25,7 @@ import { StartupCheck } from "../ops/startup.ts";
 import { parseIpv4Cidr } from "../podnetwork/inspect.ts";
 import { k8sOptions } from "../k8s/options.ts";
 import type { KubeIntegration } from "../k8s/integration.ts";
-import { RECORD_QUARANTINED_REASON } from "../k8s/events.ts";
+import { RECORD_QUARANTINED_REASON } from "../k8s/event-reasons.ts";
 import { leakOptions } from "../leak/options.ts";
 import { LeakCollector } from "../leak/collector.ts";
 import { capacityOptions } from "../capacity/options.ts";

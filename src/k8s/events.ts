@@ -5,10 +5,10 @@
 import type { CoreV1Api, CoreV1Event, V1ObjectReference } from "@kubernetes/client-node";
 import type { Logger } from "../log/logger.ts";
 import { apiError } from "./api-error.ts";
+import { COMPONENT, START_FAILED_REASON } from "./event-reasons.ts";
 
-export const COMPONENT = "cloud-api-adaptor";
-export const START_FAILED_REASON = "PeerPodStartFailed";
-export const RECORD_QUARANTINED_REASON = "PeerPodRecordQuarantined";
+export { COMPONENT, RECORD_QUARANTINED_REASON, START_FAILED_REASON } from "./event-reasons.ts";
+
 // Node events live in `default`, where the kubelet records them and `kubectl describe node` looks.
 const NODE_EVENT_NAMESPACE = "default";
 

@@ -78,7 +78,6 @@ export async function createAndAttach(steps: EarlyDialSteps, signal: AbortSignal
       // The create finished with the instance being dialled: only the attachment is left.
       if (r.kind === "created" && same(r.instance, current)) r = await attaching;
       if (r.kind === "attached") {
-        signal.removeEventListener("abort", follow);
         void settled.then((o) => {
           if (o.kind === "failed") steps.late({ err: o.err });
           else if (o.kind === "created" && !same(o.instance, current)) steps.late({ instance: o.instance });
@@ -97,7 +96,9 @@ export async function createAndAttach(steps: EarlyDialSteps, signal: AbortSignal
   } catch (err) {
     // Nothing will be built on a create that is still going: end it (its provider cleans up).
     createAbort.abort(err);
-    signal.removeEventListener("abort", follow);
     throw err;
+  } finally {
+    // However StartVM ends, its deadline no longer reaches the create.
+    signal.removeEventListener("abort", follow);
   }
 }

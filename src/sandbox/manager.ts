@@ -11,6 +11,7 @@ import type { SandboxRecord, SandboxView } from "./model.ts";
 import type { CreateVMInput } from "./record.ts";
 import { countOf, emptyReport, RECOVERY_CONCURRENCY, type RecoveryReport } from "./recovery.ts";
 import { AgentSessions } from "./sessions.ts";
+import { podDirNames, removeStrayPodDirs } from "./stray-pod-dirs.ts";
 
 export type ManagerConfig = LifecycleConfig;
 
@@ -93,12 +94,33 @@ export class SandboxManager {
         }),
       ),
     );
-    return Promise.all(jobs).then((outcomes) => {
+    const strays = this.removeStrayPodDirs();
+    return Promise.all([Promise.all(jobs), strays]).then(([outcomes]) => {
       const report = emptyReport();
       outcomes.forEach((o, i) => (o ? report[o].push(records[i].id) : undefined));
       this.deps.logger.info({ ...countOf(report) }, "recovered sandboxes from the state directory");
       return report;
     });
+  }
+
+  /** Directories under PODS_DIR of CreateVMs cut off before their record was saved (stray-pod-dirs.ts). */
+  private async removeStrayPodDirs(): Promise<void> {
+    const { config, store, logger } = this.deps;
+    const names = await podDirNames(config.podsDir);
+    const removed = await removeStrayPodDirs(
+      config.podsDir,
+      names,
+      (id) => store.get(id) !== undefined,
+      (id, fn) => this.lock.run(id, fn),
+    ).catch((err: unknown) => {
+      logger.error({ podsDir: config.podsDir, err: messageOf(err) }, "removing stray pod directories failed");
+      return [];
+    });
+    for (const id of removed)
+      logger.warn(
+        { sandbox: id },
+        `removed ${config.podsDir}/${id}: no record names it (a CreateVM cut off by a restart before its record was saved)`,
+      );
   }
 
   /** podvminfo.PodVMInfo/GetInfo: the instance id of a pod, optionally waiting until it is known. */

@@ -93,7 +93,14 @@ export async function benchForwarderStart(bundle: string, runs = 5): Promise<For
   );
   try {
     await new Promise<void>((resolve, reject) => {
-      agent.stdout.on("data", (d: Buffer) => d.toString().includes("listening") && resolve());
+      // The stand-in says "listening" on stderr.
+      let said = "";
+      const onData = (d: Buffer): void => {
+        said += d.toString();
+        if (said.includes("listening")) resolve();
+      };
+      agent.stdout.on("data", onData);
+      agent.stderr.on("data", onData);
       agent.once("exit", () => reject(new Error("bench: test agent exited")));
     });
     const ca = await CertAuthority.loadOrCreate(path.join(dir, "tls"));

@@ -15,6 +15,7 @@ import {
   type BuildOutput,
 } from "./footprint.ts";
 import { benchPool } from "./pool.ts";
+import { benchAzureEarlyDial } from "./azure-early-dial.ts";
 import { AWS_BUDGET_SCENARIOS, BUDGET_HEADER, benchAwsBudget, budgetRow } from "./aws-budget.ts";
 
 const only = process.argv.slice(2);
@@ -169,6 +170,23 @@ if (want("azure")) {
       `| ${label} | ${ms(r.wallMs)} | ${r.requestsPerSandbox.toFixed(1)} | ${r.throttled} | ${r.leftovers} |`,
     );
   }
+  line();
+}
+
+if (want("early-dial")) {
+  const e = await benchAzureEarlyDial();
+  line(
+    `## Azure early dial: StartVM through \`caa serve\` with a ${e.lroMs / 1000} s VM LRO and the forwarder answering ${e.forwarderAtMs / 1000} s after the PUT (ARM emulator)`,
+  );
+  line("| address dialled | StartVM | VM PUT Succeeded at |");
+  line("|---|---|---|");
+  line(
+    `| public IP, read after the PUT (USE_PUBLIC_IP=true; baseline) | ${ms(e.publicIp.startMs)} | ${ms(e.publicIp.lroDoneMs)} |`,
+  );
+  line(
+    `| private IP, dialled while ARM still creates (default) | ${ms(e.earlyDial.startMs)} | ${ms(e.earlyDial.lroDoneMs)} |`,
+  );
+  line(`ratio early/baseline: ${(e.earlyDial.startMs / e.publicIp.startMs).toFixed(2)}`);
   line();
 }
 

@@ -2,7 +2,7 @@
 // its pid, and in the middle of an atomic write. What is left on disk must still be found and
 // cleaned by the next daemon (recovery and the leak collector both delete through provider.delete).
 import assert from "node:assert/strict";
-import { mkdtemp, readFile, readdir, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
@@ -76,4 +76,19 @@ test("torn temp files of the local provider are removed and an unreadable record
   assert.equal(moved.length, 1);
   assert.match(moved[0], /^local-deadbeef\.json\.\d+$/);
   assert.deepEqual(await p.list({}), []);
+});
+
+test("a VM directory whose record was never saved (kill -9 inside allocate) is removed at start", async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), "caa-local-stray-"));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  // allocate() makes the VM's directory, then saves its record: a kill between leaves only this.
+  await mkdir(join(dir, "local-0123abcd", "cidata"), { recursive: true });
+  await writeFile(join(dir, "local-0123abcd", "cidata", "user-data"), "#cloud-config\n");
+  const p = provider(dir);
+  await p.start();
+  assert.deepEqual(
+    (await readdir(dir)).filter((n) => n.startsWith("local-")),
+    [],
+    "nothing is left that no record names",
+  );
 });

@@ -1,6 +1,7 @@
 // createAndAttach (src/sandbox/early-dial.ts) with a scripted create: what StartVM builds on an
 // early-reported instance, when it is dropped, and what happens to a create that outlives StartVM.
 import assert from "node:assert/strict";
+import { getEventListeners } from "node:events";
 import { test } from "node:test";
 import type { Instance } from "../../providers/types.ts";
 import { createAndAttach, type EarlyDialSteps } from "../../src/sandbox/early-dial.ts";
@@ -53,6 +54,23 @@ test("without a report: create, adopt, then attach", async () => {
   const got = await createAndAttach(h.steps, new AbortController().signal);
   assert.equal(got.id, "a");
   assert.deepEqual(h.log, ["adopt a", "attach a", "attached a"]);
+});
+
+test("StartVM's signal keeps no listener once it returned, early or not", async () => {
+  // A daemon serving thousands of StartVMs on long-lived signals must not pile up listeners.
+  const signal = new AbortController().signal;
+  await createAndAttach(harness({ create: async () => vm("a") }).steps, signal);
+  assert.equal(getEventListeners(signal, "abort").length, 0);
+  const done = gate<Instance>();
+  const early = harness({
+    create: (report) => {
+      report(vm("b"));
+      return done.promise;
+    },
+  });
+  await createAndAttach(early.steps, signal);
+  assert.equal(getEventListeners(signal, "abort").length, 0);
+  done.resolve(vm("b"));
 });
 
 test("a reported instance is attached at once; StartVM returns before the create settles", async () => {

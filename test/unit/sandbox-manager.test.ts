@@ -1,7 +1,7 @@
 // The lifecycle on its own, with an in-memory provider and agent port: what is persisted when,
 // what a failure cleans up, and which stage its message names.
 import assert from "node:assert/strict";
-import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
@@ -213,4 +213,18 @@ test("the pod's cloud volumes are read from the API server, recorded, and handed
   assert.equal(store.get(other), undefined);
   await fresh.stopVM(id);
   assert.equal(provider.instances.size, 0);
+});
+
+test("recovery removes a pod directory no record names (a CreateVM cut off by kill -9) and keeps the others", async () => {
+  const { store, manager } = await setup("strays");
+  const { podsDir } = manager.deps.config;
+  const kept = "3".repeat(64);
+  await manager.createVM({ id: kept, annotations: POD, netnsPath: "" });
+  // What a kill -9 between the pod directory's creation and the save of the record leaves.
+  const stray = "4".repeat(64);
+  await mkdir(join(podsDir, stray), { mode: 0o700 });
+  await writeFile(join(podsDir, stray, "agent.ttrpc"), "");
+  const fresh = new SandboxManager({ ...manager.deps, store: await SandboxStore.open(store.dir) });
+  await fresh.recover();
+  assert.deepEqual((await readdir(podsDir)).sort(), [kept]);
 });
