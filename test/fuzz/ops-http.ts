@@ -176,7 +176,7 @@ async function settleTo(baseline: number, what: string): Promise<void> {
 
 export const opsHttpTarget: FuzzTarget = {
   name: "ops-http",
-  timeoutMs: 5000,
+  timeoutMs: 15_000,
   batch: 100,
   maxInputBytes: 256 * 1024,
   open: async () => {
@@ -213,7 +213,7 @@ export const opsHttpTarget: FuzzTarget = {
     let slowSince = 0;
     const checkSlow = (final: boolean): void => {
       if (slow.length === 0) return;
-      const overdue = Date.now() - slowSince > OPS_IDLE_TIMEOUT_MS + 3000;
+      const overdue = Date.now() - slowSince > OPS_IDLE_TIMEOUT_MS + 10_000;
       const open = slow.filter((s) => s.closedAt === undefined).length;
       if ((overdue || final) && open > 0)
         throw new Error(
@@ -223,7 +223,7 @@ export const opsHttpTarget: FuzzTarget = {
     return {
       generate,
       run: async (input) => {
-        const { answer, closed } = await exchange(port, input, 3000);
+        const { answer, closed } = await exchange(port, input, 10_000);
         // A HEAD answer has no body by definition.
         const heads = input.includes("HEAD ");
         for (const r of responses(answer)) {
@@ -237,7 +237,7 @@ export const opsHttpTarget: FuzzTarget = {
           input.includes("\r\n\r\n") &&
           /^(GET|HEAD) \/\S* HTTP\/1\.1\r\n/.test(input.toString("latin1"))
         )
-          throw new Error("a complete request got neither an answer nor a close within 3 s");
+          throw new Error("a complete request got neither an answer nor a close within 10 s");
       },
       check: async () => {
         const status = await get(`${ops.address}/healthz`);
@@ -270,7 +270,7 @@ export const opsHttpTarget: FuzzTarget = {
       },
       close: async () => {
         try {
-          const until = slowSince + OPS_IDLE_TIMEOUT_MS + 3000;
+          const until = slowSince + OPS_IDLE_TIMEOUT_MS + 10_000;
           while (slow.some((s) => s.closedAt === undefined) && Date.now() < until)
             await new Promise((r) => setTimeout(r, 100));
           checkSlow(true);

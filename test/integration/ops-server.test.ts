@@ -98,7 +98,7 @@ test("the ops server closes a slowloris connection after its idle timeout and ke
     const closedAfter = await Promise.all(sockets.map((s) => s.closed));
     for (const ms of closedAfter) {
       assert.ok(ms >= OPS_IDLE_TIMEOUT_MS - 500, `closed after ${ms} ms, before the idle timeout`);
-      assert.ok(ms < OPS_IDLE_TIMEOUT_MS + 5000, `closed only after ${ms} ms`);
+      assert.ok(ms < OPS_IDLE_TIMEOUT_MS + 10_000, `closed only after ${ms} ms`);
     }
   } finally {
     for (const s of sockets) s.socket.destroy();
