@@ -24,7 +24,8 @@ export async function listenUnix(
     throw new Error(`${socketPath} exists and is not a socket; refusing to replace it`);
   const tmp = path.join(dir, `.agent-${process.pid.toString(36)}-${(counter++).toString(36)}`);
   await unlink(tmp).catch(() => undefined);
-  const server = net.createServer(onConnection);
+  // Half-open: a shim that shuts down its write side still gets the answers to its calls.
+  const server = net.createServer({ allowHalfOpen: true }, onConnection);
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(tmp, () => {

@@ -79,6 +79,11 @@ export class AgentProxy {
     return this.#relay.connected;
   }
 
+  /** What the relay holds in memory (see AgentRelay.bufferedBytes). */
+  get bufferedBytes(): number {
+    return this.#relay.bufferedBytes;
+  }
+
   /**
    * Listen on the socket (0600, stale socket replaced), then dial the VM until it answers. Rejects
    * with AgentConnectError after timeoutMs, or with the signal's reason; either way nothing is left.

@@ -185,11 +185,12 @@ function listen(
   log: Logger,
 ): Promise<net.Server> {
   const listener = serverTls
-    ? tls.createServer({ ...serverTls, handshakeTimeout: 30_000 }, (socket) => {
+    ? tls.createServer({ ...serverTls, handshakeTimeout: 30_000, allowHalfOpen: true }, (socket) => {
         socket.setNoDelay(true);
         relay.serve(socket);
       })
-    : net.createServer({ noDelay: true }, (socket) => relay.serve(socket));
+    : net.createServer({ noDelay: true, allowHalfOpen: true }, (socket) => relay.serve(socket));
+  // Half-open (allowHalfOpen): the daemon's FIN still gets the answers to its calls in flight.
   // A refused or garbled handshake costs only that connection; Node has already destroyed it.
   listener.on("tlsClientError", (err: Error, socket: tls.TLSSocket) =>
     log.warn({ remote: socket.remoteAddress, err: err.message }, "TLS handshake refused"),

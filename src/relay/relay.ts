@@ -1,95 +1,43 @@
 // The agent relay: every shim connection's calls go out on one multiplexed upstream connection (to the
-// VM's forwarder, or from the forwarder to the kata agent). Frames are relayed as they are: only the
-// stream id in the header changes, so a call passes byte for byte and costs one copy per hop. Calls
-// with a registered edit (CreateContainer, CreateSandbox) are decoded, edited and re-encoded.
-// Towards the shim the relay answers like containerd's ttrpc server (stream-id rules, 8 for oversized
-// frames, 12 for other services); a dropped upstream is re-dialled by the next call.
+// VM's forwarder, or from the forwarder to the kata agent). Frames are relayed as they arrive: only the
+// stream id in the header changes, and the data goes out as views of the chunks read (frames.ts), so
+// a call costs no copy in JavaScript. Calls with a registered edit (CreateContainer, CreateSandbox)
+// are decoded, edited and re-encoded. Towards the shim the relay answers like containerd's ttrpc
+// server (shim-rules.ts; 8 for oversized frames); a dropped upstream is re-dialled by the next call.
+//
+// Flow control: a shim is not read while the upstream has UPSTREAM_HIGH_WATER unsent, and the
+// upstream is not read while a shim has DOWNSTREAM_HIGH_WATER of answers unread, so a slow end slows
+// the other end down instead of filling this process. The upstream is shared: a shim that stops
+// reading holds up the others of its sandbox (in practice one, the kata shim's agent connection).
 import type { Duplex } from "node:stream";
-import { Request } from "../gen/ttrpc/request.ts";
-import type { Logger } from "../log/logger.ts";
-import {
-  FrameDecoder,
-  FrameType,
-  HEADER_LENGTH,
-  encodeFrame,
-  oversizeMessage,
-  writeHeader,
-} from "../ttrpc/frame.ts";
+import { FrameType, oversizeMessage } from "../ttrpc/frame.ts";
 import { Code, TtrpcError } from "../ttrpc/status.ts";
 import { DialTimeoutError, withBackoff } from "./dial.ts";
-import { readRequestHead, readResponseOutcome, statusResponse, type ResponseOutcome } from "./envelope.ts";
+import { applyEdit } from "./edit.ts";
+import { readResponseOutcome, statusResponse, type ResponseOutcome } from "./envelope.ts";
+import { FrameSplitter, writeFrame, type RelayFrame } from "./frames.ts";
+import { admit } from "./shim-rules.ts";
+import { settle, type Downstream, type Pending, type Upstream } from "./calls.ts";
+import { raceAbort } from "../util/race-abort.ts";
+import type { RelayOptions } from "./types.ts";
 
-/**
- * Rewrites a request payload; return it unchanged to relay the original bytes; throw (or reject
- * with) a TtrpcError to refuse. An edit that does I/O (the VM side mounting a cloud volume) returns
- * a promise: only that call waits for it.
- */
-export type PayloadEdit = (payload: Uint8Array, logger: Logger) => Uint8Array | Promise<Uint8Array>;
-/** An edit that only looks at or rewrites the bytes. */
-export type SyncPayloadEdit = (payload: Uint8Array, logger: Logger) => Uint8Array;
+export type { CallObserver, PayloadEdit, RelayOptions, SyncPayloadEdit } from "./types.ts";
 
-export type CallObserver = (
-  method: string,
-  ms: number,
-  ok: boolean,
-  bytesIn: number,
-  bytesOut: number,
-) => void;
-
-export interface RelayOptions {
-  /** Where calls go, for logs and errors ("10.0.0.5:15150", "/run/kata-containers/agent.sock"). */
-  target: string;
-  /** One connection attempt; the stream must be ready to carry ttrpc frames. */
-  dialOnce: (signal: AbortSignal) => Promise<Duplex>;
-  /** Services relayed; any other gets 12 "service X" as from a Go ttrpc server. */
-  services: readonly string[];
-  /** Keyed "service/method". */
-  edits?: ReadonlyMap<string, PayloadEdit>;
-  /** Bound of a re-dial made for a call. */
-  redialTimeoutMs: number;
-  logger: Logger;
-  onCall?: CallObserver;
-}
-
-/** A shim that lets this much response data pile up is not reading: drop it (as the ttrpc server does). */
-const DOWNSTREAM_HARD_LIMIT = 32 << 20;
 /** Stop reading shims while this much waits to go upstream. */
-const UPSTREAM_HIGH_WATER = 4 << 20;
+const UPSTREAM_HIGH_WATER = 1 << 20;
+/** Stop reading the upstream while a shim has this much unread. */
+const DOWNSTREAM_HIGH_WATER = 1 << 20;
+/** Past this, flow control has failed for that shim (it cannot while it works): drop the shim. */
+const DOWNSTREAM_HARD_LIMIT = 32 << 20;
 const MAX_STREAM_ID = 0xffffffff;
 const MAX_TIMER_MS = 2 ** 31 - 1;
-/** Frames up to this size are joined with their header into one write; bigger ones go out as a writev. */
-const SMALL_FRAME = 16 << 10;
-
-interface Downstream {
-  socket: Duplex;
-  decoder: FrameDecoder;
-  lastStreamId: number;
-  closed: boolean;
-}
-
-interface Pending {
-  down: Downstream;
-  streamId: number;
-  method: string;
-  start: number;
-  bytesIn: number;
-  timer: NodeJS.Timeout | undefined;
-  /** Answered (by the upstream, a timeout or an error); later answers are dropped. */
-  done: boolean;
-}
-
-interface Upstream {
-  socket: Duplex;
-  decoder: FrameDecoder;
-  nextStreamId: number;
-  pending: Map<number, Pending>;
-  closed: boolean;
-}
 
 export class AgentRelay {
   readonly #opts: RelayOptions;
   readonly #closing = new AbortController();
   readonly #downstreams = new Set<Downstream>();
+  /** Shims with DOWNSTREAM_HIGH_WATER unread; the upstream is paused while there is one. */
+  readonly #congested = new Set<Downstream>();
   #up: Upstream | undefined;
   #dialing: Promise<Upstream> | undefined;
 
@@ -101,23 +49,48 @@ export class AgentRelay {
     return this.#up !== undefined && !this.#up.closed;
   }
 
+  /**
+   * Bytes this relay holds: unsent to the upstream and to shims, and frames partly received. Flow
+   * control keeps it near the high-water marks plus one frame per connection, however fast a peer sends.
+   */
+  get bufferedBytes(): number {
+    let n = this.#up ? this.#up.socket.writableLength + this.#up.splitter.buffered : 0;
+    for (const d of this.#downstreams) n += d.socket.writableLength + d.splitter.buffered;
+    return n;
+  }
+
   /** Dial now (with backoff) and keep the connection; DialTimeoutError when `timeoutMs` passes. */
   async connect(timeoutMs: number, signal?: AbortSignal): Promise<void> {
     await this.#acquire(timeoutMs, signal);
   }
 
-  /** Relays the calls of one shim connection until either side closes it. */
+  /**
+   * Relays the calls of one shim connection until either side closes it. On a socket that allows
+   * half-open connections, a shim's FIN lets its calls in flight finish before the relay ends too.
+   */
   serve(socket: Duplex): void {
     if (this.#closing.signal.aborted) {
       socket.destroy();
       return;
     }
-    const down: Downstream = { socket, decoder: new FrameDecoder(), lastStreamId: 0, closed: false };
+    const down: Downstream = {
+      socket,
+      splitter: new FrameSplitter(),
+      lastStreamId: 0,
+      calls: new Set(),
+      ended: false,
+      closed: false,
+    };
     this.#downstreams.add(down);
     const close = (): void => this.#closeDownstream(down);
     socket.on("data", (chunk: Buffer) => this.#onDownstreamData(down, chunk));
+    socket.on("drain", () => this.#uncongest(down));
+    socket.on("end", () => {
+      down.ended = true;
+      if (socket.allowHalfOpen) this.#endIfIdle(down);
+      else close();
+    });
     socket.on("error", close);
-    socket.on("end", close);
     socket.on("close", close);
   }
 
@@ -133,101 +106,54 @@ export class AgentRelay {
   #onDownstreamData(down: Downstream, chunk: Buffer): void {
     if (down.closed) return;
     try {
-      for (const ev of down.decoder.push(chunk)) {
-        if (ev.kind === "oversize") {
+      for (const ev of down.splitter.push(chunk)) {
+        if (ev.kind === "oversize")
           this.#reply(down, ev.streamId, Code.ResourceExhausted, oversizeMessage(ev.length));
-        } else {
-          this.#onDownstreamFrame(down, ev.frame.streamId, ev.frame.type, ev.frame.data);
-        }
+        else this.#onDownstreamFrame(down, ev);
       }
     } catch {
       this.#closeDownstream(down);
     }
   }
 
-  /** containerd/ttrpc server.go's stream rules, in its order; every refusal keeps the connection. */
-  #onDownstreamFrame(down: Downstream, streamId: number, type: number, data: Uint8Array): void {
-    if (streamId % 2 !== 1)
-      return this.#reply(
-        down,
-        streamId,
-        Code.InvalidArgument,
-        "StreamID must be odd for client initiated streams",
-      );
-    if (type === FrameType.Data)
-      return this.#reply(down, streamId, Code.InvalidArgument, "StreamID is no longer active");
-    if (type !== FrameType.Request) return;
-    if (streamId <= down.lastStreamId)
-      return this.#reply(
-        down,
-        streamId,
-        Code.InvalidArgument,
-        "StreamID cannot be re-used and must increment",
-      );
-    down.lastStreamId = streamId;
-    let head;
-    try {
-      head = readRequestHead(data);
-    } catch (err) {
-      return this.#reply(down, streamId, Code.InvalidArgument, `unmarshal request error: ${String(err)}`);
+  #onDownstreamFrame(down: Downstream, frame: RelayFrame): void {
+    const admission = admit(frame, down, this.#opts.services);
+    if (!admission.ok) {
+      if (admission.code !== undefined) this.#reply(down, frame.streamId, admission.code, admission.message);
+      return;
     }
-    if (!this.#opts.services.includes(head.service)) {
-      return this.#reply(down, streamId, Code.Unimplemented, `service ${head.service}`);
-    }
-    const start = performance.now();
-    const edit = this.#opts.edits?.get(`${head.service}/${head.method}`);
-    if (!edit) return this.#forward(down, streamId, head, data, start);
-    const refuse = (err: unknown): void => {
-      const e = err instanceof TtrpcError ? err : new TtrpcError(Code.Unknown, String(err));
-      this.#opts.onCall?.(head.method, performance.now() - start, false, head.payload.length, 0);
-      this.#reply(down, streamId, e.code, e.message);
-    };
-    const withEdit = (edited: Uint8Array): void => {
-      if (edited === head.payload) return this.#forward(down, streamId, head, data, start);
-      const req = Request.decode(data);
-      const out = Request.encode({
-        ...req,
-        payload: Buffer.from(edited.buffer, edited.byteOffset, edited.length),
-      }).finish();
-      this.#forward(down, streamId, head, out, start);
-    };
-    let edited: Uint8Array | Promise<Uint8Array>;
-    try {
-      edited = edit(head.payload, this.#opts.logger);
-    } catch (err) {
-      return refuse(err);
-    }
-    if (edited instanceof Promise) edited.then(withEdit, refuse);
-    else withEdit(edited);
-  }
-
-  #forward(
-    down: Downstream,
-    streamId: number,
-    head: ReturnType<typeof readRequestHead>,
-    out: Uint8Array,
-    start: number,
-  ): void {
-    if (down.closed) return;
+    const { head } = admission;
     const pending: Pending = {
       down,
-      streamId,
+      streamId: frame.streamId,
       method: head.method,
-      start,
-      bytesIn: head.payload.length,
+      start: performance.now(),
+      bytesIn: head.payloadLength,
       timer: undefined,
+      upId: 0,
       done: false,
     };
+    down.calls.add(pending);
     if (head.timeoutNano > 0) {
       const ms = head.timeoutNano / 1e6;
       if (ms <= MAX_TIMER_MS) pending.timer = setTimeout(() => this.#expire(pending), ms);
     }
-    const up = this.#up;
-    if (up && !up.closed) this.#sendUpstream(up, pending, out);
-    else void this.#sendAfterDial(pending, out);
+    const edit = this.#opts.edits?.get(`${head.service}/${head.method}`);
+    if (!edit) return this.#forward(pending, frame.parts, frame.length);
+    applyEdit(edit, frame, head, this.#opts.logger, {
+      send: (parts, length) => this.#forward(pending, parts, length),
+      refuse: (err: TtrpcError) => this.#finish(pending, err.code, err.message),
+    });
   }
 
-  async #sendAfterDial(pending: Pending, data: Uint8Array): Promise<void> {
+  #forward(pending: Pending, parts: readonly Uint8Array[], length: number): void {
+    if (pending.done) return;
+    const up = this.#up;
+    if (up && !up.closed) this.#sendUpstream(up, pending, parts, length);
+    else void this.#sendAfterDial(pending, parts, length);
+  }
+
+  async #sendAfterDial(pending: Pending, parts: readonly Uint8Array[], length: number): Promise<void> {
     let up: Upstream;
     try {
       up = await this.#acquire(this.#opts.redialTimeoutMs);
@@ -235,68 +161,87 @@ export class AgentRelay {
       const detail = err instanceof DialTimeoutError ? err.message : String(err);
       return this.#finish(pending, Code.Unavailable, `cannot reach ${this.#opts.target}: ${detail}`);
     }
-    if (!pending.done && !pending.down.closed) this.#sendUpstream(up, pending, data);
+    if (!pending.done) this.#sendUpstream(up, pending, parts, length);
   }
 
   #reply(down: Downstream, streamId: number, code: number, message: string): void {
-    this.#writeDownstream(down, streamId, statusResponse(code, message));
+    const data = statusResponse(code, message);
+    this.#writeDownstream(down, streamId, [data], data.length);
   }
 
-  #writeDownstream(down: Downstream, streamId: number, data: Uint8Array): void {
+  #writeDownstream(down: Downstream, streamId: number, parts: readonly Uint8Array[], length: number): void {
     if (down.closed) return;
-    writeFrame(down.socket, streamId, FrameType.Response, data);
-    if (down.socket.writableLength > DOWNSTREAM_HARD_LIMIT) this.#closeDownstream(down);
+    writeFrame(down.socket, streamId, FrameType.Response, parts, length);
+    const unread = down.socket.writableLength;
+    if (unread > DOWNSTREAM_HARD_LIMIT) this.#closeDownstream(down);
+    else if (unread > DOWNSTREAM_HIGH_WATER && !this.#congested.has(down)) {
+      this.#congested.add(down);
+      this.#up?.socket.pause();
+    }
+  }
+
+  #uncongest(down: Downstream): void {
+    if (this.#congested.delete(down) && this.#congested.size === 0) this.#up?.socket.resume();
+  }
+
+  /** A shim that sent FIN and has no call left gets its answers flushed, then FIN. */
+  #endIfIdle(down: Downstream): void {
+    if (!down.ended || down.closed || down.calls.size > 0) return;
+    this.#forget(down);
+    down.socket.end();
   }
 
   #closeDownstream(down: Downstream): void {
     if (down.closed) return;
+    this.#forget(down);
+    down.socket.destroy();
+  }
+
+  #forget(down: Downstream): void {
     down.closed = true;
     this.#downstreams.delete(down);
-    down.socket.destroy();
+    this.#uncongest(down);
     // Its calls still in flight upstream are answered into the void; forget them now.
-    const up = this.#up;
-    if (up) {
-      for (const [id, p] of up.pending) {
-        if (p.down === down) {
-          settle(p);
-          up.pending.delete(id);
-        }
-      }
+    for (const p of down.calls) {
+      if (this.#up?.pending.get(p.upId) === p) this.#up.pending.delete(p.upId);
+      p.done = true;
+      clearTimeout(p.timer);
     }
+    down.calls.clear();
   }
 
   // ---- upstream side ---------------------------------------------------------------------------
 
-  #sendUpstream(up: Upstream, pending: Pending, data: Uint8Array): void {
+  #sendUpstream(up: Upstream, pending: Pending, parts: readonly Uint8Array[], length: number): void {
     if (up.nextStreamId > MAX_STREAM_ID) {
       this.#closeUpstream(up, "stream ids exhausted");
-      void this.#sendAfterDial(pending, data);
+      void this.#sendAfterDial(pending, parts, length);
       return;
     }
     const id = up.nextStreamId;
     up.nextStreamId += 2;
+    pending.upId = id;
     up.pending.set(id, pending);
-    const flowing = writeFrame(up.socket, id, FrameType.Request, data);
-    if (!flowing || up.socket.writableLength > UPSTREAM_HIGH_WATER) pending.down.socket.pause();
+    writeFrame(up.socket, id, FrameType.Request, parts, length);
+    if (up.socket.writableLength > UPSTREAM_HIGH_WATER) pending.down.socket.pause();
   }
 
-  #resumeUpstreamReading(): void {
+  #resumeShims(): void {
     for (const down of this.#downstreams) if (!down.closed) down.socket.resume();
   }
 
   #onUpstreamData(up: Upstream, chunk: Buffer): void {
     try {
-      for (const ev of up.decoder.push(chunk)) {
-        const id = ev.kind === "oversize" ? ev.streamId : ev.frame.streamId;
-        const pending = up.pending.get(id);
+      for (const ev of up.splitter.push(chunk)) {
+        const pending = up.pending.get(ev.streamId);
         if (!pending) continue;
-        up.pending.delete(id);
+        up.pending.delete(ev.streamId);
         if (ev.kind === "oversize") {
           this.#finish(pending, Code.ResourceExhausted, oversizeMessage(ev.length));
-        } else if (ev.frame.type !== FrameType.Response) {
+        } else if (ev.type !== FrameType.Response) {
           this.#finish(pending, Code.Internal, "unknown message type received");
         } else {
-          this.#deliver(pending, ev.frame.data);
+          this.#deliver(pending, ev);
         }
       }
     } catch {
@@ -304,40 +249,35 @@ export class AgentRelay {
     }
   }
 
-  #deliver(pending: Pending, data: Uint8Array): void {
+  #deliver(pending: Pending, frame: RelayFrame): void {
     if (!settle(pending)) return;
     let outcome: ResponseOutcome = { code: Code.Internal, payloadBytes: 0 };
     try {
-      outcome = readResponseOutcome(data);
+      outcome = readResponseOutcome(frame.parts, frame.length);
     } catch {
       // Relayed as received: the shim's ttrpc client reports the undecodable response itself.
     }
-    this.#observe(
-      pending.method,
-      pending.start,
-      outcome.code === Code.OK,
-      pending.bytesIn,
-      outcome.payloadBytes,
-    );
-    this.#writeDownstream(pending.down, pending.streamId, data);
+    this.#observe(pending, outcome.code === Code.OK, outcome.payloadBytes);
+    this.#writeDownstream(pending.down, pending.streamId, frame.parts, frame.length);
+    this.#endIfIdle(pending.down);
   }
 
   /** Answers a call the upstream will not (or did not in time); a late answer is then dropped. */
   #finish(pending: Pending, code: number, message: string): void {
     if (!settle(pending)) return;
-    this.#observe(pending.method, pending.start, false, pending.bytesIn, 0);
+    this.#observe(pending, false, 0);
     this.#reply(pending.down, pending.streamId, code, message);
+    this.#endIfIdle(pending.down);
   }
 
   #expire(pending: Pending): void {
-    const up = this.#up;
-    if (up) for (const [id, p] of up.pending) if (p === pending) up.pending.delete(id);
+    if (this.#up?.pending.get(pending.upId) === pending) this.#up.pending.delete(pending.upId);
     // Go's ctx.Err() text, as the shim would see from a Go relay.
     this.#finish(pending, Code.DeadlineExceeded, "context deadline exceeded");
   }
 
-  #observe(method: string, start: number, ok: boolean, bytesIn: number, bytesOut: number): void {
-    this.#opts.onCall?.(method, performance.now() - start, ok, bytesIn, bytesOut);
+  #observe(pending: Pending, ok: boolean, bytesOut: number): void {
+    this.#opts.onCall?.(pending.method, performance.now() - pending.start, ok, pending.bytesIn, bytesOut);
   }
 
   #closeUpstream(up: Upstream, why: string): void {
@@ -354,7 +294,7 @@ export class AgentRelay {
         { target: this.#opts.target, why },
         "agent connection lost; the next call re-dials",
       );
-    this.#resumeUpstreamReading();
+    this.#resumeShims();
   }
 
   async #acquire(timeoutMs: number, signal?: AbortSignal): Promise<Upstream> {
@@ -382,46 +322,19 @@ export class AgentRelay {
     }
     const up: Upstream = {
       socket,
-      decoder: new FrameDecoder(),
+      splitter: new FrameSplitter(),
       nextStreamId: 1,
       pending: new Map(),
       closed: false,
     };
     socket.on("data", (chunk: Buffer) => this.#onUpstreamData(up, chunk));
-    socket.on("drain", () => this.#resumeUpstreamReading());
+    socket.on("drain", () => this.#resumeShims());
     socket.on("error", (err: Error) => this.#closeUpstream(up, err.message));
     socket.on("end", () => this.#closeUpstream(up, "closed by peer"));
     socket.on("close", () => this.#closeUpstream(up, "closed"));
+    if (this.#congested.size > 0) socket.pause();
     this.#up = up;
     logger.info({ target }, "established agent connection");
     return up;
   }
-}
-
-function settle(pending: Pending): boolean {
-  if (pending.done) return false;
-  pending.done = true;
-  clearTimeout(pending.timer);
-  return true;
-}
-
-/** Header and data; small frames in one buffer, big ones as two writes flushed together (no copy). */
-function writeFrame(socket: Duplex, streamId: number, type: number, data: Uint8Array): boolean {
-  if (data.length <= SMALL_FRAME) return socket.write(encodeFrame(streamId, type, data));
-  const header = Buffer.allocUnsafe(HEADER_LENGTH);
-  writeHeader(header, 0, streamId, type, data.length);
-  socket.cork();
-  socket.write(header);
-  const ok = socket.write(data);
-  socket.uncork();
-  return ok;
-}
-
-function raceAbort<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(signal.reason as Error);
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(signal.reason as Error);
-    signal.addEventListener("abort", onAbort, { once: true });
-    promise.finally(() => signal.removeEventListener("abort", onAbort)).then(resolve, reject);
-  });
 }
