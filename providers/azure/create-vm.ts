@@ -87,15 +87,23 @@ async function createWithSize(
   let poller: ReturnType<typeof ctx.compute.virtualMachines.createOrUpdate> | undefined;
   let vm: VirtualMachine;
   // Started outside captureLroFailure, so that the NIC's 404s before the PUT lands are not taken
-  // for the operation's failure.
+  // for the operation's failure. Only a PUT ARM accepted (the poller has its first state) is
+  // reported: one carried out but answered with a 5xx or a dropped connection is removed below,
+  // and a VM dialled meanwhile would be taken from a sandbox StartVM already called running.
   const settled = new AbortController();
-  void reportEarlyAddress(ctx, req, signal ? AbortSignal.any([settled.signal, signal]) : settled.signal);
+  void reportEarlyAddress(
+    ctx,
+    req,
+    signal ? AbortSignal.any([settled.signal, signal]) : settled.signal,
+    () => poller?.operationState !== undefined,
+  );
   try {
     vm = await captureLroFailure(() => {
       poller = ctx.compute.virtualMachines.createOrUpdate(rg, req.name, params, lroOptions(ctx, signal));
       return poller;
     });
   } catch (err) {
+    settled.abort();
     throw await afterFailedCreate(d, req, what, err, poller?.operationState === undefined);
   } finally {
     settled.abort();

@@ -10,13 +10,15 @@ import { nicName, vmId } from "./ids.ts";
 import { ownerTags } from "./vm-params.ts";
 
 /**
- * Poll the VM's NIC until it has a private IP, then tell `req.onAddress` once. Ends quietly when
- * `until` aborts (the LRO settled) or a read fails: the create's own result then decides.
+ * Poll the VM's NIC until it has a private IP and ARM has `accepted()` the VM PUT, then tell
+ * `req.onAddress` once. Ends quietly when `until` aborts (the LRO settled, or the create failed)
+ * or a read fails: the create's own result then decides.
  */
 export async function reportEarlyAddress(
   ctx: AzureContext,
   req: CreateRequest,
   until: AbortSignal,
+  accepted: () => boolean,
 ): Promise<void> {
   const onAddress = req.onAddress;
   if (!onAddress || ctx.cfg.usePublicIp) return;
@@ -25,7 +27,7 @@ export async function reportEarlyAddress(
     while (!until.aborted) {
       const nic = await ctx.reads.get("nic", rg, nicName(req.name), false, until);
       const ip = nic?.ipConfigurations?.find((c) => c.privateIPAddress)?.privateIPAddress;
-      if (ip) {
+      if (ip && accepted() && !until.aborted) {
         const instance: Instance = {
           id: vmId({ subscriptionId: ctx.cfg.subscriptionId, resourceGroup: rg, name: req.name }),
           name: req.name,

@@ -1,6 +1,8 @@
 // The fault plan a test sets: each fault fires a counted number of times, optionally only for
-// some VM sizes, and the emulator reports how often each fired.
-import type { CountedFault, FaultPlan } from "./types.ts";
+// some VM sizes, and the emulator reports how often each fired. A `random` plan adds faults at a
+// rate (random-faults.ts).
+import { RandomFaults } from "./random-faults.ts";
+import type { CountedFault, FaultPlan, RandomFault } from "./types.ts";
 
 type CountedKey = "lroFailure" | "conflict" | "errorAfterAccept";
 
@@ -8,9 +10,13 @@ export class Faults {
   private plan: FaultPlan = {};
   private readonly left = new Map<string, number>();
   readonly fired: Record<string, number> = {};
+  private random?: RandomFaults;
+  /** Set while a VM PUT the random plan hit with "capacity" is handled. */
+  private capacityDue = false;
 
   set(plan: FaultPlan): void {
     this.plan = plan;
+    this.random = plan.random ? new RandomFaults(plan.random, this.fired) : undefined;
     this.left.clear();
     for (const [name, fault] of Object.entries(plan) as Array<[keyof FaultPlan, { count?: number }]>) {
       this.left.set(name, fault.count ?? 1);
@@ -27,6 +33,10 @@ export class Faults {
 
   /** The fault for a VM PUT of this size, if one is due (and counts it). */
   take<K extends CountedKey>(name: K, size: string | undefined): FaultPlan[K] | undefined {
+    if (name === "lroFailure" && this.capacityDue) {
+      this.capacityDue = false;
+      return {};
+    }
     const fault: CountedFault | undefined = this.plan[name];
     if (!fault) return undefined;
     if (fault.sizes && !fault.sizes.some((s) => s.toLowerCase() === size?.toLowerCase())) return undefined;
@@ -44,5 +54,24 @@ export class Faults {
   deleteLeaves(): Array<"nic" | "disk" | "publicIp"> {
     const d = this.plan.deleteLeaves;
     return d && this.consume("deleteLeaves") ? d.kinds : [];
+  }
+
+  /** The random plan's fault for one request of `op`, if any. */
+  pickRandom(op: string): RandomFault | undefined {
+    return this.random?.pick(op);
+  }
+
+  randomPlan(): FaultPlan["random"] {
+    return this.random?.plan;
+  }
+
+  /** Run a VM PUT's handler so that a new VM's create ends AllocationFailed. */
+  withCapacityFailure<T>(handle: () => T): T {
+    this.capacityDue = true;
+    try {
+      return handle();
+    } finally {
+      this.capacityDue = false;
+    }
   }
 }

@@ -1,6 +1,8 @@
 // The HTTPS server: match a route, settle due operations, check the bearer token, apply throttling
 // (fault plan first, then token buckets), check subscription and resource group, answer, record.
+// A random fault plan may hold, refuse or drop a request first (random-faults.ts).
 import { randomUUID } from "node:crypto";
+import { setTimeout as sleep } from "node:timers/promises";
 import { createServer, type Server } from "node:https";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { EmulatorCert } from "./cert.ts";
@@ -95,11 +97,33 @@ export class EmulatorServer {
         );
       }
     }
+    const fault = route && !route.login ? this.faults.pickRandom(route.op) : undefined;
+    const plan = this.faults.randomPlan();
+    if (fault === "slow") await sleep(plan?.slowMs ?? 2000);
+    if (fault === "drop-before") {
+      this.record(method, url, route?.op ?? "unknown", 0, undefined);
+      req.socket.destroy();
+      return;
+    }
     this.state.settle();
     const ctx: Ctx = { method, url, params, body, base: this.base };
-    const reply = route
-      ? (this.gate(req, route, ctx) ?? route.handle(ctx))
-      : armError(404, "InvalidResourceType", `No route for ${method} ${url.pathname}`);
+    const handle = (r: Route): Reply => this.gate(req, r, ctx) ?? r.handle(ctx);
+    let reply: Reply;
+    if (!route) reply = armError(404, "InvalidResourceType", `No route for ${method} ${url.pathname}`);
+    else if (fault === "throttle")
+      reply = {
+        ...armError(429, "TooManyRequests", THROTTLED_MESSAGE),
+        headers: { "Retry-After": String(plan?.retryAfterSec ?? 1) },
+      };
+    else if (fault === "unavailable")
+      reply = armError(503, "ServerTimeout", "The server operation timed out. Please try again.");
+    else if (fault === "capacity") reply = this.faults.withCapacityFailure(() => handle(route));
+    else reply = handle(route);
+    if (fault === "drop-after") {
+      this.record(method, url, route?.op ?? "unknown", 0, undefined);
+      req.socket.destroy();
+      return;
+    }
     this.send(
       res,
       method,
@@ -136,16 +160,21 @@ export class EmulatorServer {
     return undefined;
   }
 
-  private send(res: ServerResponse, method: string, url: URL, op: string, body: unknown, reply: Reply): void {
+  /** Status 0: the connection was dropped. */
+  private record(method: string, url: URL, op: string, status: number, body: unknown): void {
     this.requests.push({
       seq: this.requests.length + 1,
       at: Date.now() - this.started,
       method,
       path: url.pathname,
       op,
-      status: reply.status,
+      status,
       body,
     });
+  }
+
+  private send(res: ServerResponse, method: string, url: URL, op: string, body: unknown, reply: Reply): void {
+    this.record(method, url, op, reply.status, body);
     const headers: Record<string, string> = { "x-ms-request-id": randomUUID(), ...reply.headers };
     const cls = requestClass(method);
     const bucket = this.buckets.get(cls);

@@ -57,6 +57,29 @@ export interface FaultPlan {
   throttle?: { count: number; retryAfterSec?: number; ops?: string[] };
   /** VM deletes leave these cascaded resources behind, as if the cascade had not run. */
   deleteLeaves?: { count?: number; kinds: Array<"nic" | "disk" | "publicIp"> };
+  /** Faults at a rate on every ARM request (random-faults.ts), on top of the counted ones. */
+  random?: RandomFaultPlan;
+}
+
+/**
+ * throttle: 429 + Retry-After; unavailable: a 5xx before acting; drop-before / drop-after: the
+ * connection is closed before the request is carried out / after it was (the ambiguous case);
+ * capacity: a new VM's create ends AllocationFailed after its NIC and disk were made; slow: the
+ * answer is held for `slowMs`.
+ */
+export type RandomFault = "throttle" | "unavailable" | "drop-before" | "drop-after" | "capacity" | "slow";
+
+export interface RandomFaultPlan {
+  /** Share of ARM requests in [0, 1] that get a fault. */
+  rate: number;
+  /** Seed of the pseudo-random choice, for reproducible runs (default 1). */
+  seed?: number;
+  /** Kinds picked uniformly among those that apply to the request (default: all). */
+  kinds?: RandomFault[];
+  /** Default 2000. */
+  slowMs?: number;
+  /** Retry-After of a throttled request (default 1). */
+  retryAfterSec?: number;
 }
 
 export interface RecordedRequest {

@@ -18,6 +18,8 @@ export interface ScenarioResult {
   seconds: number;
   /** Set when the scenario could not run here. */
   skipped?: string;
+  /** Cloud API faults the target injected, by kind. */
+  cloudFaults?: Record<string, number>;
 }
 
 export interface RunOptions {
@@ -25,6 +27,8 @@ export interface RunOptions {
   /** Whole-scenario bound; past it the scenario counts as failed and is torn down. */
   timeoutMs: number;
   log: (line: string) => void;
+  /** Share of cloud API calls the cloud targets fault (default 0.3). */
+  faultRate?: number;
 }
 
 export async function runScenario(
@@ -50,6 +54,7 @@ export async function runScenario(
   const log = (m: string) => opts.log(`[${target.name}/${scenario.name}] ${m}`);
   let timer: NodeJS.Timeout | undefined;
   try {
+    target.configureFaults?.({ seed: rng.fork("target").seed, rate: opts.faultRate ?? 0.3 });
     const daemon = await target.setup(scenario.targetOptions);
     await daemon.start();
     const ctx: ScenarioContext = {
@@ -84,6 +89,7 @@ export async function runScenario(
     log(`failed: ${messageOf(err)}`);
   } finally {
     clearTimeout(timer);
+    result.cloudFaults = target.faultsInjected?.();
     await target.teardown().catch((err: unknown) => {
       ledger.violate({ what: `teardown failed: ${messageOf(err)}` });
     });

@@ -81,6 +81,11 @@ export function renderReport(info: RunInfo, results: ScenarioResult[]): string {
     out.push(
       `- ${l.size} sandboxes, ${[...l.entries.values()].filter((e) => e.started).length} started; ${l.injections.length} injections`,
     );
+    const faults = Object.entries(r.cloudFaults ?? {}).sort((a, b) => b[1] - a[1]);
+    if (faults.length > 0) {
+      const total = faults.reduce((n, [, k]) => n + k, 0);
+      out.push(`- cloud faults injected: ${total} (${faults.map(([k, n]) => `${k} ${n}`).join(", ")})`);
+    }
     out.push(
       ...findings("lost", l.lost),
       ...findings("leaked", l.leaked),

@@ -5,6 +5,7 @@
 //   --scenario NAME   only these (repeatable; default: all)
 //   --target NAME     local (default) or a registered cloud target (repeatable)
 //   --short           the CI form: a few rounds of small bursts, minutes
+//   --fault-rate R    share of cloud API calls the cloud targets fault (default 0.3)
 //   --out FILE        write the markdown report there
 import { writeFile } from "node:fs/promises";
 import { parseArgs } from "node:util";
@@ -31,6 +32,7 @@ export async function chaos(argv: string[], log: (line: string) => void = consol
       short: { type: "boolean", default: false },
       out: { type: "string" },
       "scenario-timeout": { type: "string" },
+      "fault-rate": { type: "string" },
     },
   });
   const seed = values.seed !== undefined ? Number(values.seed) : Rng.randomSeed();
@@ -47,6 +49,9 @@ export async function chaos(argv: string[], log: (line: string) => void = consol
     if (!TARGETS[t]) throw new Error(`unknown target ${t}; known: ${Object.keys(TARGETS).join(", ")}`);
   }
   const short = values.short ?? false;
+  const faultRate = Number(values["fault-rate"] ?? 0.3);
+  if (!(faultRate >= 0 && faultRate <= 1))
+    throw new Error(`--fault-rate must be in [0, 1], not ${values["fault-rate"]}`);
   const timeoutMs = Number(values["scenario-timeout"] ?? (short ? 600 : 5400)) * 1000;
   log(`chaos: seed ${seed} (replay with --seed ${seed}), ${short ? "short form" : "full campaign"}`);
   const startedAt = new Date();
@@ -55,7 +60,12 @@ export async function chaos(argv: string[], log: (line: string) => void = consol
   for (const t of targetNames) {
     for (const s of scenarios) {
       log(`chaos: ${t}/${s.name}: ${s.fault}`);
-      const r = await runScenario(TARGETS[t](), s, root.fork(`${t}/${s.name}`), { short, timeoutMs, log });
+      const r = await runScenario(TARGETS[t](), s, root.fork(`${t}/${s.name}`), {
+        short,
+        timeoutMs,
+        log,
+        faultRate,
+      });
       results.push(r);
       log(`chaos: ${t}/${s.name}: ${r.skipped ? `skipped (${r.skipped})` : passed(r) ? "passed" : "FAILED"}`);
     }

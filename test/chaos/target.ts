@@ -62,6 +62,10 @@ export interface ChaosTarget {
    * VMs run it as a process on this host). Resolves false when the target cannot.
    */
   killForwarder?(sandboxId: string): Promise<boolean>;
+  /** A target that injects cloud API faults: their seed and share of calls, told before setup(). */
+  configureFaults?(faults: { seed: number; rate: number }): void;
+  /** Cloud API faults injected so far, by kind (throttle, unavailable, capacity, …). */
+  faultsInjected?(): Record<string, number>;
   /** Remove everything setup() made, also after a failed run. Safe to call twice. */
   teardown(): Promise<void>;
 }

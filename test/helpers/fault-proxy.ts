@@ -3,14 +3,16 @@
 // 503, InsufficientInstanceCapacity (HTTP 500) and dropped connections, either before the
 // request reaches moto or after moto has acted on it (the ambiguous case). Counts calls per
 // EC2 Action. With `buckets` it also enforces EC2's published request-rate token buckets
-// (ec2-buckets.ts), answering RequestLimitExceeded as EC2 does. Run as a program
+// (ec2-buckets.ts), answering RequestLimitExceeded as EC2 does. A slow answer ("slow") holds the
+// call for `slowMs` before forwarding it. Run as a program
 // (`node fault-proxy.ts --target URL [--ec2-buckets]`) it prints its URL and serves the counters
 // at GET /__proxy/counts, so that a benchmark can keep it out of its own CPU time.
 import { randomUUID } from "node:crypto";
 import { Agent, createServer, request, type IncomingMessage, type ServerResponse } from "node:http";
 import { Ec2Buckets } from "./ec2-buckets.ts";
+import { prng } from "./prng.ts";
 
-export type Fault = "throttle" | "unavailable" | "capacity" | "drop-before" | "drop-after";
+export type Fault = "throttle" | "unavailable" | "capacity" | "drop-before" | "drop-after" | "slow";
 
 export interface FaultPlan {
   /** Share of calls in [0, 1] that get a fault. */
@@ -19,6 +21,8 @@ export interface FaultPlan {
   faults?: readonly Fault[];
   /** Only these actions get faults (default: all). */
   actions?: readonly string[];
+  /** Faults that only hit some actions (e.g. capacity: ["RunInstances"]); a hit picks among the rest. */
+  only?: Partial<Record<Fault, readonly string[]>>;
   /**
    * Scripted plan, consulted first: the fault for the n-th call (1-based) of an action, which may
    * look at the call's parameters (e.g. RunInstances' InstanceType).
@@ -28,6 +32,8 @@ export interface FaultPlan {
   seed?: number;
   /** Enforce EC2's request-rate buckets (fresh, full buckets each time a plan is set). */
   buckets?: boolean;
+  /** How long a "slow" call is held before it is forwarded (default 2000 ms). */
+  slowMs?: number;
 }
 
 export interface FaultProxy {
@@ -47,18 +53,6 @@ export interface FaultProxy {
 }
 
 const DEFAULT_FAULTS: readonly Fault[] = ["throttle", "unavailable", "drop-before", "drop-after"];
-
-/** mulberry32: small, seedable, good enough to spread faults. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export function ec2ErrorXml(code: string, message: string): string {
   return (
@@ -131,8 +125,8 @@ export async function startFaultProxy(target: string, initial: FaultPlan = {}): 
     if (scripted) return scripted;
     if (!plan.rate || (plan.actions && !plan.actions.includes(action))) return undefined;
     if (random() >= plan.rate) return undefined;
-    const faults = plan.faults ?? DEFAULT_FAULTS;
-    return faults[Math.floor(random() * faults.length)];
+    const faults = (plan.faults ?? DEFAULT_FAULTS).filter((f) => plan.only?.[f]?.includes(action) ?? true);
+    return faults.length > 0 ? faults[Math.floor(random() * faults.length)] : undefined;
   };
 
   const server = createServer((req, res) => {
@@ -173,6 +167,9 @@ export async function startFaultProxy(target: string, initial: FaultPlan = {}): 
         case "drop-before":
           req.socket.destroy();
           return;
+        case "slow":
+          await new Promise((r) => setTimeout(r, plan.slowMs ?? 2000));
+          break;
         default:
           break;
       }
