@@ -43,6 +43,9 @@ export function createEc2Client(
     conf.profile = cfg.profile;
   }
   const client = new EC2Client(conf);
+  // The SDK's logger middleware filters every input and output through the operation's schema for
+  // a logger we never give it (the default no-op one): a few percent of the daemon's CPU per call.
+  client.middlewareStack.remove("loggerMiddleware");
   client.middlewareStack.use(retryPlugin(budget ? { ...hooks, paced: { queuedMs: queuedMsOf } } : hooks));
   if (budget) client.middlewareStack.use(budgetPlugin(budget));
   customize?.(client);

@@ -2,7 +2,7 @@
 // sandbox manager calls (src/sandbox/ports.ts).
 import type { Logger } from "../log/logger.ts";
 import { AgentProxy, type CallObserver } from "../agentproxy/index.ts";
-import { apfTlsFields, buildClientTls, type TlsConfig } from "../tls/index.ts";
+import { apfTlsFields, sharedClientTls, type TlsConfig } from "../tls/index.ts";
 import type { CertAuthority } from "../tls/authority.ts";
 import { inspectPodNetwork } from "../podnetwork/inspect.ts";
 import { setupWorkerTunnel, teardownWorkerTunnel } from "../podnetwork/worker.ts";
@@ -53,7 +53,7 @@ export function agentPort(opts: {
         socketPath,
         host: opts.forwarderHost !== "" ? opts.forwarderHost : ip,
         port: opts.forwarderPort,
-        tls: buildClientTls(opts.tls, opts.ca, vmName),
+        tls: sharedClientTls(opts.tls, opts.ca, vmName),
         timeoutMs: opts.proxyTimeoutMs,
         logger: opts.logger,
         sandboxId,

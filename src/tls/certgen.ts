@@ -22,6 +22,8 @@ export interface CertAndKey {
 export interface Signer {
   cert: x509.X509Certificate;
   key: CryptoKey;
+  /** The issuer's key identifier, computed once (loadSigner): every certificate it signs names it. */
+  authorityKeyId?: x509.AuthorityKeyIdentifierExtension;
 }
 
 export interface CertRequest {
@@ -60,7 +62,10 @@ export async function generateCertificate(req: CertRequest): Promise<CertAndKey>
     await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
   ];
   if (req.name) extensions.push(new x509.SubjectAlternativeNameExtension([{ type: "dns", value: req.name }]));
-  if (req.issuer) extensions.push(await x509.AuthorityKeyIdentifierExtension.create(req.issuer.cert));
+  if (req.issuer)
+    extensions.push(
+      req.issuer.authorityKeyId ?? (await x509.AuthorityKeyIdentifierExtension.create(req.issuer.cert)),
+    );
   const cert = await x509.X509CertificateGenerator.create({
     serialNumber: randomSerial(),
     subject,
@@ -81,7 +86,7 @@ export async function loadSigner(pair: CertAndKey): Promise<Signer> {
   const cert = new x509.X509Certificate(pair.certPem);
   const der = fromPem("PRIVATE KEY", pair.keyPem);
   const key = await webcrypto.subtle.importKey("pkcs8", der, EC_ALGORITHM, false, ["sign"]);
-  return { cert, key };
+  return { cert, key, authorityKeyId: await x509.AuthorityKeyIdentifierExtension.create(cert) };
 }
 
 export function toPem(label: string, der: Uint8Array): string {

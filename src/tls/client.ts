@@ -1,7 +1,7 @@
 // The daemon's side of the mTLS link to the pod VM (CAA pkg/adaptor/proxy/proxy.go dial,
 // factory.go; docs/upstream-compat.md §3.3).
 import { readFileSync } from "node:fs";
-import type tls from "node:tls";
+import tls from "node:tls";
 import { ConfigError } from "../config/options.ts";
 import type { CertAuthority } from "./authority.ts";
 import { opensslCiphers } from "./ciphers.ts";
@@ -40,6 +40,29 @@ export function buildClientTls(
     minVersion: nodeMinVersion(config.minVersion),
     ciphers: opensslCiphers(config.cipherSuites),
   };
+}
+
+const shared = new WeakMap<CertAuthority, Map<string, tls.SecureContext>>();
+
+/**
+ * buildClientTls with one SecureContext per CA and settings, shared by every VM's connection: a
+ * context per connection parses the same key and certificates again each time (the daemon dials
+ * each sandbox's VM, and redials), and each holds its own copy.
+ */
+export function sharedClientTls(
+  config: TlsConfig,
+  ca: CertAuthority,
+  serverName: string,
+): tls.ConnectionOptions | null {
+  const options = buildClientTls(config, ca, serverName);
+  if (!options) return null;
+  const { servername, rejectUnauthorized, ...contextOptions } = options;
+  const key = JSON.stringify(contextOptions);
+  let byKey = shared.get(ca);
+  if (!byKey) shared.set(ca, (byKey = new Map<string, tls.SecureContext>()));
+  let secureContext = byKey.get(key);
+  if (!secureContext) byKey.set(key, (secureContext = tls.createSecureContext(contextOptions)));
+  return { secureContext, servername, rejectUnauthorized };
 }
 
 /** apf.json's TLS keys for one VM, exactly when upstream sets them (CreateVM, docs/upstream-compat.md §3.1 step 5). */

@@ -9,6 +9,7 @@ export type { CertAndKey } from "./certgen.ts";
 export { TLS_OPTIONS, validateTlsConfig, nodeMinVersion, type TlsConfig } from "./options.ts";
 export {
   buildClientTls,
+  sharedClientTls,
   apfTlsFields,
   tlsServerName,
   usesAutoCa,

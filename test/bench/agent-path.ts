@@ -1,13 +1,15 @@
-// The agent data path, measured in one run beside its baselines:
+// The agent data path, measured in rounds (three by default), each beside its baselines in the same
+// round so the spread across rounds shows how much the machine's load moves the figures:
 // - unary latency of grpc.Health/Check from containerd's Go client, straight to the (test) agent vs.
-//   through our AgentProxy + forwarder over mTLS on 127.0.0.1 (and through socat's relay, for scale);
+//   through our AgentProxy + forwarder over mTLS on 127.0.0.1 vs. through socat's relay;
 // - streaming throughput (1 MiB WriteStdin/ReadStdout calls, 8 in flight) through our mTLS relay vs.
-//   socat doing the same relay (unix → TLS → unix, same certificates, same client and agent).
+//   socat doing the same relay (unix → TLS → unix, same certificates, same client and agent),
+//   alternating which goes first from round to round.
 // Agent, forwarder, socats and the load client run as separate processes; the proxy runs here.
 import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { loadavg, tmpdir } from "node:os";
 import path from "node:path";
 import { AgentProxy } from "../../src/agentproxy/index.ts";
 import { silentLogger } from "../../src/log/logger.ts";
@@ -20,25 +22,34 @@ const repo = path.resolve(import.meta.dirname, "../..");
 const VM = "podvm-bench-00000000";
 
 export interface ThroughputResult {
-  /** MiB/s, median of the runs. */
+  /** MiB/s. */
   ours: number;
   socat: number;
   /** ours / socat. */
   ratio: number;
 }
 
-export interface AgentPathBench {
+export interface AgentPathRound {
   direct: GoBenchResult;
   viaProxy: GoBenchResult;
-  /** The same calls through the socat relay (unix → TLS → unix), for scale. */
+  /** The same calls through the socat relay (unix → TLS → unix). */
   viaSocat: GoBenchResult;
   /** Added p50/p99 latency per call in microseconds (viaProxy − direct). */
   addedP50Us: number;
   addedP99Us: number;
   /** What socat's two hops add (viaSocat − direct). */
   socatAddedP50Us: number;
+  socatAddedP99Us: number;
   upload: ThroughputResult;
   download: ThroughputResult;
+  /** 1-minute load average when the round ended. */
+  load: number;
+}
+
+export interface AgentPathBench {
+  rounds: AgentPathRound[];
+  /** Medians over the rounds of each figure. */
+  median: Omit<AgentPathRound, "direct" | "viaProxy" | "viaSocat">;
 }
 
 interface Child {
@@ -97,8 +108,30 @@ async function streamRun(socket: string, method: string, ms: number): Promise<nu
 
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
+function throughput(ours: number, socat: number): ThroughputResult {
+  return { ours, socat, ratio: ours / socat };
+}
+
+function medians(rounds: AgentPathRound[]): AgentPathBench["median"] {
+  const m = (f: (r: AgentPathRound) => number): number => median(rounds.map(f));
+  const t = (f: (r: AgentPathRound) => ThroughputResult): ThroughputResult => ({
+    ours: m((r) => f(r).ours),
+    socat: m((r) => f(r).socat),
+    ratio: m((r) => f(r).ratio),
+  });
+  return {
+    addedP50Us: m((r) => r.addedP50Us),
+    addedP99Us: m((r) => r.addedP99Us),
+    socatAddedP50Us: m((r) => r.socatAddedP50Us),
+    socatAddedP99Us: m((r) => r.socatAddedP99Us),
+    upload: t((r) => r.upload),
+    download: t((r) => r.download),
+    load: m((r) => r.load),
+  };
+}
+
 export async function benchAgentPath(
-  opts: { calls?: number; streamMs?: number; rounds?: number } = {},
+  opts: { calls?: number; streamMs?: number; rounds?: number; onRound?: (r: AgentPathRound) => void } = {},
 ): Promise<AgentPathBench> {
   const calls = opts.calls ?? 3000;
   const streamMs = opts.streamMs ?? 2000;
@@ -159,9 +192,6 @@ export async function benchAgentPath(
     await proxy.start();
 
     const unary = { n: calls, payloadSize: 0, warmup: 300, service: "grpc.Health", method: "Check" };
-    const direct = await goBenchClient(agentSock, unary);
-    const viaProxy = await goBenchClient(proxy.socketPath, unary);
-
     // socat doing the same two hops: unix → TLS (client cert, CA, name check) → unix.
     const socatPort = await closedPort();
     const socatSock = f("socat.sock");
@@ -176,31 +206,38 @@ export async function benchAgentPath(
       ]),
     );
     await until(() => existsSync(socatSock), "socat");
-    const viaSocat = await goBenchClient(socatSock, unary);
-
-    const throughput = async (method: string): Promise<ThroughputResult> => {
-      const ours: number[] = [];
-      const socat: number[] = [];
-      for (let i = 0; i < rounds; i++) {
-        ours.push(await streamRun(proxy!.socketPath, method, streamMs));
-        socat.push(await streamRun(socatSock, method, streamMs));
+    const run = (socket: string, method: string): Promise<number> => streamRun(socket, method, streamMs);
+    const pair = async (method: string, socatFirst: boolean): Promise<ThroughputResult> => {
+      if (socatFirst) {
+        const s = await run(socatSock, method);
+        return throughput(await run(proxy!.socketPath, method), s);
       }
-      const o = median(ours);
-      const s = median(socat);
-      return { ours: o, socat: s, ratio: o / s };
+      const o = await run(proxy!.socketPath, method);
+      return throughput(o, await run(socatSock, method));
     };
-    const upload = await throughput("WriteStdin");
-    const download = await throughput("ReadStdout");
-    return {
-      direct,
-      viaProxy,
-      viaSocat,
-      addedP50Us: viaProxy.p50Us - direct.p50Us,
-      addedP99Us: viaProxy.p99Us - direct.p99Us,
-      socatAddedP50Us: viaSocat.p50Us - direct.p50Us,
-      upload,
-      download,
-    };
+    const result: AgentPathRound[] = [];
+    for (let i = 0; i < rounds; i++) {
+      const direct = await goBenchClient(agentSock, unary);
+      const viaProxy = await goBenchClient(proxy.socketPath, unary);
+      const viaSocat = await goBenchClient(socatSock, unary);
+      const upload = await pair("WriteStdin", i % 2 === 1);
+      const download = await pair("ReadStdout", i % 2 === 1);
+      const round: AgentPathRound = {
+        direct,
+        viaProxy,
+        viaSocat,
+        addedP50Us: viaProxy.p50Us - direct.p50Us,
+        addedP99Us: viaProxy.p99Us - direct.p99Us,
+        socatAddedP50Us: viaSocat.p50Us - direct.p50Us,
+        socatAddedP99Us: viaSocat.p99Us - direct.p99Us,
+        upload,
+        download,
+        load: loadavg()[0],
+      };
+      result.push(round);
+      opts.onRound?.(round);
+    }
+    return { rounds: result, median: medians(result) };
   } finally {
     await proxy?.close();
     await stopAll(children);

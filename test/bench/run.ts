@@ -2,10 +2,12 @@
 // BENCHMARKS.md. Figures are medians/percentiles of repeated runs on this machine.
 import { benchDaemonOverhead, benchLocalLifecycle } from "./lifecycle.ts";
 import { benchTtrpcUnary } from "./ttrpc.ts";
+import { availableParallelism, loadavg } from "node:os";
 import { ms } from "./stats.ts";
 import { benchAgentPath } from "./agent-path.ts";
 import { benchTunnelThroughput } from "./tunnel.ts";
-import { benchAwsBurst } from "./aws-burst.ts";
+import { benchAwsBurst, type AwsBurstResult } from "./aws-burst.ts";
+import { benchAwsDaemonBurst } from "./aws-daemon-burst.ts";
 import { benchAzureBurstScenarios } from "./azure-burst.ts";
 import {
   benchCliVersion,
@@ -19,6 +21,8 @@ import { benchAzureEarlyDial } from "./azure-early-dial.ts";
 import { AWS_BUDGET_SCENARIOS, BUDGET_HEADER, benchAwsBudget, budgetRow } from "./aws-budget.ts";
 
 const only = process.argv.slice(2);
+/** The 1-minute load average, printed with figures that other work on the machine skews. */
+const load = () => `load average ${loadavg()[0].toFixed(2)}`;
 const want = (name: string) => only.length === 0 || only.includes(name);
 const out: string[] = [];
 const line = (s = "") => {
@@ -27,6 +31,12 @@ const line = (s = "") => {
 };
 
 line(`# Benchmark run ${new Date().toISOString()} (node ${process.version}, ${process.arch})`);
+line();
+line(
+  `Load average at start: ${loadavg()
+    .map((l) => l.toFixed(2))
+    .join(", ")} on ${availableParallelism()} CPUs`,
+);
 line();
 
 // The production build (scripts/build.ts) in a temp dir: what the image runs and a pod VM boots.
@@ -37,7 +47,9 @@ process.once("beforeExit", () => void built?.cleanup());
 if (want("footprint")) {
   const b = await build();
   const f = await benchForwarderStart(b.bundle);
-  line("## Forwarder start (spawn to listening) and RSS once it served an mTLS agent call, median of 5");
+  line(
+    `## Forwarder start (spawn to listening) and RSS once it served an mTLS agent call, median of 5 (${load()})`,
+  );
   line("| forwarder | start | RSS |");
   line("|---|---|---|");
   line(`| \`node -e 0\` (baseline) | ${ms(f.nodeBaselineMs)} | |`);
@@ -47,13 +59,13 @@ if (want("footprint")) {
   line(`| sources (src/forwarder/main.ts) | ${ms(f.source.startMs)} | ${f.source.rssMiB.toFixed(1)} MiB |`);
   line();
   const c = benchCliVersion(b.cli);
-  line("## `caa version` wall, median of 7");
+  line(`## \`caa version\` wall, median of 7 (${load()})`);
   line(
     `\`node -e 0\` (baseline) ${ms(c.nodeBaselineMs)}; build output ${ms(c.builtMs)}; sources ${ms(c.sourceMs)}`,
   );
   line();
   const r = await benchServeRss(b.cli);
-  line("## `caa serve` RSS (build output, local provider, VMs with a light agent)");
+  line(`## \`caa serve\` RSS (build output, local provider, VMs with a light agent; ${load()})`);
   line(
     `idle ${r.idleMiB.toFixed(1)} MiB; with ${r.sandboxes} running sandboxes ${r.runningMiB.toFixed(1)} MiB`,
   );
@@ -86,7 +98,7 @@ if (want("lifecycle")) {
 
 if (want("local") && process.getuid?.() === 0) {
   line(
-    "## Whole local lifecycle through `caa serve` (VM namespace, forwarder boot, mTLS agent connect, teardown; no boot delay)",
+    `## Whole local lifecycle through \`caa serve\` (VM namespace, pod-VM bundle boot, mTLS agent connect, teardown; no boot delay; ${load()})`,
   );
   line("| concurrency | n | p50 | p99 |");
   line("|---|---|---|---|");
@@ -118,22 +130,30 @@ if (want("pool") && process.getuid?.() === 0) {
 }
 
 if (want("agent")) {
-  const a = await benchAgentPath();
-  line("## Agent path: unary calls and streaming through proxy + forwarder (mTLS)");
-  line("| path | p50 | p99 |");
-  line("|---|---|---|");
-  line(`| Go client → agent socket directly (baseline) | ${a.direct.p50Us} µs | ${a.direct.p99Us} µs |`);
-  line(`| Go client → proxy → mTLS → forwarder → agent | ${a.viaProxy.p50Us} µs | ${a.viaProxy.p99Us} µs |`);
-  line(`added per call: p50 ${a.addedP50Us.toFixed(0)} µs, p99 ${a.addedP99Us.toFixed(0)} µs`);
+  line(
+    "## Agent path: Go client → proxy → mTLS → forwarder → agent, vs. the agent directly and vs. socat doing the same two hops (unix → TLS → unix), three rounds",
+  );
+  line(
+    "Unary grpc.Health/Check, 3000 sequential calls: added = through the relay − direct. Streaming: 1 MiB WriteStdin (upload) / ReadStdout (download), 8 in flight, 2 s each, ours and socat alternating within the round.",
+  );
   line();
-  line("| stream | ours MiB/s | socat MiB/s (baseline) | ratio |");
-  line("|---|---|---|---|");
-  for (const [name, t] of [
-    ["upload", a.upload],
-    ["download", a.download],
-  ] as const) {
-    line(`| ${name} | ${t.ours.toFixed(0)} | ${t.socat.toFixed(0)} | ${t.ratio.toFixed(2)} |`);
-  }
+  line(
+    "| round | direct p50 / p99 | added by ours p50 / p99 | added by socat p50 / p99 | upload ours / socat MiB/s | ratio | download ours / socat MiB/s | ratio | load |",
+  );
+  line("|---|---|---|---|---|---|---|---|---|");
+  const us = (v: number): string => `${v.toFixed(0)} µs`;
+  const tp = (t: { ours: number; socat: number }): string => `${t.ours.toFixed(0)} / ${t.socat.toFixed(0)}`;
+  let n = 0;
+  const a = await benchAgentPath({
+    onRound: (r) =>
+      line(
+        `| ${++n} | ${us(r.direct.p50Us)} / ${us(r.direct.p99Us)} | ${us(r.addedP50Us)} / ${us(r.addedP99Us)} | ${us(r.socatAddedP50Us)} / ${us(r.socatAddedP99Us)} | ${tp(r.upload)} | ${r.upload.ratio.toFixed(2)} | ${tp(r.download)} | ${r.download.ratio.toFixed(2)} | ${r.load.toFixed(1)} |`,
+      ),
+  });
+  const m = a.median;
+  line(
+    `| median | | ${us(m.addedP50Us)} / ${us(m.addedP99Us)} | ${us(m.socatAddedP50Us)} / ${us(m.socatAddedP99Us)} | ${tp(m.upload)} | ${m.upload.ratio.toFixed(2)} | ${tp(m.download)} | ${m.download.ratio.toFixed(2)} | ${m.load.toFixed(1)} |`,
+  );
   line();
 }
 
@@ -147,15 +167,24 @@ if (want("tunnel") && process.getuid?.() === 0) {
 }
 
 if (want("aws")) {
-  const r = await benchAwsBurst({ n: 100 });
+  line(`## AWS burst: 100 sandboxes at once against moto (${load()})`);
   line(
-    "## AWS burst: 100 sandboxes' instances created and deleted concurrently against moto (provider level)",
+    "Provider level: the provider's create + delete in the bench process, its CPU (the baseline). " +
+      "Daemon level: CreateVM + StartVM + StopVM through `caa serve`'s ttrpc socket (build output), the daemon process's CPU.",
   );
-  line("| wall | create p50 / p99 | delete p50 / p99 | EC2 calls per sandbox | CPU per sandbox | failed |");
-  line("|---|---|---|---|---|---|");
   line(
-    `| ${ms(r.wallMs)} | ${ms(r.create.p50)} / ${ms(r.create.p99)} | ${ms(r.delete.p50)} / ${ms(r.delete.p99)} | ${r.ec2CallsPerSandbox.toFixed(2)} | ${r.cpuMsPerSandbox.toFixed(1)} ms | ${r.failed} |`,
+    "| level | wall | create p50 / p99 | delete p50 / p99 | EC2 calls per sandbox | CPU per sandbox | failed |",
   );
+  line("|---|---|---|---|---|---|---|");
+  const rows: Array<[string, AwsBurstResult]> = [
+    ["provider (baseline)", await benchAwsBurst({ n: 100 })],
+    ["daemon", await benchAwsDaemonBurst(100, (await build()).cli)],
+  ];
+  for (const [level, r] of rows) {
+    line(
+      `| ${level} | ${ms(r.wallMs)} | ${ms(r.create.p50)} / ${ms(r.create.p99)} | ${ms(r.delete.p50)} / ${ms(r.delete.p99)} | ${r.ec2CallsPerSandbox.toFixed(2)} | ${r.cpuMsPerSandbox.toFixed(1)} ms | ${r.failed} |`,
+    );
+  }
   line();
 }
 
@@ -198,6 +227,12 @@ if (want("budget")) {
   for (const s of AWS_BUDGET_SCENARIOS) line(budgetRow(await benchAwsBudget({ n: 300, ...s })));
   line();
 }
+
+line(
+  `Load average at the end: ${loadavg()
+    .map((l) => l.toFixed(2))
+    .join(", ")}`,
+);
 
 if (process.env.BENCH_OUT) {
   const { writeFile } = await import("node:fs/promises");

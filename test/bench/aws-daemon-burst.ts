@@ -1,0 +1,134 @@
+// AWS burst through the daemon: `caa serve` on the aws provider against moto (through the counting
+// proxy), n sandboxes' CreateVM + StartVM + StopVM at once over its ttrpc socket, and the daemon
+// process's CPU (utime + stime of all its threads, /proc/<pid>/stat) divided by n. Cloud "VMs" run
+// nothing, so this process plays every pod VM's forwarder on FORWARDER_HOST:FORWARDER_PORT: a TLS
+// server that picks each VM's server cert by the name the daemon sends (SNI), issued by the
+// daemon's own CA, and pipes the connection to one kata agent stand-in. Its CPU is not counted.
+import { spawn, spawnSync } from "node:child_process";
+import { readFile } from "node:fs/promises";
+import net from "node:net";
+import path from "node:path";
+import tls from "node:tls";
+import { createVM, podAnnotations, startVM, stopVM } from "../../src/cli/sandbox.ts";
+import { CertAuthority } from "../../src/tls/authority.ts";
+import { cleanupDaemon, daemonEnv, freePort, makeDaemonDir, startDaemon } from "../helpers/daemon.ts";
+import { benchAwsBurst, type AwsBurstResult } from "./aws-burst.ts";
+
+const repo = path.resolve(import.meta.dirname, "../..");
+const CLK_TCK = Number(spawnSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).stdout.trim()) || 100;
+
+/** utime + stime of a process (all threads), µs. */
+async function processCpuMicros(pid: number): Promise<number> {
+  const stat = await readFile(`/proc/${pid}/stat`, "utf8");
+  const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return ((Number(f[11]) + Number(f[12])) / CLK_TCK) * 1e6;
+}
+
+interface StandInForwarder {
+  close(): Promise<void>;
+}
+
+/** Every VM's forwarder on one port: TLS by SNI with the daemon CA's cert for that name, then a pipe. */
+async function standInForwarder(stateDir: string, port: number, agentSocket: string) {
+  const ca = await CertAuthority.loadOrCreate(path.join(stateDir, "tls"));
+  const contexts = new Map<string, Promise<tls.SecureContext>>();
+  const context = (name: string) => {
+    let c = contexts.get(name);
+    if (!c) {
+      c = ca
+        .issueServerCert(name)
+        .then((s) => tls.createSecureContext({ key: s.keyPem, cert: s.certPem, ca: ca.clientCaPem }));
+      contexts.set(name, c);
+    }
+    return c;
+  };
+  const server = tls.createServer(
+    {
+      requestCert: true,
+      rejectUnauthorized: true,
+      SNICallback: (name, cb) => void context(name).then((c) => cb(null, c), cb),
+    },
+    (socket) => {
+      const agent = net.createConnection(agentSocket);
+      socket.pipe(agent).pipe(socket);
+      const end = () => (socket.destroy(), agent.destroy());
+      socket.once("error", end).once("close", end);
+      agent.once("error", end).once("close", end);
+    },
+  );
+  const sockets = new Set<net.Socket>();
+  server.on("connection", (s: net.Socket) => (sockets.add(s), s.once("close", () => sockets.delete(s))));
+  await new Promise<void>((resolve) => server.listen(port, "127.0.0.1", resolve));
+  return {
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => resolve());
+      }),
+  } satisfies StandInForwarder;
+}
+
+function sandboxId(i: number): string {
+  return `aw${(i + 1).toString(16).padStart(6, "0")}`.padEnd(64, "0");
+}
+
+/** `cli`: the `caa` entry the daemon runs (default the sources; the bench passes the build output). */
+export async function benchAwsDaemonBurst(n: number, cli?: string): Promise<AwsBurstResult> {
+  const dir = await makeDaemonDir();
+  const agentSocket = path.join(dir, "agent.sock");
+  const agent = spawn(
+    process.execPath,
+    [path.join(repo, "providers/local/kata-agent.ts"), "--socket", agentSocket],
+    {
+      stdio: ["ignore", "ignore", "pipe"],
+    },
+  );
+  await new Promise<void>((resolve, reject) => {
+    agent.stderr.once("data", () => resolve());
+    agent.once("exit", () => reject(new Error("bench: agent stand-in exited")));
+  });
+  let forwarder: StandInForwarder | undefined;
+  try {
+    return await benchAwsBurst({
+      n,
+      async makeLifecycle(ctx) {
+        const port = await freePort();
+        const env = daemonEnv(dir, {
+          CLOUD_PROVIDER: "aws",
+          ...ctx.env,
+          FORWARDER_HOST: "127.0.0.1",
+          FORWARDER_PORT: String(port),
+          LOG_LEVEL: "info",
+        });
+        const daemon = await startDaemon(dir, env, 60_000, { cli });
+        forwarder = await standInForwarder(env.STATE_DIR, port, agentSocket);
+        const o = { socket: daemon.socket };
+        const pid = daemon.child.pid!;
+        return {
+          async create(i) {
+            await createVM(o, sandboxId(i), podAnnotations(`burst${i + 1}`, "default"), "");
+            await startVM(o, sandboxId(i));
+          },
+          delete: (i) => stopVM(o, sandboxId(i)),
+          cpuMicros: () => processCpuMicros(pid),
+          async close() {
+            await forwarder?.close();
+            await daemon.kill("SIGTERM");
+          },
+        };
+      },
+    });
+  } finally {
+    await forwarder?.close();
+    agent.kill("SIGTERM");
+    await cleanupDaemon({ dir, bridge: "" });
+  }
+}
+
+if (import.meta.main) {
+  const r = await benchAwsDaemonBurst(Number(process.argv[2] ?? 100));
+  console.log(
+    `daemon CPU per sandbox ${r.cpuMsPerSandbox.toFixed(2)} ms; wall ${r.wallMs.toFixed(0)} ms; ` +
+      `EC2 calls per sandbox ${r.ec2CallsPerSandbox.toFixed(2)}; failed ${r.failed}; ${JSON.stringify(r.callsByAction)}`,
+  );
+}
