@@ -6,7 +6,7 @@
 // agent call is relayed; a bind for another VM (a replay) is refused. Nothing of a bind is logged
 // but paths and the initdata digest.
 import { execFile } from "node:child_process";
-import { access, chmod, readFile } from "node:fs/promises";
+import { access, readFile } from "node:fs/promises";
 import type net from "node:net";
 import path from "node:path";
 import tls from "node:tls";
@@ -53,8 +53,6 @@ export async function readPoolBootstrap(rootDir: string): Promise<PoolBootstrap 
     if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
     throw err;
   }
-  // provision wrote it 0644 like every user-data file; its key is the forwarder's alone.
-  await chmod(file, 0o600);
   return parsePoolBootstrap(text);
 }
 

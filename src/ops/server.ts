@@ -1,4 +1,5 @@
 // The ops HTTP server on 127.0.0.1:PROBE_PORT: probes, metrics and the admin API, each a plugin.
+import type { Socket } from "node:net";
 import Fastify, { type FastifyInstance, type FastifyListenOptions } from "fastify";
 import type { Logger } from "../log/logger.ts";
 import { adminPlugin } from "./admin.ts";
@@ -9,6 +10,17 @@ import { metricsPlugin } from "./metrics-route.ts";
 import { poolAdminPlugin, type PoolSource } from "./pool-admin.ts";
 import type { SandboxSource, Stage } from "./sandbox-view.ts";
 import type { StartupCheck } from "./startup.ts";
+
+/**
+ * A connection that sends nothing for this long is closed, before a request (Fastify's
+ * connectionTimeout, never by default) and after an answer (keepAliveTimeout, 72 s by default: it
+ * also applies to a request answered before its body came, e.g. a 404 to a POST); a request must
+ * have arrived whole within OPS_REQUEST_TIMEOUT_MS (requestTimeout, off by default). Found by the
+ * ops-http fuzz target: a partial request held its connection for Node's 60 s header timeout, a
+ * partial body after the answer for 72 s at each byte.
+ */
+export const OPS_IDLE_TIMEOUT_MS = 10_000;
+export const OPS_REQUEST_TIMEOUT_MS = 30_000;
 
 export interface OpsServerOptions {
   /** PROBE_PORT (upstream default 8000); 0 picks a free port. */
@@ -33,7 +45,14 @@ export interface OpsServer {
 
 /** Build the app without listening (`app.inject()` in unit tests). */
 export async function buildOpsApp(opts: Omit<OpsServerOptions, "port" | "host">): Promise<FastifyInstance> {
-  const app = Fastify({ logger: false });
+  const app = Fastify({
+    logger: false,
+    connectionTimeout: OPS_IDLE_TIMEOUT_MS,
+    requestTimeout: OPS_REQUEST_TIMEOUT_MS,
+    keepAliveTimeout: OPS_IDLE_TIMEOUT_MS,
+  });
+  // Node keeps a timed-out socket whose unfinished request has a "timeout" listener; close it anyway.
+  app.server.on("timeout", (socket: Socket) => socket.destroy());
   app.setErrorHandler((err: Error & { statusCode?: number }, req, reply) => {
     const code = err.statusCode && err.statusCode < 500 ? err.statusCode : 500;
     if (code >= 500) opts.logger?.error({ err, url: req.url }, "ops request failed");

@@ -10,7 +10,11 @@ import { chmod, open, rename, rm, stat } from "node:fs/promises";
 import { ensurePrivateDir } from "../util/private-dir.ts";
 import path from "node:path";
 import type { Logger } from "../log/logger.ts";
-import { generateCertificate, loadSigner, type CertAndKey, type Signer } from "./certgen.ts";
+import type { CertAndKey, Signer } from "./certgen.ts";
+
+// The certificate code (@peculiar/x509, ~20 MB resident) loads when a certificate is first made,
+// not when a daemon with its material on disk starts.
+const certgen = () => import("./certgen.ts");
 
 export const CA_ORG = "agent-protocol-forwarder";
 export const CLIENT_ORG = "cloud-api-adaptor";
@@ -41,19 +45,14 @@ export class CertAuthority {
   readonly caCertPem: string;
   readonly clientCertPem: string;
   readonly #clientKeyPem: string;
-  readonly #signer: Signer;
+  readonly #caKeyPem: string;
+  #signer?: Promise<Signer>;
   readonly #serverValidDays: number;
 
-  private constructor(
-    dir: string,
-    ca: CertAndKey,
-    signer: Signer,
-    client: CertAndKey,
-    serverValidDays: number,
-  ) {
+  private constructor(dir: string, ca: CertAndKey, client: CertAndKey, serverValidDays: number) {
     this.dir = dir;
     this.caCertPem = ca.certPem;
-    this.#signer = signer;
+    this.#caKeyPem = ca.keyPem;
     this.clientCertPem = client.certPem;
     this.#clientKeyPem = client.keyPem;
     this.#serverValidDays = serverValidDays;
@@ -78,18 +77,22 @@ export class CertAuthority {
     await ensurePrivateDir(dir);
     const ca = await loadOrCreatePair(
       { what: "CA", cert: path.join(dir, "ca.crt"), key: path.join(dir, "ca.key") },
-      () => generateCertificate({ org: CA_ORG, isCa: true, validDays: rootDays }),
+      async () => (await certgen()).generateCertificate({ org: CA_ORG, isCa: true, validDays: rootDays }),
       opts.logger,
     );
     const caCert = new X509Certificate(ca.certPem);
     if (!caCert.ca) throw new TlsMaterialError(`${path.join(dir, "ca.crt")} is not a CA certificate`);
     const client = await loadOrCreatePair(
       { what: "client certificate", cert: path.join(dir, "client.crt"), key: path.join(dir, "client.key") },
-      () => generateCertificate({ org: CLIENT_ORG, isClient: true, validDays: rootDays }),
+      async () =>
+        (await certgen()).generateCertificate({ org: CLIENT_ORG, isClient: true, validDays: rootDays }),
       opts.logger,
     );
-    const signer = await loadSigner(ca);
-    return new CertAuthority(dir, ca, signer, client, opts.serverValidDays ?? 730);
+    // What loadSigner will import when the first certificate is issued: refused at start, as before.
+    const caKey = createPrivateKey(ca.keyPem);
+    if (caKey.asymmetricKeyType !== "ec" || caKey.asymmetricKeyDetails?.namedCurve !== "prime256v1")
+      throw new TlsMaterialError(`${path.join(dir, "ca.key")} is not an ECDSA P-256 key`);
+    return new CertAuthority(dir, ca, client, opts.serverValidDays ?? 730);
   }
 
   /** A server cert and key for a VM: CN and SAN DNS = `name` (the instance name the proxy verifies). */
@@ -98,11 +101,13 @@ export class CertAuthority {
       throw new TlsMaterialError(
         `cannot issue a server certificate for ${JSON.stringify(name)}: not a DNS name`,
       );
+    const { generateCertificate, loadSigner } = await certgen();
+    this.#signer ??= loadSigner({ certPem: this.caCertPem, keyPem: this.#caKeyPem });
     return generateCertificate({
       org: CA_ORG,
       name,
       validDays: this.#serverValidDays,
-      issuer: this.#signer,
+      issuer: await this.#signer,
     });
   }
 }

@@ -4,6 +4,7 @@
 import { randomUUID } from "node:crypto";
 import type { ArmError, ArmJson } from "./arm-types.ts";
 import type { EmulatorOptions, VmSize } from "./types.ts";
+import { EMULATOR_CLIENT_SECRET } from "../helpers/test-secrets.ts";
 
 export type ResourceKind = "vm" | "nic" | "publicIp" | "disk";
 
@@ -72,7 +73,7 @@ export function resolveOptions(o: EmulatorOptions): ResolvedOptions {
     subscriptionId,
     tenantId: o.tenantId ?? "00000000-0000-0000-0000-0000000071e0",
     clientId: o.clientId ?? "peerpod-caa-test-client",
-    clientSecret: o.clientSecret ?? "emulator-only-client-secret",
+    clientSecret: o.clientSecret ?? EMULATOR_CLIENT_SECRET,
     location: o.location ?? "eastus",
     resourceGroups,
     subnets: o.subnets ?? [

@@ -112,7 +112,7 @@ function generate(rng: Rng, pems: Pems): Buffer {
 
 export const apfJsonTarget: FuzzTarget = {
   name: "apf-json",
-  timeoutMs: 5000,
+  timeoutMs: 15_000,
   batch: 100,
   maxInputBytes: 1 << 20,
   open: async () => {

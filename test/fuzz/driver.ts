@@ -146,7 +146,12 @@ export async function fuzz(target: FuzzTarget, opts: FuzzOptions): Promise<FuzzR
       );
     }
   } finally {
-    await session.close();
+    const closing = await session.close().then(
+      () => undefined,
+      (err: unknown) => describe(err),
+    );
+    if (closing !== undefined && !report.finding)
+      await found(report.iterations - 1, `at the end: ${closing}`);
     process.off("uncaughtException", onStray);
     process.off("unhandledRejection", onStray);
     report.ms = Math.round(performance.now() - started);

@@ -77,7 +77,7 @@ function generate(rng: Rng): Buffer {
 
 export const userDataTarget: FuzzTarget = {
   name: "user-data",
-  timeoutMs: 5000,
+  timeoutMs: 15_000,
   batch: 100,
   maxInputBytes: 1 << 20,
   open: async () => {

@@ -11,6 +11,7 @@ import { fileURLToPath } from "node:url";
 export const CLI = fileURLToPath(new URL("../../src/cli/main.ts", import.meta.url));
 
 import { isRoot } from "./requires.ts";
+import { keepLogsUnder, teeChild } from "./test-logs.ts";
 
 export { isRoot };
 
@@ -126,6 +127,7 @@ export async function startDaemon(
   });
   child.stdout.on("data", (d: Buffer) => (output += d.toString()));
   child.stderr.on("data", (d: Buffer) => (output += d.toString()));
+  teeChild(child, "caa-serve");
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
   const socket = env.REMOTE_HYPERVISOR_ENDPOINT;
   // The line is logged at info: a quieter daemon is only waited for until it listens.
@@ -213,6 +215,7 @@ export async function cleanupDaemon(d: { dir: string; bridge: string }): Promise
       }
     }
   }
+  await keepLogsUnder(d.dir, "daemon-dir");
   await rm(d.dir, { recursive: true, force: true });
 }
 

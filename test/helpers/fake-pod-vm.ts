@@ -7,6 +7,7 @@ import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { CLI } from "./daemon.ts";
+import { teeChild } from "./test-logs.ts";
 
 const TEST_AGENT = fileURLToPath(new URL("../../providers/local/kata-agent.ts", import.meta.url));
 
@@ -41,8 +42,9 @@ export async function bootFakeVm(
       "none",
       "-no-pod-network",
     ],
-    { stdio: "ignore" },
+    { stdio: ["ignore", "pipe", "pipe"] },
   );
+  teeChild(forwarder, `fake-pod-vm-${name}-forwarder`);
   return [agent, forwarder];
 }
 

@@ -5,6 +5,7 @@ import type { ChildProcess } from "node:child_process";
 import { access, mkdir, readdir, rename, stat } from "node:fs/promises";
 import path from "node:path";
 import { promisify } from "node:util";
+import { teeChild } from "./test-logs.ts";
 
 const execFileP = promisify(execFile);
 
@@ -201,6 +202,7 @@ export async function startGoPeer(args: string[], readyTimeoutMs = 10_000): Prom
   const child = spawn(bin, args, { stdio: ["ignore", "pipe", "pipe"] });
   let stderr = "";
   child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+  teeChild(child, `go-peer-${args[0] ?? ""}`);
   await new Promise<void>((resolve, reject) => {
     let out = "";
     const timer = setTimeout(() => {

@@ -9,6 +9,7 @@ import {
   type Instance,
 } from "@aws-sdk/client-ec2";
 import { OWNER_TAG_KEYS } from "../../providers/types.ts";
+import { MOTO_ACCESS_KEY_ID, MOTO_SECRET_ACCESS_KEY } from "./test-secrets.ts";
 
 export const REGION = "us-east-1";
 
@@ -17,7 +18,7 @@ export function motoClient(url: string): EC2Client {
   return new EC2Client({
     endpoint: url,
     region: REGION,
-    credentials: { accessKeyId: "testing", secretAccessKey: "testing" },
+    credentials: { accessKeyId: MOTO_ACCESS_KEY_ID, secretAccessKey: MOTO_SECRET_ACCESS_KEY },
     maxAttempts: 1,
   });
 }
@@ -61,8 +62,8 @@ export function awsEnv(
   extra: Record<string, string> = {},
 ): Record<string, string> {
   return {
-    AWS_ACCESS_KEY_ID: "testing",
-    AWS_SECRET_ACCESS_KEY: "testing",
+    AWS_ACCESS_KEY_ID: MOTO_ACCESS_KEY_ID,
+    AWS_SECRET_ACCESS_KEY: MOTO_SECRET_ACCESS_KEY,
     AWS_REGION: REGION,
     AWS_ENDPOINT: endpoint,
     AWS_EC2_METADATA_DISABLED: "true",

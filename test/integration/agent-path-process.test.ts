@@ -15,6 +15,7 @@ import { Code, TtrpcClient, TtrpcError } from "../../src/ttrpc/index.ts";
 import { decodeInitdata, encodeInitdata, initdataDigest } from "../../src/userdata/initdata.ts";
 import { closedPort, tlsConfig } from "../fixtures/test-agent-env.ts";
 import type { RecordedCall } from "../../providers/local/kata-agent.ts";
+import { teeChild } from "../helpers/test-logs.ts";
 
 const repo = path.resolve(import.meta.dirname, "../..");
 const FORWARDER = path.join(repo, "src/forwarder/main.ts");
@@ -32,6 +33,7 @@ function run(script: string, args: string[]): Proc {
   let out = "";
   child.stdout?.on("data", (d: Buffer) => (out += d.toString()));
   child.stderr?.on("data", (d: Buffer) => (out += d.toString()));
+  teeChild(child, path.basename(script));
   const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
   return { child, output: () => out, exited };
 }
@@ -173,11 +175,11 @@ describe("pod VM processes: caa forwarder + test agent", () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  test("process-user-data writes only allowed files (0644, dirs 0755) and the initdata digest", async () => {
+  test("process-user-data writes only allowed files (0600, /run/peerpod 0700) and the initdata digest", async () => {
     const root = path.join(dir, "root");
     const apf = await stat(path.join(root, "run/peerpod/apf.json"));
-    assert.equal(apf.mode & 0o777, 0o644);
-    assert.equal((await stat(path.join(root, "run/peerpod"))).mode & 0o777, 0o755);
+    assert.equal(apf.mode & 0o777, 0o600);
+    assert.equal((await stat(path.join(root, "run/peerpod"))).mode & 0o777, 0o700);
     assert.equal((await stat(path.join(root, "run/peerpod/scratch-space.marker"))).size, 0);
     await assert.rejects(stat(path.join(root, "root/.ssh/authorized_keys")), { code: "ENOENT" });
     assert.match(

@@ -46,8 +46,9 @@ test("after a lifecycle nothing the daemon wrote is open to group or other, and 
       assert.ok(written.some((e) => e.path.endsWith("ca.key")));
       assert.ok(written.some((e) => e.path.endsWith("user-data")));
       assert.ok(written.some((e) => e.kind === "socket" && e.path.endsWith("agent.ttrpc")));
-      // `<vm>/root` is the local VM's own filesystem, written by the forwarder inside it with
-      // process-user-data's modes (0644/0755); the VM's directory around it is checked to be closed.
+      // `<vm>/root` is the local VM's own filesystem, written by the processes inside it (the
+      // forwarder's /run/peerpod files are 0600 in 0700: test/unit/forwarder-provision.test.ts);
+      // the VM's directory around it is checked to be closed.
       const vmRoot = /\/provider-local\/local-[0-9a-f]+\/root(\/|$)/;
       assert.ok(
         written.some((e) => vmRoot.test(e.path)),

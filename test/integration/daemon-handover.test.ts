@@ -74,6 +74,8 @@ test("handover: 10 running sandboxes and 5 StartVMs in flight all end up running
   });
   let old: DaemonProcess | undefined;
   let next: DaemonProcess | undefined;
+  // Set as soon as it is spawned: a failure before the handover ends must still stop it.
+  let starting: Promise<DaemonProcess> | undefined;
   const clients: TtrpcClient[] = [];
   try {
     old = await startDaemon(dir, env, 60_000);
@@ -98,7 +100,7 @@ test("handover: 10 running sandboxes and 5 StartVMs in flight all end up running
       .slice(10)
       .map((sid) => client.callMethod(HypervisorDefinition, "startVM", { id: sid }));
     await new Promise((r) => setTimeout(r, 500));
-    const starting = startDaemon(dir, env, 90_000);
+    starting = startDaemon(dir, env, 90_000);
     const oldLogs = () => old?.logs() ?? "";
     await until("the old daemon to hold new calls", () => oldLogs().includes("holding new calls"), oldLogs);
     assert.match(oldLogs(), /holding new calls; 5 in flight/, "the five StartVMs were still in flight");
@@ -151,8 +153,14 @@ test("handover: 10 running sandboxes and 5 StartVMs in flight all end up running
       [],
       "no key material or user-data in the logs",
     );
+  } catch (err) {
+    // Seen once under heavy load (a call ended with "ttrpc: closed"): keep both daemons' logs.
+    throw new Error(`${String(err)}\n---- old daemon:\n${old?.logs()}\n---- new daemon:\n${next?.logs()}`, {
+      cause: err,
+    });
   } finally {
     clients.forEach((c) => c.close());
+    next ??= await starting?.catch(() => undefined);
     await next?.kill("SIGTERM");
     await old?.kill("SIGTERM");
     await cleanupDaemon({ dir, bridge: "" });

@@ -15,6 +15,7 @@ import { startWebhook, WEBHOOK_PATH, type WebhookServer } from "../../src/webhoo
 import { captureLogger } from "../helpers/capture-logger.ts";
 import { jsonPatch } from "../helpers/fake-kube-api.ts";
 import { freePort } from "../helpers/ports.ts";
+import { teeChild } from "../helpers/test-logs.ts";
 
 const HOST = "peerpods-webhook.confidential-containers-system.svc";
 const TYPES: InstanceType[] = [
@@ -383,6 +384,7 @@ describe("caa webhook (the command)", () => {
       },
       stdio: ["ignore", "ignore", "pipe"],
     });
+    teeChild(child, "caa-webhook");
     let stderr = "";
     child.stderr.on("data", (c: Buffer) => (stderr += c.toString()));
     try {

@@ -2,7 +2,7 @@
 // (local HTTP servers on 127.0.0.1 standing in for 169.254.169.254), retries, and initdata.
 import assert from "node:assert/strict";
 import http from "node:http";
-import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { chmod, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import type { AddressInfo } from "node:net";
 import os from "node:os";
 import path from "node:path";
@@ -14,7 +14,7 @@ import {
   provisionFiles,
 } from "../../src/forwarder/index.ts";
 import { silentLogger } from "../../src/log/logger.ts";
-import { decodeInitdata, initdataDigest } from "../../src/userdata/initdata.ts";
+import { decodeInitdata, encodeInitdata, initdataDigest } from "../../src/userdata/initdata.ts";
 import { captureLogger } from "../helpers/capture-logger.ts";
 
 const USER_DATA = `#cloud-config
@@ -87,6 +87,35 @@ describe("provisionFiles", () => {
     assert.doesNotMatch(JSON.stringify(log.lines), /auths|root::/);
   });
 
+  test("every file written is 0600 and /run/peerpod 0700 (upstream: 0644, 0755), an existing open directory too", async () => {
+    await mkdir(path.join(dir, "cidata"));
+    const initdata = encodeInitdata('algorithm = "sha256"\nversion = "0.1.0"\n\n[data]\n"aa.toml" = "x"\n');
+    await writeFile(
+      path.join(dir, "cidata/user-data"),
+      `${USER_DATA}  - path: /run/peerpod/initdata\n    content: ${initdata}\n  - path: /run/peerpod/scratch-space.marker\n`,
+    );
+    await mkdir(path.join(root, "run/peerpod"), { recursive: true, mode: 0o755 });
+    await chmod(path.join(root, "run/peerpod"), 0o755);
+    await provisionFiles({
+      cidataDir: path.join(dir, "cidata"),
+      imds: false,
+      rootDir: root,
+      logger: silentLogger(),
+    });
+    const peerpod = path.join(root, "run/peerpod");
+    const names = (await readdir(peerpod)).sort();
+    assert.deepEqual(names, [
+      "aa.toml",
+      "apf.json",
+      "auth.json",
+      "initdata",
+      "initdata.digest",
+      "scratch-space.marker",
+    ]);
+    for (const name of names) assert.equal((await stat(path.join(peerpod, name))).mode & 0o777, 0o600, name);
+    assert.equal((await stat(peerpod)).mode & 0o777, 0o700);
+  });
+
   test("AWS: IMDSv2 token then user-data with the token", async () => {
     const imds = await serve((req, res) => {
       if (req.method === "PUT" && req.url === "/latest/api/token") {
@@ -155,7 +184,7 @@ describe("provisionFiles", () => {
       });
       assert.equal(result.source, "azure");
       assert.equal(calls, 3);
-      assert.equal((await stat(path.join(root, "run/peerpod/apf.json"))).mode & 0o777, 0o644);
+      assert.equal((await stat(path.join(root, "run/peerpod/apf.json"))).mode & 0o777, 0o600);
     } finally {
       await imds.close();
     }

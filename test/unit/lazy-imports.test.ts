@@ -1,7 +1,7 @@
 // What each entry loads at start: the static imports reachable from it (esbuild's metafile; dynamic
 // imports are what loads on demand). The Kubernetes client alone holds ~80 MB once loaded, the cloud
-// SDKs tens of MB each: `caa serve` on the local provider without NODE_NAME loads none of them, and
-// `caa version` loads none of the daemon's packages.
+// SDKs and the certificate code (@peculiar/x509) tens of MB each: `caa serve` on the local provider
+// without NODE_NAME loads none of them at start, and `caa version` none of the daemon's packages.
 import assert from "node:assert/strict";
 import path from "node:path";
 import { test } from "node:test";
@@ -44,14 +44,14 @@ async function staticPackages(entries: string[]): Promise<Map<string, string[]>>
   return found;
 }
 
-const HEAVY = /^(@kubernetes\/client-node|@aws-sdk\/|@azure\/|@smithy\/)/;
+const HEAVY = /^(@kubernetes\/client-node|@aws-sdk\/|@azure\/|@smithy\/|@peculiar\/|reflect-metadata)/;
 
 test("the walker sees a package a file imports statically", async () => {
   const found = await staticPackages(["src/k8s/client.ts"]);
   assert.deepEqual(found.get("@kubernetes/client-node"), ["src/k8s/client.ts"]);
 });
 
-test("caa serve on the local provider loads neither the Kubernetes client nor a cloud SDK at start", async () => {
+test("caa serve on the local provider loads no Kubernetes client, cloud SDK or certificate code at start", async () => {
   const found = await staticPackages(["src/cli/main.ts", "src/cli/serve.ts", "providers/local/index.ts"]);
   assert.ok(found.has("pino"), `the walker found the daemon's packages: ${[...found.keys()].join(", ")}`);
   const heavy = [...found].filter(([p]) => HEAVY.test(p)).map(([p, c]) => `${p} via ${c.join(" → ")}`);
