@@ -80,6 +80,11 @@ async function mountVolumes(req: CreateContainerRequest, v: VmVolumes, log: Logg
   for (const m of oci.Mounts) {
     if (m.type !== "bind" || !m.source.startsWith("/")) continue;
     const dir = path.join(v.root, m.source);
+    // "/.." climbs out of a local VM's root (a real VM's root is "/", where it cannot).
+    if (path.relative(v.root, dir).startsWith("..")) {
+      log.warn(`mount source ${JSON.stringify(m.source)} leaves the VM's root: not created`);
+      continue;
+    }
     if (
       await stat(dir).then(
         () => true,

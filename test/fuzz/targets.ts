@@ -1,4 +1,5 @@
 // Every fuzz target, by name (npm run fuzz -- --target <name>).
+import { agentPathTarget } from "./agent-path.ts";
 import { annotationsTarget } from "./annotations.ts";
 import { apfJsonTarget } from "./apf-json.ts";
 import type { FuzzTarget } from "./driver.ts";
@@ -10,4 +11,5 @@ export const TARGETS: readonly FuzzTarget[] = [
   userDataTarget,
   apfJsonTarget,
   opsHttpTarget,
+  agentPathTarget,
 ];

@@ -266,4 +266,28 @@ describe("dialling", () => {
       /stop/,
     );
   });
+
+  test("a bind source that climbs out of the forwarder's root with /.. is not created outside it", async () => {
+    const parent = await mkdtemp(join(tmpdir(), "vm-edit-"));
+    const root = join(parent, "root");
+    await mkdir(root);
+    try {
+      const edit = createContainerInVm("/run/netns/podns", {
+        root,
+        mounter: new CloudVolumeMounter(root, { attempts: 1, delayMs: 0 }),
+      });
+      await edit(
+        encode({
+          OCI: {
+            Mounts: [{ destination: "/a", source: "/../escaped", type: "bind" }],
+            Annotations: {},
+          },
+        }),
+        silentLogger(),
+      );
+      assert.deepEqual(await readdir(parent), ["root"]);
+    } finally {
+      await rm(parent, { recursive: true, force: true });
+    }
+  });
 });
