@@ -95,6 +95,9 @@ export class LeakCollector {
     const { provider, cluster, node } = this.opts;
     const signal = this.abort.signal;
     const result: LeakPass = { found: [], removed: [] };
+    // The live sandboxes as the listing begins: one stopped while the list was out has deleted
+    // its instance itself, and must not have it judged a leak (a redundant delete, a false count).
+    const inFlight = this.opts.source.inFlightSandboxIds();
     let instances: Instance[];
     try {
       instances = await provider.list({ cluster, node }, signal);
@@ -103,7 +106,6 @@ export class LeakCollector {
       return result;
     }
     const peerPodDeleting = await this.peerPodDeleting();
-    const inFlight = this.opts.source.inFlightSandboxIds();
     const now = this.now();
     this.forgetGone(instances);
     for (const instance of instances) {

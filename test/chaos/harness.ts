@@ -27,6 +27,8 @@ export interface RunOptions {
   /** Whole-scenario bound; past it the scenario counts as failed and is torn down. */
   timeoutMs: number;
   log: (line: string) => void;
+  /** Rounds, burst size or concurrency in place of the scenario's own (a campaign of other counts). */
+  override?: Partial<ScenarioParams>;
   /** Share of cloud API calls the cloud targets fault (default 0.3). */
   faultRate?: number;
 }
@@ -37,7 +39,7 @@ export async function runScenario(
   rng: Rng,
   opts: RunOptions,
 ): Promise<ScenarioResult> {
-  const params = opts.short ? scenario.short : scenario.full;
+  const params = { ...(opts.short ? scenario.short : scenario.full), ...opts.override };
   const ledger = new Ledger();
   const result: ScenarioResult = {
     target: target.name,

@@ -6,12 +6,14 @@
 //   --target NAME     local (default) or a registered cloud target (repeatable)
 //   --short           the CI form: a few rounds of small bursts, minutes
 //   --fault-rate R    share of cloud API calls the cloud targets fault (default 0.3)
+//   --rounds N, --burst N, --concurrency N   in place of the scenarios' own counts
 //   --out FILE        write the markdown report there
 import { writeFile } from "node:fs/promises";
 import { parseArgs } from "node:util";
 import { runScenario, passed, type ScenarioResult } from "./harness.ts";
 import { renderReport, table } from "./report.ts";
 import { Rng } from "./rng.ts";
+import type { ScenarioParams } from "./scenario.ts";
 import { SCENARIOS } from "./scenarios/index.ts";
 import { TARGETS } from "./targets.ts";
 
@@ -33,6 +35,9 @@ export async function chaos(argv: string[], log: (line: string) => void = consol
       out: { type: "string" },
       "scenario-timeout": { type: "string" },
       "fault-rate": { type: "string" },
+      rounds: { type: "string" },
+      burst: { type: "string" },
+      concurrency: { type: "string" },
     },
   });
   const seed = values.seed !== undefined ? Number(values.seed) : Rng.randomSeed();
@@ -52,6 +57,13 @@ export async function chaos(argv: string[], log: (line: string) => void = consol
   const faultRate = Number(values["fault-rate"] ?? 0.3);
   if (!(faultRate >= 0 && faultRate <= 1))
     throw new Error(`--fault-rate must be in [0, 1], not ${values["fault-rate"]}`);
+  const override: Partial<ScenarioParams> = {};
+  for (const k of ["rounds", "burst", "concurrency"] as const) {
+    if (values[k] === undefined) continue;
+    const n = Number(values[k]);
+    if (!Number.isInteger(n) || n < 1) throw new Error(`--${k} must be a positive integer, not ${values[k]}`);
+    override[k] = n;
+  }
   const timeoutMs = Number(values["scenario-timeout"] ?? (short ? 600 : 5400)) * 1000;
   log(`chaos: seed ${seed} (replay with --seed ${seed}), ${short ? "short form" : "full campaign"}`);
   const startedAt = new Date();
@@ -65,6 +77,7 @@ export async function chaos(argv: string[], log: (line: string) => void = consol
         timeoutMs,
         log,
         faultRate,
+        override,
       });
       results.push(r);
       log(`chaos: ${t}/${s.name}: ${r.skipped ? `skipped (${r.skipped})` : passed(r) ? "passed" : "FAILED"}`);

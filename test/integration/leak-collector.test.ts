@@ -95,6 +95,26 @@ describe("leak collector with an in-memory provider", () => {
     assert.deepEqual(p.deleted, []);
   });
 
+  test("an instance listed while its sandbox is being stopped is left to that StopVM, not deleted as a leak", async () => {
+    const p = new FakeProvider();
+    const id = "d".repeat(64);
+    const inst = p.plant(ownerTags(owner({ sandboxId: id })), new Date(T0));
+    const source = new FakeSandboxSource().add(sandboxView(id, { instanceId: inst.id }));
+    source.inFlight.add(id);
+    // The sandbox's StopVM deletes the instance and forgets the sandbox while the listing is out
+    // (the chaos harness saw "deleted leaked instance" for instances their StopVM had just deleted).
+    const list = p.list.bind(p);
+    p.list = async (o) => {
+      const listed = await list(o);
+      source.sandboxes.delete(id);
+      source.inFlight.delete(id);
+      return listed;
+    };
+    const pass = await collector(p, source, { now: () => T0 + 10 * MIN }).runOnce();
+    assert.deepEqual(pass, { found: [], removed: [] });
+    assert.deepEqual(p.deleted, []);
+  });
+
   test("instances without our owner tags are never touched, even when the provider lists them", async () => {
     const p = new FakeProvider();
     p.flaws.listIgnoresTags = true;
