@@ -57,7 +57,7 @@ export async function runScenario(
   let timer: NodeJS.Timeout | undefined;
   try {
     target.configureFaults?.({ seed: rng.fork("target").seed, rate: opts.faultRate ?? 0.3 });
-    const daemon = await target.setup(scenario.targetOptions);
+    const daemon = await target.setup({ ...scenario.targetOptions, burst: params.burst });
     await daemon.start();
     const ctx: ScenarioContext = {
       target,

@@ -32,6 +32,10 @@ export class LocalTarget implements ChaosTarget {
     // info, not debug: a campaign of a thousand sandboxes would log hundreds of megabytes.
     this.env = daemonEnv(this.dir, {
       LOG_LEVEL: "info",
+      // The test helper's /28 holds 13 VMs: past that a burst's StartVMs fail on "no free address"
+      // instead of meeting the fault. Campaign bursts get a /25 of TEST-NET-2 (125 VMs), clear of
+      // the /28s of 203.0.113.0/24 the tests take and of conformance's 198.51.100.240/28.
+      ...(opts.burst && opts.burst > 12 ? { LOCAL_VM_SUBNET: "198.51.100.0/25" } : {}),
       ...(opts.bootDelayMs ? { LOCAL_BOOT_DELAY: `${opts.bootDelayMs}ms` } : {}),
       ...(opts.proxyTimeoutMs ? { PROXY_TIMEOUT: `${opts.proxyTimeoutMs}ms` } : {}),
     });

@@ -45,6 +45,8 @@ export interface TargetOptions {
   bootDelayMs?: number;
   /** Bound each StartVM's wait for the agent (PROXY_TIMEOUT) to this, when a scenario expects VMs that never answer. */
   proxyTimeoutMs?: number;
+  /** The most sandboxes one burst runs at once (the local target sizes its VM address range by it). */
+  burst?: number;
 }
 
 export interface ChaosTarget {
