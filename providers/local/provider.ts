@@ -26,7 +26,7 @@ import { podVmBootCommand } from "./boot-command.ts";
 import { createVmNetwork, deleteVmNetwork } from "./vm-network.ts";
 import { prepareBridgeNetwork } from "./vm-subnet.ts";
 import { removeStrayVmDirs } from "./stray-vm-dirs.ts";
-import { isAlive, killVm, processesWithArg, spawnVm, type VmProcess } from "./vm-process.ts";
+import { isAlive, killVm, processesUnder, spawnVm, type VmProcess } from "./vm-process.ts";
 import type { Resolved } from "../../src/config/options.ts";
 
 export type LocalConfig = Resolved<typeof LOCAL_OPTIONS>;
@@ -238,7 +238,11 @@ export class LocalProvider implements Provider {
         createdAt: new Date().toISOString(),
         dir: join(this.deps.stateDir, id),
       };
-      await this.save(rec);
+      // A record that cannot be saved (a full disk) must not leave the directory made for it.
+      await this.save(rec).catch(async (err: unknown) => {
+        await rm(rec.dir, { recursive: true, force: true });
+        throw err;
+      });
       return rec;
     });
   }
@@ -294,7 +298,8 @@ export class LocalProvider implements Provider {
 
   private async destroy(rec: VmRecord): Promise<void> {
     if (rec.process) await killVm(rec.process);
-    for (const orphan of await processesWithArg(cidataOf(rec))) await killVm(orphan);
+    // Also what the VM's process started, if that process died alone (its forwarder was killed).
+    for (const orphan of await processesUnder(rec.dir)) await killVm(orphan);
     if (rec.netns && rec.hostVeth) await deleteVmNetwork([rec.netns, podNetnsOf(rec.netns)], rec.hostVeth);
     await rm(rec.dir, { recursive: true, force: true });
     await rm(join(this.deps.stateDir, `${rec.id}.json`), { force: true });

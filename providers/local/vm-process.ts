@@ -50,13 +50,16 @@ export async function spawnVm(
   }
 }
 
-/** Live processes with `arg` as one of their arguments (the VM's cidata path marks its process). */
-export async function processesWithArg(arg: string): Promise<VmProcess[]> {
+/**
+ * Live processes with `dir` or a path under it as one of their arguments: the VM's process (its
+ * --cidata), and the kata agent it started (its --socket), which outlives a VM process killed alone.
+ */
+export async function processesUnder(dir: string): Promise<VmProcess[]> {
   const found: VmProcess[] = [];
   for (const name of await readdir("/proc")) {
     if (!/^[0-9]+$/.test(name) || Number(name) === process.pid) continue;
     const cmdline = await readFile(`/proc/${name}/cmdline`, "utf8").catch(() => "");
-    if (!cmdline.split("\0").includes(arg)) continue;
+    if (!cmdline.split("\0").some((a) => a === dir || a.startsWith(`${dir}/`))) continue;
     const startTime = await startTimeOf(Number(name));
     if (startTime !== undefined) found.push({ pid: Number(name), startTime });
   }

@@ -323,6 +323,15 @@ export async function startDaemon(src: ConfigSource, opts: { logger?: Logger } =
       closed = true;
       await handover.close();
       if (handover.retired) {
+        // Calls it still forwards to the successor finish first (Kubernetes stops this pod as
+        // soon as the new one is started, while they may still run).
+        const unfinished = await service.gate.drain(handoverCfg.drainTimeoutMs);
+        if (unfinished > 0)
+          logger.warn({ unfinished }, `${unfinished} forwarded calls did not finish within DRAIN_TIMEOUT`);
+        // Their answers are written by the time I/O runs again; then close the shims' connections
+        // (process.exit would drop an answer still in the socket's buffer).
+        await new Promise((r) => setImmediate(r));
+        await ttrpc.close();
         logger.info({}, "stopped (had handed over)");
         return;
       }

@@ -16,7 +16,7 @@ export class CallGate {
   readonly #inFlight = new Set<Promise<unknown>>();
   readonly #waiting = new Set<() => void>();
 
-  /** Calls running in this daemon now. */
+  /** Calls running in this daemon now, or (after forwardTo) being forwarded by it. */
   get inFlight(): number {
     return this.#inFlight.size;
   }
@@ -25,9 +25,9 @@ export class CallGate {
   async run<T>(local: () => Promise<T>, remote: (client: TtrpcClient) => Promise<T>): Promise<T> {
     while (this.#mode.kind === "held") await new Promise<void>((resolve) => this.#waiting.add(resolve));
     const mode = this.#mode;
-    if (mode.kind === "forward") return forward(mode.socket, remote);
     if (mode.kind === "closed") throw new TtrpcError(Code.Unavailable, mode.reason);
-    const p = local();
+    // A forwarded call is in flight here too: a SIGTERM after the handover must not cut it off.
+    const p = mode.kind === "forward" ? forward(mode.socket, remote) : local();
     this.#inFlight.add(p);
     try {
       return await p;

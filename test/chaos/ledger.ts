@@ -14,6 +14,8 @@ export interface SandboxEntry {
   gone: boolean;
   /** The last error the daemon (or the connection) gave, if any. */
   error?: string;
+  /** A fault the scenario did to this sandbox itself (its VM's forwarder killed): not lost, but must end cleanly. */
+  faulted?: string;
 }
 
 export interface Finding {
@@ -77,7 +79,7 @@ export class Ledger {
 
   /** Sandboxes that must be running now. */
   running(): SandboxEntry[] {
-    return [...this.entries.values()].filter((e) => e.started && !e.gone);
+    return [...this.entries.values()].filter((e) => e.started && !e.gone && e.faulted === undefined);
   }
 
   /** Sandboxes that failed somewhere and are not yet cleaned up by a StopVM. */

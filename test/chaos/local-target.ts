@@ -30,7 +30,11 @@ export class LocalTarget implements ChaosTarget {
     if (process.getuid?.() !== 0) throw new Error("the local chaos target needs root (network namespaces)");
     this.dir = await makeDaemonDir();
     // info, not debug: a campaign of a thousand sandboxes would log hundreds of megabytes.
-    this.env = daemonEnv(this.dir, { LOG_LEVEL: "info" });
+    this.env = daemonEnv(this.dir, {
+      LOG_LEVEL: "info",
+      ...(opts.bootDelayMs ? { LOCAL_BOOT_DELAY: `${opts.bootDelayMs}ms` } : {}),
+      ...(opts.proxyTimeoutMs ? { PROXY_TIMEOUT: `${opts.proxyTimeoutMs}ms` } : {}),
+    });
     if (opts.stateTmpfsBytes) {
       await mountTmpfs(this.env.STATE_DIR, opts.stateTmpfsBytes);
       this.tmpfs = this.env.STATE_DIR;

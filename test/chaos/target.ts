@@ -41,6 +41,10 @@ export interface DaemonUnderTest {
 export interface TargetOptions {
   /** Put the state directory on a tmpfs of this many bytes (the disk-full scenario). */
   stateTmpfsBytes?: number;
+  /** Make each VM take about this long to boot, so that a fault lands inside StartVMs. */
+  bootDelayMs?: number;
+  /** Bound each StartVM's wait for the agent (PROXY_TIMEOUT) to this, when a scenario expects VMs that never answer. */
+  proxyTimeoutMs?: number;
 }
 
 export interface ChaosTarget {

@@ -47,8 +47,3 @@ export async function fill(dir: string): Promise<number> {
 export async function unfill(dir: string): Promise<void> {
   await rm(join(dir, FILLER), { force: true });
 }
-
-/** Whether a path is the filler (so the record checks skip it). */
-export function isFiller(name: string): boolean {
-  return name === FILLER;
-}

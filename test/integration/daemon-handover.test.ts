@@ -46,6 +46,14 @@ async function until(what: string, ok: () => boolean, logs: () => string, ms = 6
   }
 }
 
+/** "ok", or the call's error: observed at once, so a failure while the test waits is not unhandled. */
+function settled(call: Promise<unknown>): Promise<string> {
+  return call.then(
+    () => "ok",
+    (err: unknown) => String(err),
+  );
+}
+
 /** GET 127.0.0.1:port/startup: status and body, or 0 when nothing listens. */
 async function startupProbe(port: number): Promise<{ status: number; body: string }> {
   const res = await fetch(`http://127.0.0.1:${port}/startup`).catch(() => undefined);
@@ -208,6 +216,54 @@ test("SIGTERM lets the StartVMs in flight finish before the daemon stops", async
   } finally {
     client.close();
     await daemon.kill("SIGKILL");
+    await cleanupDaemon({ dir, bridge: "" });
+  }
+});
+
+test("a call forwarded after the handover finishes although the old daemon gets SIGTERM at once", async () => {
+  const dir = await makeDaemonDir();
+  // Each StartVM waits 4 s for its VM: the forwarded one is still running when the SIGTERM comes.
+  const env = daemonEnv(dir, {
+    LOCAL_LOOPBACK: "true",
+    LOCAL_LOOPBACK_SUBNET: "127.76.1.0/24",
+    LOCAL_BOOT_DELAY: "4s",
+  });
+  let old: DaemonProcess | undefined;
+  let next: DaemonProcess | undefined;
+  let client: TtrpcClient | undefined;
+  try {
+    old = await startDaemon(dir, env, 60_000);
+    client = await TtrpcClient.connect(old.socket);
+    const [a, b] = [id(201), id(202)];
+    for (const sid of [a, b])
+      await client.callMethod(HypervisorDefinition, "createVM", {
+        id: sid,
+        annotations: POD,
+        networkNamespacePath: "",
+      });
+    // One StartVM in flight, so the handover has something to drain and the next call is held.
+    const inFlight = settled(client.callMethod(HypervisorDefinition, "startVM", { id: a }));
+    await new Promise((r) => setTimeout(r, 300));
+    const starting = startDaemon(dir, env, 90_000);
+    const oldLogs = () => old?.logs() ?? "";
+    await until("the old daemon to hold new calls", () => oldLogs().includes("holding new calls"), oldLogs);
+    const forwarded = settled(client.callMethod(HypervisorDefinition, "startVM", { id: b }));
+    next = await starting;
+    await until("the old daemon to hand over", () => oldLogs().includes("handed over;"), oldLogs);
+    // Kubernetes stops the old pod as soon as the new one is started.
+    await old.kill("SIGTERM");
+    assert.deepEqual(await Promise.all([inFlight, forwarded]), ["ok", "ok"], oldLogs());
+    const after = await TtrpcClient.connect(next.socket);
+    try {
+      for (const sid of [a, b]) await after.callMethod(HypervisorDefinition, "stopVM", { id: sid });
+    } finally {
+      after.close();
+    }
+    assert.deepEqual(localVms(dir), []);
+  } finally {
+    client?.close();
+    await next?.kill("SIGTERM");
+    await old?.kill("SIGKILL");
     await cleanupDaemon({ dir, bridge: "" });
   }
 });

@@ -13,6 +13,12 @@ import { silentLogger } from "../../src/log/logger.ts";
 import { processesMentioning } from "../helpers/daemon.ts";
 
 const owner = { cluster: "c1", node: "n1", sandboxId: "a".repeat(64), podName: "web", podNamespace: "shop" };
+const REQUEST = {
+  name: "podvm-web-aaaaaaaa",
+  userData: "#cloud-config\n",
+  spec: { instanceType: "local.medium", vcpus: 0, memoryMiB: 0, gpus: 0, image: "" },
+  owner,
+};
 
 function provider(stateDir: string): LocalProvider {
   const env = {
@@ -32,12 +38,7 @@ test("a VM whose pid was never saved (kill -9 after spawn) is killed when its in
   });
   const first = provider(dir);
   await first.start();
-  const vm = await first.create({
-    name: "podvm-web-aaaaaaaa",
-    userData: "#cloud-config\n",
-    spec: { instanceType: "local.medium", vcpus: 0, memoryMiB: 0, gpus: 0, image: "" },
-    owner,
-  });
+  const vm = await first.create(REQUEST);
   assert.equal(processesMentioning(dir).length, 1, "the VM process runs");
   // What a kill -9 between spawnVm() and save() leaves: the record as allocate() saved it.
   const file = join(dir, `${vm.id}.json`);
@@ -91,4 +92,34 @@ test("a VM directory whose record was never saved (kill -9 inside allocate) is r
     [],
     "nothing is left that no record names",
   );
+});
+
+test("deleting a VM whose process died alone (its forwarder was killed) kills what that process started", async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), "caa-local-orphan-"));
+  t.after(async () => {
+    for (const pid of processesMentioning(dir)) process.kill(pid, "SIGKILL");
+    await rm(dir, { recursive: true, force: true });
+  });
+  // A VM that starts an "agent" child marked by a path under its root ($3 is --root's value), as
+  // `caa podvm` starts the kata agent with --socket under it.
+  const env = {
+    LOCAL_LOOPBACK: "true",
+    LOCAL_LOOPBACK_SUBNET: "127.77.1.0/24",
+    LOCAL_VM_COMMAND: `/bin/sh -c "sh -c 'sleep 300; true' agent $3/agent.sock & sleep 300; true"`,
+  };
+  const p = new LocalProvider(resolve(LOCAL_OPTIONS, { env, flags: {} }), {
+    logger: silentLogger(),
+    stateDir: dir,
+  });
+  await p.start();
+  const vm = await p.create(REQUEST);
+  const rec = JSON.parse(await readFile(join(dir, `${vm.id}.json`), "utf8")) as { process: { pid: number } };
+  for (let i = 0; i < 100 && processesMentioning(dir).length < 2; i++)
+    await new Promise((r) => setTimeout(r, 50));
+  assert.equal(processesMentioning(dir).length, 2, "the VM process and its agent run");
+  process.kill(rec.process.pid, "SIGKILL");
+  for (let i = 0; i < 100 && processesMentioning(dir).length > 1; i++)
+    await new Promise((r) => setTimeout(r, 50));
+  await p.delete(vm.id);
+  assert.deepEqual(processesMentioning(dir), [], "no process of the VM outlives its deletion");
 });
