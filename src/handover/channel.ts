@@ -5,9 +5,10 @@
 //   owner → successor  {"op":"released","unfinished":k}   close agent proxies and the ops port, unlock
 //   successor → owner  {"op":"serving","socket":P}   successor: locked, recovered, its socket is at P
 //   owner → successor  {"op":"done"}                  owner forwards the calls it held, stops listening
-import { chmod, lstat, unlink } from "node:fs/promises";
+import { randomBytes } from "node:crypto";
+import { chmod, lstat, rename, unlink } from "node:fs/promises";
 import net from "node:net";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 
 export const HANDOVER_SOCKET = "handover.sock";
 const MAX_LINE = 4096;
@@ -104,11 +105,21 @@ export async function serveHandover(path: string, owner: HandoverOwner): Promise
       },
     );
   });
+  // Bound under a temporary name, then renamed into place: libuv unlinks the name a server was
+  // bound to when it closes, and by the time a retired owner closes, its successor's socket is at
+  // `path` (seen in the chaos harness: the third daemon of a rolling upgrade found no socket).
+  const bound = join(dirname(path), `.handover-${process.pid}-${randomBytes(4).toString("hex")}`);
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
-    server.listen(path, () => resolve());
+    server.listen(bound, () => resolve());
   });
-  await chmod(path, 0o600);
+  try {
+    await chmod(bound, 0o600);
+    await rename(bound, path);
+  } catch (err) {
+    server.close();
+    throw err;
+  }
   const { ino } = await lstat(path);
   return {
     close: async () => {
