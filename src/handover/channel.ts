@@ -85,8 +85,8 @@ export async function serveHandover(path: string, owner: HandoverOwner): Promise
   const existing = await lstat(path).catch(() => undefined);
   if (existing && !existing.isSocket())
     throw new Error(`${path} exists and is not a socket; refusing to replace it`);
-  // The lock is ours, so a socket left here is a dead owner's.
-  if (existing) await unlink(path);
+  // A socket left here is a dead owner's, or our predecessor's, which may be removing it right now:
+  // the rename below replaces it atomically, with no unlink that could race with the predecessor's.
   let busy = false;
   const server = net.createServer((socket) => {
     socket.on("error", () => undefined);
