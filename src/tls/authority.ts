@@ -12,7 +12,7 @@ import path from "node:path";
 import type { Logger } from "../log/logger.ts";
 import type { CertAndKey, Signer } from "./certgen.ts";
 
-// The certificate code (@peculiar/x509, ~20 MB resident) loads when a certificate is first made,
+// The certificate code loads when a certificate is first made,
 // not when a daemon with its material on disk starts.
 const certgen = () => import("./certgen.ts");
 

@@ -10,7 +10,7 @@ import type { Logger } from "../log/logger.ts";
 import { TlsMaterialError, loadOrCreatePair } from "./authority.ts";
 import type { CertAndKey, Signer } from "./certgen.ts";
 
-// The certificate code (@peculiar/x509) loads with the pool, not with every daemon.
+// The certificate code loads with the pool, not with every daemon.
 const certgen = () => import("./certgen.ts");
 
 export const POOL_CA_ORG = "peerpod-pool";
