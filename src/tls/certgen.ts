@@ -1,8 +1,8 @@
 // ECDSA P-256 certificates shaped like upstream's (CAA pkg/util/tlsutil/certgen.go): subject
 // O=<org> (plus CN=<name> for server certs), key usage certSign|digitalSignature, one extended key
 // usage (serverAuth, or clientAuth for the client cert), SAN DNS=<name> for server certs, PKCS#8 keys.
-// Matching the shape keeps either end interoperable with upstream's Go peer. Encoded with node:crypto
-// and der.ts: an X.509 library costs every daemon ~20 MB resident for these few fields.
+// Matching the shape keeps either end interoperable with upstream's Go peer. The DER is written
+// by hand (der.ts) and signed with node:crypto: one certificate per VM costs well under 1 ms.
 import {
   X509Certificate,
   createHash,
@@ -13,7 +13,21 @@ import {
   type KeyObject,
 } from "node:crypto";
 import { promisify } from "node:util";
-import * as der from "./der.ts";
+import {
+  TAG,
+  bitString,
+  boolean,
+  children,
+  contextTag,
+  directoryString,
+  octetString,
+  oid,
+  readElement,
+  sequence,
+  time,
+  tlv,
+  unsignedInteger,
+} from "./der.ts";
 
 const generateEcKeyPair = promisify(generateKeyPair);
 
@@ -34,22 +48,20 @@ const OID = {
   clientAuth: "1.3.6.1.5.5.7.3.2",
 } as const;
 
-// KeyUsage bits (RFC 5280 §4.2.1.3): digitalSignature (0) and keyCertSign (5), first bit high.
-const KEY_USAGE = Buffer.from([0x80 | 0x04]);
-
 export interface CertAndKey {
   certPem: string;
   keyPem: string;
 }
 
+/** A CA that can sign: what loadSigner reads from its certificate once. */
 export interface Signer {
-  key: KeyObject;
-  /** The issuer's subject, as encoded in its certificate: every certificate it signs names it. */
-  subject: Buffer;
+  /** The CA's subject Name, byte for byte: a leaf's issuer must match it exactly. */
+  subjectDer: Buffer;
   notBefore: Date;
   notAfter: Date;
-  /** The issuer's key identifier, for the authority key identifier of what it signs. */
+  /** The CA's subject key identifier, named by every certificate it signs. */
   keyId: Buffer;
+  key: KeyObject;
 }
 
 export interface CertRequest {
@@ -67,9 +79,9 @@ export interface CertRequest {
 }
 
 export async function generateCertificate(req: CertRequest): Promise<CertAndKey> {
-  const keys = await generateEcKeyPair("ec", { namedCurve: "P-256" });
-  const spki = keys.publicKey.export({ type: "spki", format: "der" });
-  const keyId = publicKeyId(spki);
+  const { publicKey, privateKey } = await generateEcKeyPair("ec", { namedCurve: "prime256v1" });
+  const spki = publicKey.export({ type: "spki", format: "der" });
+  const keyId = subjectKeyId(spki);
   const subject = name(req.org, req.name);
   const now = (req.now ?? new Date()).getTime();
   let notBefore = new Date(now - CLOCK_SKEW_MS);
@@ -81,55 +93,61 @@ export async function generateCertificate(req: CertRequest): Promise<CertAndKey>
   }
   const usages = req.extendedKeyUsages ?? [req.isClient ? "clientAuth" : "serverAuth"];
   const extensions = [
-    extension(OID.basicConstraints, true, der.sequence(...(req.isCa ? [der.boolean(true)] : []))),
-    extension(OID.keyUsage, true, der.bitString(KEY_USAGE, true)),
-    extension(OID.extKeyUsage, false, der.sequence(...usages.map((u) => der.oid(OID[u])))),
-    extension(OID.subjectKeyId, false, der.octetString(keyId)),
+    extension(OID.basicConstraints, true, sequence(...(req.isCa ? [boolean(true)] : []))),
+    // digitalSignature (bit 0) | keyCertSign (bit 5): 0b10000100, the last two bits unused.
+    extension(OID.keyUsage, true, bitString(Buffer.from([0x84]), 2)),
+    extension(OID.extKeyUsage, false, sequence(...usages.map((u) => oid(OID[u])))),
+    extension(OID.subjectKeyId, false, octetString(keyId)),
   ];
-  if (req.name) {
-    extensions.push(extension(OID.subjectAltName, false, der.sequence(der.implicit(2, der.ia5(req.name)))));
-  }
-  if (req.issuer) {
-    extensions.push(extension(OID.authorityKeyId, false, der.sequence(der.implicit(0, req.issuer.keyId))));
-  }
-  const algorithm = der.sequence(der.oid(OID.ecdsaWithSha256));
-  const tbs = der.sequence(
-    der.explicit(0, der.unsignedInteger(Buffer.from([2]))),
-    der.unsignedInteger(randomSerial()),
-    algorithm,
-    req.issuer ? req.issuer.subject : subject,
-    der.sequence(der.time(notBefore), der.time(notAfter)),
+  if (req.name)
+    extensions.push(
+      extension(
+        OID.subjectAltName,
+        false,
+        sequence(tlv(contextTag(2, false), Buffer.from(req.name, "ascii"))),
+      ),
+    );
+  if (req.issuer)
+    extensions.push(
+      extension(OID.authorityKeyId, false, sequence(tlv(contextTag(0, false), req.issuer.keyId))),
+    );
+  const signatureAlgorithm = sequence(oid(OID.ecdsaWithSha256));
+  const tbs = sequence(
+    tlv(contextTag(0, true), unsignedInteger(Buffer.from([2]))), // v3
+    unsignedInteger(randomSerial()),
+    signatureAlgorithm,
+    req.issuer ? req.issuer.subjectDer : subject,
+    sequence(time(notBefore), time(notAfter)),
     subject,
     spki,
-    der.explicit(3, der.sequence(...extensions)),
+    tlv(contextTag(3, true), sequence(...extensions)),
   );
   const signature = sign("sha256", tbs, {
-    key: req.issuer ? req.issuer.key : keys.privateKey,
+    key: req.issuer ? req.issuer.key : privateKey,
     dsaEncoding: "der",
   });
-  const cert = der.sequence(tbs, algorithm, der.bitString(signature));
-  const keyPem = String(keys.privateKey.export({ type: "pkcs8", format: "pem" }));
-  return { certPem: toPem("CERTIFICATE", cert), keyPem };
+  const der = sequence(tbs, signatureAlgorithm, bitString(signature));
+  return {
+    certPem: toPem("CERTIFICATE", der) + "\n",
+    keyPem: privateKey.export({ type: "pkcs8", format: "pem" }) as string,
+  };
 }
 
 /** Parse a CA certificate and its PKCS#8 key into something that can sign. */
 export async function loadSigner(pair: CertAndKey): Promise<Signer> {
   const cert = new X509Certificate(pair.certPem);
-  const key = createPrivateKey(pair.keyPem);
-  if (key.asymmetricKeyType !== "ec" || key.asymmetricKeyDetails?.namedCurve !== "prime256v1")
-    throw new Error("the CA key is not an ECDSA P-256 key");
-  const tbs = der.children(der.readElement(cert.raw))[0];
-  const fields = der.children(tbs);
-  // version [0] is present in every v3 certificate; the fields after it are in a fixed order.
-  const at = fields[0].tag === 0xa0 ? 1 : 0;
-  const subject = fields[at + 4].raw;
-  const spki = fields[at + 5].raw;
+  // Certificate ::= SEQUENCE { tbsCertificate, ... }; tbs ::= SEQUENCE { [0] version, serial,
+  // signature, issuer, validity, subject, subjectPublicKeyInfo, ..., [3] extensions }.
+  const tbs = children(children(readElement(cert.raw).content)[0].content);
+  const version = tbs[0].tag === contextTag(0, true) ? 1 : 0;
+  const subjectDer = tbs[version + 4].raw;
+  const spki = tbs[version + 5].raw;
   return {
-    key,
-    subject: Buffer.from(subject),
+    subjectDer,
     notBefore: new Date(cert.validFrom),
     notAfter: new Date(cert.validTo),
-    keyId: subjectKeyId(fields.slice(at + 6)) ?? publicKeyId(spki),
+    keyId: extensionValue(tbs, OID.subjectKeyId) ?? subjectKeyId(spki),
+    key: createPrivateKey(pair.keyPem),
   };
 }
 
@@ -139,33 +157,31 @@ export function toPem(label: string, der: Uint8Array): string {
   return `-----BEGIN ${label}-----\n${lines.join("\n")}\n-----END ${label}-----\n`;
 }
 
-function name(org: string, commonName?: string): Buffer {
-  const rdn = (type: string, value: string) =>
-    der.set(der.sequence(der.oid(type), der.directoryString(value)));
-  const rdns = [rdn(OID.organization, org)];
-  if (commonName !== undefined) rdns.push(rdn(OID.commonName, commonName));
-  return der.sequence(...rdns);
+/** O=<org>[, CN=<name>]: one attribute per RDN, as Go's pkix.Name writes them. */
+function name(org: string, commonName: string | undefined): Buffer {
+  const rdn = (type: string, value: string) => tlv(TAG.SET, sequence(oid(type), directoryString(value)));
+  return sequence(rdn(OID.organization, org), ...(commonName ? [rdn(OID.commonName, commonName)] : []));
 }
 
 function extension(id: string, critical: boolean, value: Buffer): Buffer {
-  return der.sequence(der.oid(id), ...(critical ? [der.boolean(true)] : []), der.octetString(value));
+  return sequence(oid(id), ...(critical ? [boolean(true)] : []), octetString(value));
 }
 
-/** RFC 5280 §4.2.1.2 method 1: SHA-1 of the subjectPublicKey bits, as Go's x509 computes it. */
-function publicKeyId(spki: Buffer): Buffer {
-  const bits = der.children(der.readElement(spki))[1].content.subarray(1);
-  return createHash("sha1").update(bits).digest();
+/** RFC 5280 §4.2.1.2 method 1 (as Go): SHA-1 of the subjectPublicKey BIT STRING's bits. */
+function subjectKeyId(spki: Buffer): Buffer {
+  const [, publicKey] = children(readElement(spki).content);
+  return createHash("sha1").update(publicKey.content.subarray(1)).digest();
 }
 
-/** The subject key identifier among a certificate's trailing fields ([3] extensions), if any. */
-function subjectKeyId(trailing: der.Element[]): Buffer | undefined {
-  const exts = trailing.find((f) => f.tag === 0xa3);
-  if (!exts) return undefined;
-  const ski = der.oid(OID.subjectKeyId);
-  for (const ext of der.children(der.children(exts)[0])) {
-    const parts = der.children(ext);
-    if (!parts[0].raw.equals(ski)) continue;
-    return Buffer.from(der.readElement(parts[parts.length - 1].content).content);
+/** The OCTET STRING inside a v3 extension's value, e.g. the subject key identifier's. */
+function extensionValue(tbs: ReturnType<typeof children>, id: string): Buffer | undefined {
+  const wrapped = tbs.find((e) => e.tag === contextTag(3, true));
+  if (!wrapped) return undefined;
+  const wanted = oid(id);
+  for (const ext of children(readElement(wrapped.content).content)) {
+    const parts = children(ext.content);
+    if (!parts[0].raw.equals(wanted)) continue;
+    return readElement(parts[parts.length - 1].content).content;
   }
   return undefined;
 }
