@@ -1,7 +1,8 @@
 # The cloud-api-adaptor image: `caa serve` is the per-node daemon (deploy/base/daemonset.yaml);
 # `caa forwarder` is the agent-protocol-forwarder. Pod-VM image builds take the pod-VM side as one
-# file from here: /app/dist/podvm/caa-podvm.mjs (`node caa-podvm.mjs forwarder -listen …`), which
-# needs node and nothing else (no node_modules); the local provider boots the same file.
+# file from here: /app/dist/podvm/caa-podvm.cjs (`node caa-podvm.cjs forwarder -listen …`), which
+# needs node and nothing else (no node_modules) and keeps V8's compiled code in
+# $NODE_COMPILE_CACHE/caa-podvm (default /tmp/caa-podvm); the local provider boots the same file.
 
 # Build: compile TypeScript to dist/ and bundle the pod-VM side (scripts/build.ts; esbuild's
 # platform binary is an npm optional dependency, so --ignore-scripts still installs it).

@@ -1,7 +1,7 @@
 // Builds the production output the container image runs (Dockerfile): TypeScript compiled to
 // JavaScript under <out>/src and <out>/providers (relative `.ts` imports rewritten to `.js`), plus
 // every non-TypeScript file beside the sources (e.g. JSON read at run time), at the same paths;
-// and the pod-VM side as one bundle, <out>/podvm/caa-podvm.mjs (src/podvm/bundle.ts).
+// and the pod-VM side as one bundle, <out>/podvm/caa-podvm.cjs (src/podvm/bundle.ts).
 // Usage: node scripts/build.ts [--out-dir DIR]   (default: dist)
 import { spawnSync } from "node:child_process";
 import { cp, readdir, rm } from "node:fs/promises";

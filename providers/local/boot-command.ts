@@ -1,6 +1,6 @@
 // The command that boots a local VM. By default it is the pod-VM bundle (src/podvm/bundle.ts),
 // as a real pod VM runs it: one file that starts in a fraction of the CLI's time. From the built
-// tree that is dist/podvm/caa-podvm.mjs; from the sources it is built once per source state into
+// tree that is dist/podvm/caa-podvm.cjs; from the sources it is built once per source state into
 // a cache, so a VM never runs code older than the daemon's. Where neither works the VM boots from
 // `caa podvm` and the log says why.
 import { createHash } from "node:crypto";
@@ -15,7 +15,7 @@ const FROM_SOURCE = import.meta.url.endsWith(".ts");
 /** The repository (from source) or the build output root (dist/). */
 const ROOT = path.resolve(HERE, "../..");
 const CLI = path.join(ROOT, "src/cli", FROM_SOURCE ? "main.ts" : "main.js");
-const BUNDLE_NAME = "caa-podvm.mjs";
+const BUNDLE_NAME = "caa-podvm.cjs";
 
 const exists = (file: string): Promise<boolean> =>
   stat(file).then(
