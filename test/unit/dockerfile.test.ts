@@ -188,7 +188,8 @@ test("the build output holds the pod-VM bundle, which runs with node alone (no n
   const vm = path.join(tmp, "vm");
   await mkdir(vm);
   const bundle = path.join(vm, "caa-podvm.cjs");
-  await copyFile(path.join(tmp, "dist/podvm/caa-podvm.cjs"), bundle);
+  for (const file of ["caa-podvm.cjs", "caa-podvm.bundle.cjs"])
+    await copyFile(path.join(tmp, "dist/podvm", file), path.join(vm, file));
   const env = { PATH: process.env.PATH, NODE_COMPILE_CACHE: path.join(tmp, "cache") };
   const help = spawnSync(process.execPath, [bundle, "--help"], { encoding: "utf8", cwd: vm, env });
   assert.equal(help.status, 0, help.stderr);
