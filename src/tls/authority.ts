@@ -10,11 +10,7 @@ import { chmod, open, rename, rm, stat } from "node:fs/promises";
 import { ensurePrivateDir } from "../util/private-dir.ts";
 import path from "node:path";
 import type { Logger } from "../log/logger.ts";
-import type { CertAndKey, Signer } from "./certgen.ts";
-
-// The certificate code (@peculiar/x509, ~20 MB resident) loads when a certificate is first made,
-// not when a daemon with its material on disk starts.
-const certgen = () => import("./certgen.ts");
+import { generateCertificate, loadSigner, type CertAndKey, type Signer } from "./certgen.ts";
 
 export const CA_ORG = "agent-protocol-forwarder";
 export const CLIENT_ORG = "cloud-api-adaptor";
@@ -77,15 +73,14 @@ export class CertAuthority {
     await ensurePrivateDir(dir);
     const ca = await loadOrCreatePair(
       { what: "CA", cert: path.join(dir, "ca.crt"), key: path.join(dir, "ca.key") },
-      async () => (await certgen()).generateCertificate({ org: CA_ORG, isCa: true, validDays: rootDays }),
+      () => generateCertificate({ org: CA_ORG, isCa: true, validDays: rootDays }),
       opts.logger,
     );
     const caCert = new X509Certificate(ca.certPem);
     if (!caCert.ca) throw new TlsMaterialError(`${path.join(dir, "ca.crt")} is not a CA certificate`);
     const client = await loadOrCreatePair(
       { what: "client certificate", cert: path.join(dir, "client.crt"), key: path.join(dir, "client.key") },
-      async () =>
-        (await certgen()).generateCertificate({ org: CLIENT_ORG, isClient: true, validDays: rootDays }),
+      () => generateCertificate({ org: CLIENT_ORG, isClient: true, validDays: rootDays }),
       opts.logger,
     );
     // What loadSigner will import when the first certificate is issued: refused at start, as before.
@@ -101,7 +96,6 @@ export class CertAuthority {
       throw new TlsMaterialError(
         `cannot issue a server certificate for ${JSON.stringify(name)}: not a DNS name`,
       );
-    const { generateCertificate, loadSigner } = await certgen();
     this.#signer ??= loadSigner({ certPem: this.caCertPem, keyPem: this.#caKeyPem });
     return generateCertificate({
       org: CA_ORG,

@@ -8,10 +8,7 @@ import { chmod, mkdir } from "node:fs/promises";
 import path from "node:path";
 import type { Logger } from "../log/logger.ts";
 import { TlsMaterialError, loadOrCreatePair } from "./authority.ts";
-import type { CertAndKey, Signer } from "./certgen.ts";
-
-// The certificate code (@peculiar/x509) loads with the pool, not with every daemon.
-const certgen = () => import("./certgen.ts");
+import { generateCertificate, loadSigner, type CertAndKey, type Signer } from "./certgen.ts";
 
 export const POOL_CA_ORG = "peerpod-pool";
 
@@ -37,7 +34,6 @@ export class PoolAuthority {
     await mkdir(dir, { recursive: true, mode: 0o700 });
     await chmod(dir, 0o700);
     const days = 3650;
-    const { generateCertificate, loadSigner } = await certgen();
     const ca = await loadOrCreatePair(
       { what: "pool CA", cert: path.join(dir, "pool-ca.crt"), key: path.join(dir, "pool-ca.key") },
       () =>
@@ -67,7 +63,6 @@ export class PoolAuthority {
 
   /** A pooled VM's bootstrap certificate: CN and SAN DNS = the VM's name. */
   async issueBootstrap(vmName: string): Promise<CertAndKey> {
-    const { generateCertificate } = await certgen();
     return generateCertificate({ org: POOL_CA_ORG, name: vmName, validDays: 730, issuer: this.#signer });
   }
 }
