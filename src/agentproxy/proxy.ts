@@ -16,6 +16,7 @@ import {
 import { editCreateContainerForWorker } from "./create-container.ts";
 import { AGENT_SERVICE, AGENT_SERVICES } from "../relay/agent.ts";
 import { DialTimeoutError } from "../relay/dial.ts";
+import { reusedReads } from "../relay/reused-reads.ts";
 import { AgentRelay, type CallObserver, type PayloadEdit } from "../relay/relay.ts";
 import { AgentConnectError, formatAddress } from "./errors.ts";
 import { listenUnix, type UnixListener } from "./listen-unix.ts";
@@ -120,9 +121,14 @@ export class AgentProxy {
 
   async #dialOnce(signal: AbortSignal): Promise<Duplex> {
     const { host, port } = this.#opts;
-    const raw = net.connect({ host, port, noDelay: true, keepAlive: true, keepAliveInitialDelay: 30_000 });
     const options = this.#opts.tls;
-    const socket = options ? tls.connect({ ...options, socket: raw }) : raw;
+    // The socket reads into one buffer of its own (reused-reads.ts), so it makes its own TCP
+    // connection: `onread` is ignored for a TLS socket laid over an existing one.
+    const onread = reusedReads(() => socket);
+    const tcp = { host, port, noDelay: true, keepAlive: true, keepAliveInitialDelay: 30_000, onread };
+    const socket: net.Socket = options
+      ? tls.connect({ ...options, ...tcp } as tls.ConnectionOptions)
+      : net.connect(tcp);
     const ready = options ? "secureConnect" : "connect";
     try {
       await new Promise<void>((resolve, reject) => {
@@ -136,15 +142,9 @@ export class AgentProxy {
           signal.removeEventListener("abort", onAbort);
           reject(err);
         });
-        // A TLS socket over `raw` may never report raw's errors before the handshake starts.
-        raw.once("error", (err) => {
-          signal.removeEventListener("abort", onAbort);
-          reject(err);
-        });
       });
     } catch (err) {
       socket.destroy();
-      raw.destroy();
       throw err;
     }
     return socket;

@@ -7,6 +7,7 @@ import path from "node:path";
 import tls from "node:tls";
 import { AGENT_SERVICES } from "../relay/agent.ts";
 import { AgentRelay } from "../relay/relay.ts";
+import { reusedReads } from "../relay/reused-reads.ts";
 import { parseFlags, resolve } from "../config/options.ts";
 import type { Logger } from "../log/logger.ts";
 import { buildServerTls } from "../tls/server.ts";
@@ -167,7 +168,8 @@ function provisionOptions(cfg: ForwarderConfig, logger: Logger): ProvisionOption
 
 function dialUnix(socketPath: string, signal: AbortSignal): Promise<net.Socket> {
   return new Promise((resolveSocket, reject) => {
-    const socket = net.createConnection({ path: socketPath });
+    // Reads into one buffer of its own (reused-reads.ts): the agent's answers come in many small reads.
+    const socket: net.Socket = net.createConnection({ path: socketPath, onread: reusedReads(() => socket) });
     const onAbort = (): void => {
       socket.destroy();
       reject(signal.reason as Error);

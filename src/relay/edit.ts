@@ -5,12 +5,12 @@ import type { Logger } from "../log/logger.ts";
 import { Code, TtrpcError } from "../ttrpc/status.ts";
 import type { RequestHead } from "./envelope.ts";
 import { sliceParts } from "./fields.ts";
-import { joined, type RelayFrame } from "./frames.ts";
+import { joined, ownFrame, type RelayFrame } from "./frames.ts";
 import type { PayloadEdit } from "./types.ts";
 
 export interface EditOutcome {
-  /** The request frame's data to relay. */
-  send(parts: readonly Uint8Array[], length: number): void;
+  /** The request frame to relay. */
+  send(frame: RelayFrame): void;
   refuse(err: TtrpcError): void;
 }
 
@@ -25,13 +25,13 @@ export function applyEdit(
   const refuse = (err: unknown): void =>
     out.refuse(err instanceof TtrpcError ? err : new TtrpcError(Code.Unknown, String(err)));
   const withEdit = (edited: Uint8Array): void => {
-    if (edited === payload) return out.send(frame.parts, frame.length);
+    if (edited === payload) return out.send(frame);
     const req = Request.decode(joined(frame.parts, frame.length));
     const data = Request.encode({
       ...req,
       payload: Buffer.from(edited.buffer, edited.byteOffset, edited.length),
     }).finish();
-    out.send([data], data.length);
+    out.send(ownFrame(data));
   };
   let edited: Uint8Array | Promise<Uint8Array>;
   try {

@@ -1,7 +1,7 @@
 // The agent relay: every shim connection's calls go out on one multiplexed upstream connection (to the
 // VM's forwarder, or from the forwarder to the kata agent). Frames are relayed as they arrive: only the
-// stream id in the header changes, and the data goes out as views of the chunks read (frames.ts), so
-// a call costs no copy in JavaScript. Calls with a registered edit (CreateContainer, CreateSandbox)
+// stream id in the header changes; each frame is copied once into a buffer of its own and leaves in
+// one write (frames.ts), so no read buffer is held. Calls with a registered edit (CreateContainer, CreateSandbox)
 // are decoded, edited and re-encoded. Towards the shim the relay answers like containerd's ttrpc
 // server (shim-rules.ts; 8 for oversized frames); a dropped upstream is re-dialled by the next call.
 //
@@ -15,7 +15,7 @@ import { Code, TtrpcError } from "../ttrpc/status.ts";
 import { DialTimeoutError, withBackoff } from "./dial.ts";
 import { applyEdit } from "./edit.ts";
 import { readResponseOutcome, statusResponse, type ResponseOutcome } from "./envelope.ts";
-import { FrameSplitter, writeFrame, type RelayFrame } from "./frames.ts";
+import { FrameSplitter, ownFrame, writeFrame, type RelayFrame } from "./frames.ts";
 import { admit } from "./shim-rules.ts";
 import { settle, type Downstream, type Pending, type Upstream } from "./calls.ts";
 import { raceAbort } from "../util/race-abort.ts";
@@ -139,21 +139,21 @@ export class AgentRelay {
       if (ms <= MAX_TIMER_MS) pending.timer = setTimeout(() => this.#expire(pending), ms);
     }
     const edit = this.#opts.edits?.get(`${head.service}/${head.method}`);
-    if (!edit) return this.#forward(pending, frame.parts, frame.length);
+    if (!edit) return this.#forward(pending, frame);
     applyEdit(edit, frame, head, this.#opts.logger, {
-      send: (parts, length) => this.#forward(pending, parts, length),
+      send: (edited) => this.#forward(pending, edited),
       refuse: (err: TtrpcError) => this.#finish(pending, err.code, err.message),
     });
   }
 
-  #forward(pending: Pending, parts: readonly Uint8Array[], length: number): void {
+  #forward(pending: Pending, frame: RelayFrame): void {
     if (pending.done) return;
     const up = this.#up;
-    if (up && !up.closed) this.#sendUpstream(up, pending, parts, length);
-    else void this.#sendAfterDial(pending, parts, length);
+    if (up && !up.closed) this.#sendUpstream(up, pending, frame);
+    else void this.#sendAfterDial(pending, frame);
   }
 
-  async #sendAfterDial(pending: Pending, parts: readonly Uint8Array[], length: number): Promise<void> {
+  async #sendAfterDial(pending: Pending, frame: RelayFrame): Promise<void> {
     let up: Upstream;
     try {
       up = await this.#acquire(this.#opts.redialTimeoutMs);
@@ -161,17 +161,16 @@ export class AgentRelay {
       const detail = err instanceof DialTimeoutError ? err.message : String(err);
       return this.#finish(pending, Code.Unavailable, `cannot reach ${this.#opts.target}: ${detail}`);
     }
-    if (!pending.done) this.#sendUpstream(up, pending, parts, length);
+    if (!pending.done) this.#sendUpstream(up, pending, frame);
   }
 
   #reply(down: Downstream, streamId: number, code: number, message: string): void {
-    const data = statusResponse(code, message);
-    this.#writeDownstream(down, streamId, [data], data.length);
+    this.#writeDownstream(down, streamId, ownFrame(statusResponse(code, message)));
   }
 
-  #writeDownstream(down: Downstream, streamId: number, parts: readonly Uint8Array[], length: number): void {
+  #writeDownstream(down: Downstream, streamId: number, frame: RelayFrame): void {
     if (down.closed) return;
-    writeFrame(down.socket, streamId, FrameType.Response, parts, length);
+    writeFrame(down.socket, frame, streamId, FrameType.Response);
     const unread = down.socket.writableLength;
     if (unread > DOWNSTREAM_HARD_LIMIT) this.#closeDownstream(down);
     else if (unread > DOWNSTREAM_HIGH_WATER && !this.#congested.has(down)) {
@@ -212,17 +211,17 @@ export class AgentRelay {
 
   // ---- upstream side ---------------------------------------------------------------------------
 
-  #sendUpstream(up: Upstream, pending: Pending, parts: readonly Uint8Array[], length: number): void {
+  #sendUpstream(up: Upstream, pending: Pending, frame: RelayFrame): void {
     if (up.nextStreamId > MAX_STREAM_ID) {
       this.#closeUpstream(up, "stream ids exhausted");
-      void this.#sendAfterDial(pending, parts, length);
+      void this.#sendAfterDial(pending, frame);
       return;
     }
     const id = up.nextStreamId;
     up.nextStreamId += 2;
     pending.upId = id;
     up.pending.set(id, pending);
-    writeFrame(up.socket, id, FrameType.Request, parts, length);
+    writeFrame(up.socket, frame, id, FrameType.Request);
     if (up.socket.writableLength > UPSTREAM_HIGH_WATER) pending.down.socket.pause();
   }
 
@@ -258,7 +257,7 @@ export class AgentRelay {
       // Relayed as received: the shim's ttrpc client reports the undecodable response itself.
     }
     this.#observe(pending, outcome.code === Code.OK, outcome.payloadBytes);
-    this.#writeDownstream(pending.down, pending.streamId, frame.parts, frame.length);
+    this.#writeDownstream(pending.down, pending.streamId, frame);
     this.#endIfIdle(pending.down);
   }
 

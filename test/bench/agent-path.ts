@@ -6,6 +6,7 @@
 //   socat doing the same relay (unix → TLS → unix, same certificates, same client and agent),
 //   alternating which goes first from round to round.
 // Agent, forwarder, socats and the load client run as separate processes; the proxy runs here.
+// BENCH_FWD_NODE_ARGS passes node flags to the forwarder (e.g. "--trace-gc" or "--cpu-prof").
 import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
@@ -174,6 +175,7 @@ export async function benchAgentPath(
 
     const fwdPort = await closedPort();
     const forwarder = start(process.execPath, [
+      ...(process.env.BENCH_FWD_NODE_ARGS ?? "").split(" ").filter(Boolean),
       path.join(repo, "src/forwarder/main.ts"),
       ...["-config", f("apf.json"), "-skip-provision", "-no-pod-network"],
       ...["-listen", `127.0.0.1:${fwdPort}`, "-kata-agent-socket", agentSock],

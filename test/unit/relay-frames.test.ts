@@ -1,11 +1,19 @@
-// The relay's zero-copy framing: frames split out of arbitrary chunkings as views, and the routing
+// The relay's framing: frames split out of arbitrary chunkings into buffers of their own (so a
+// reused read buffer cannot change them), big frame buffers reused once written, and the routing
 // fields of a request / outcome of a response read across chunk boundaries without joining.
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { Request, Response } from "../../src/gen/ttrpc/request.ts";
 import { readRequestHead, readResponseOutcome } from "../../src/relay/envelope.ts";
 import { sliceParts } from "../../src/relay/fields.ts";
-import { FrameSplitter, joined, type OversizeFrame, type RelayFrame } from "../../src/relay/frames.ts";
+import { Writable } from "node:stream";
+import {
+  FrameSplitter,
+  joined,
+  writeFrame,
+  type OversizeFrame,
+  type RelayFrame,
+} from "../../src/relay/frames.ts";
 import { FrameType, MAX_DATA_LENGTH, encodeFrame, writeHeader } from "../../src/ttrpc/frame.ts";
 
 function splitAt(bytes: Buffer, sizes: number[]): Buffer[] {
@@ -32,7 +40,7 @@ const request = Request.encode({
   metadata: [{ key: "k", value: "v" }],
 }).finish();
 
-test("frames come out whole from any chunking, data as views, zero-length frames included", () => {
+test("frames come out whole from any chunking, zero-length frames included", () => {
   const stream = Buffer.concat([
     encodeFrame(1, FrameType.Request, request),
     encodeFrame(3, FrameType.Request, new Uint8Array()),
@@ -95,4 +103,66 @@ test("a response's outcome reads across boundaries; a negative code keeps its si
     assert.deepEqual(readResponseOutcome(parts, res.length), { code: -3, payloadBytes: 1000 });
   }
   assert.throws(() => readRequestHead([request.subarray(0, 40)], 40), /premature EOF/);
+});
+
+test("frames are copies: a read buffer reused for the next chunk leaves earlier frames intact", () => {
+  const stream = Buffer.concat([
+    encodeFrame(1, FrameType.Request, request),
+    encodeFrame(3, FrameType.Request, Buffer.alloc(50_000, 3)),
+  ]);
+  const reused = Buffer.alloc(4096);
+  const s = new FrameSplitter();
+  const frames: RelayFrame[] = [];
+  for (let at = 0; at < stream.length; at += reused.length) {
+    const n = stream.copy(reused, 0, at, at + reused.length);
+    frames.push(...(s.push(reused.subarray(0, n)) as RelayFrame[]));
+    reused.fill(0xee);
+  }
+  assert.equal(frames.length, 2);
+  assert.ok(joined(frames[0].parts, frames[0].length).equals(request));
+  assert.ok(joined(frames[1].parts, frames[1].length).equals(Buffer.alloc(50_000, 3)));
+});
+
+/** A sink that keeps a copy of what it is given and completes each write on the next tick. */
+function sink(): { stream: Writable; written: Buffer[] } {
+  const written: Buffer[] = [];
+  const stream = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      written.push(Buffer.from(chunk));
+      process.nextTick(done);
+    },
+  });
+  return { stream, written };
+}
+
+test("a relayed frame goes out in one write under its new header; its big buffer is reused only once written", async () => {
+  const data = Buffer.alloc(200_000, 9);
+  const splitOne = (): RelayFrame =>
+    new FrameSplitter().push(encodeFrame(5, FrameType.Request, data))[0] as RelayFrame;
+  const first = splitOne();
+  const held = splitOne();
+  assert.notEqual(held.wire.buffer, first.wire.buffer, "a buffer still held is not handed out again");
+
+  const { stream, written } = sink();
+  await new Promise<void>((resolve) => {
+    writeFrame(stream, first, 7, FrameType.Response);
+    stream.end(() => resolve());
+  });
+  assert.equal(written.length, 1);
+  assert.ok(written[0].equals(encodeFrame(7, FrameType.Response, data)));
+  const next = splitOne();
+  assert.equal(
+    next.wire.buffer,
+    first.wire.buffer,
+    "the written frame's buffer serves the next frame of its size",
+  );
+  assert.ok(joined(next.parts, next.length).equals(data));
+  assert.ok(joined(held.parts, held.length).equals(data));
+});
+
+test("small frames are written whole too, header rewritten", () => {
+  const { stream, written } = sink();
+  const [frame] = new FrameSplitter().push(encodeFrame(1, FrameType.Request, request)) as RelayFrame[];
+  writeFrame(stream, frame, 41, FrameType.Request);
+  assert.ok(written[0].equals(encodeFrame(41, FrameType.Request, request)));
 });
