@@ -4,6 +4,7 @@
 // - `caa version` wall from the build output and from the sources, baseline `node -e 0`;
 // - `caa serve` (build output, local provider) RSS idle and with 100 running sandboxes whose VMs
 //   run a light agent (a sleeping shell: the daemon's memory does not depend on the agent).
+// The build output runs with the node flags of the image's `caa` shim (Dockerfile), as on a node.
 import { spawn, spawnSync } from "node:child_process";
 import { copyFile, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -16,6 +17,7 @@ import { CertAuthority, buildClientTls } from "../../src/tls/index.ts";
 import { renderApfJson } from "../../src/userdata/apf-config.ts";
 import { closedPort, tlsConfig } from "../fixtures/test-agent-env.ts";
 import { cleanupDaemon, daemonEnv, makeDaemonDir, startDaemon } from "../helpers/daemon.ts";
+import { imageShim } from "../helpers/image.ts";
 import { timedPool } from "./stats.ts";
 
 const repo = path.resolve(import.meta.dirname, "../..");
@@ -214,7 +216,7 @@ export interface CliBench {
 export function benchCliVersion(cli: string, runs = 7): CliBench {
   return {
     nodeBaselineMs: wallMs([process.execPath, "-e", "0"], runs),
-    builtMs: wallMs([process.execPath, cli, "version"], runs),
+    builtMs: wallMs([process.execPath, ...imageShim().nodeArgs, cli, "version"], runs),
     sourceMs: wallMs([process.execPath, path.join(repo, "src/cli/main.ts"), "version"], runs),
   };
 }
@@ -232,11 +234,12 @@ export async function benchServeRss(cli: string, sandboxes = 100): Promise<Serve
   const dir = await makeDaemonDir();
   const env = daemonEnv(dir, {
     LOG_LEVEL: "warn",
-    LOCAL_VM_SUBNET: "198.51.100.0/24",
+    // RFC 2544's benchmarking range: the documentation ranges are the other daemons' defaults.
+    LOCAL_VM_SUBNET: "198.18.0.0/24",
     LOCAL_AGENT_COMMAND: LIGHT_AGENT,
   });
   await mkdir(env.STATE_DIR, { recursive: true });
-  const daemon = await startDaemon(dir, env, 60_000, { cli });
+  const daemon = await startDaemon(dir, env, 60_000, { cli, nodeArgs: imageShim().nodeArgs });
   const ids = Array.from({ length: sandboxes }, (_, i) =>
     `rss${i.toString(16).padStart(6, "0")}`.padEnd(64, "0"),
   );

@@ -102,6 +102,8 @@ export async function startDaemon(
     args?: string[];
     recovered?: boolean;
     /** Another `caa` entry, e.g. a build's main.js. */ cli?: string;
+    /** Node flags before the entry, e.g. the image shim's (test/helpers/image.ts). */
+    nodeArgs?: string[];
     cwd?: string;
   } = {},
 ): Promise<DaemonProcess> {
@@ -115,11 +117,12 @@ export async function startDaemon(
         `--net=/run/netns/${opts.netns}`,
         "--",
         process.execPath,
+        ...(opts.nodeArgs ?? []),
         cli,
         "serve",
         ...(opts.args ?? []),
       ]
-    : [process.execPath, cli, "serve", ...(opts.args ?? [])];
+    : [process.execPath, ...(opts.nodeArgs ?? []), cli, "serve", ...(opts.args ?? [])];
   const child = spawn(argv[0], argv.slice(1), {
     env: { ...process.env, ...env },
     cwd: opts.cwd,

@@ -8,6 +8,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { copyFile, mkdir, mkdtemp, rm, symlink } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
+import { imageShim } from "../helpers/image.ts";
 
 const ROOT = path.resolve(import.meta.dirname, "../..");
 
@@ -120,8 +121,9 @@ test("the production stage has iproute2, iptables and ca-certificates and only p
 test("the file the caa entrypoint runs exists in the output scripts/build.ts produces, and starts", async (t) => {
   const shim = args(prodStage, "RUN").find((r) => r.includes("/usr/local/bin/caa"));
   assert.ok(shim, "production stage writes the /usr/local/bin/caa shim");
-  const target = /exec node (\S+\.js) "\$@"/.exec(shim)?.[1];
-  assert.ok(target, `the caa shim runs no node script: ${shim}`);
+  const { script: target, nodeArgs } = imageShim();
+  // The daemon's young generation is capped where it is launched (footprint bench: same flags).
+  assert.ok(nodeArgs.includes("--max-semi-space-size=1"), `the caa shim sets no semi-space cap: ${shim}`);
   const copyIns = prodStage.instructions.find(
     (i) => i.cmd === "COPY" && i.args.startsWith(`--from=${buildStage.name} `),
   );
@@ -153,7 +155,7 @@ test("the file the caa entrypoint runs exists in the output scripts/build.ts pro
   assert.equal(build.status, 0, `scripts/build.ts failed:\n${build.stdout}${build.stderr}`);
   const entry = path.join(tmp, target);
   assert.ok(existsSync(entry), `${target} is missing from the build output`);
-  const help = spawnSync(process.execPath, [entry, "--help"], { encoding: "utf8", cwd: app });
+  const help = spawnSync(process.execPath, [...nodeArgs, entry, "--help"], { encoding: "utf8", cwd: app });
   assert.equal(help.status, 0, `caa --help from the build output failed:\n${help.stderr}`);
   assert.match(help.stdout, /\bserve\b/);
   assert.match(help.stdout, /\bforwarder\b/, "the forwarder must be runnable from the same image");
@@ -208,4 +210,11 @@ test("the build output holds the pod-VM bundle, which runs with node alone (no n
     /unexpected argument/,
     "the bundled forwarder module must not start itself",
   );
+});
+
+test("scripts/caa starts node with the image shim's flags", () => {
+  const script = readFileSync(path.join(ROOT, "scripts/caa"), "utf8");
+  const m = /^exec node ((?:--\S+ )*)"\$REPO\/src\/cli\/main\.ts" "\$@"$/m.exec(script);
+  assert.ok(m, "scripts/caa does not end in `exec node <flags> $REPO/src/cli/main.ts`");
+  assert.deepEqual(m[1].trim().split(" ").filter(Boolean), imageShim().nodeArgs);
 });
