@@ -4,7 +4,7 @@
 // so `caa version` or `caa sandbox list` does not load the daemon, the SDKs or the forwarder.
 import { join } from "node:path";
 import { Command } from "@commander-js/extra-typings";
-import { runtimeRoot } from "../config/daemon.ts";
+import { runtimeRoot } from "../config/runtime-root.ts";
 import { HYPERVISOR_VERSION } from "../hypervisor/version.ts";
 import { forwarderCommand, podVmCommand } from "../podvm/commands.ts";
 import { TtrpcError } from "../ttrpc/status.ts";

@@ -1,7 +1,7 @@
 // The daemon's settings, with upstream's flag and env names (docs/upstream-compat.md §2.3) and ours.
 // When not root, the default paths move to a user-writable runtime directory.
-import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { runtimeRoot } from "./runtime-root.ts";
 import { bool, duration, int, list, str, type OptionSpec, type Resolved } from "./options.ts";
 import { opsOptions } from "../ops/options.ts";
 import { k8sOptions } from "../k8s/options.ts";
@@ -11,11 +11,7 @@ import { capacityOptions } from "../capacity/options.ts";
 import { handoverOptions } from "../handover/options.ts";
 import { TLS_OPTIONS } from "../tls/options.ts";
 
-export function runtimeRoot(): string {
-  if (process.getuid?.() === 0) return "/run/peerpod";
-  const xdg = process.env.XDG_RUNTIME_DIR;
-  return join(xdg && xdg !== "" ? xdg : tmpdir(), `peerpod-${process.getuid?.() ?? "user"}`);
-}
+export { runtimeRoot };
 
 export function daemonOptions(root = runtimeRoot()) {
   return {

@@ -11,6 +11,13 @@ const ROOT = path.resolve(import.meta.dirname, "../..");
 
 /** Packages reached by static imports from `entries`, each with one import chain that reaches it. */
 async function staticPackages(entries: string[]): Promise<Map<string, string[]>> {
+  return (await staticImports(entries)).packages;
+}
+
+/** The packages and the repository's files that static imports from `entries` reach. */
+async function staticImports(
+  entries: string[],
+): Promise<{ packages: Map<string, string[]>; files: string[] }> {
   const r = await esbuild.build({
     entryPoints: entries.map((e) => path.join(ROOT, e)),
     outdir: path.join(ROOT, "dist/lazy-imports-test"),
@@ -41,7 +48,7 @@ async function staticPackages(entries: string[]): Promise<Map<string, string[]>>
       }
     }
   }
-  return found;
+  return { packages: found, files: [...from.keys()].map(rel) };
 }
 
 const HEAVY = /^(@kubernetes\/client-node|@aws-sdk\/|@azure\/|@smithy\/|@peculiar\/|reflect-metadata)/;
@@ -65,4 +72,10 @@ test("caa version loads none of the daemon's packages", async () => {
     [],
     [...found].map(([p, c]) => `${p} via ${c.join(" → ")}`).join("\n"),
   );
+});
+
+test("caa version and caa sandbox take the default socket's directory without the daemon's option tables", async () => {
+  const { files } = await staticImports(["src/cli/main.ts"]);
+  assert.ok(files.includes("src/config/runtime-root.ts"), files.join(", "));
+  assert.ok(!files.includes("src/config/daemon.ts"), files.join(", "));
 });
