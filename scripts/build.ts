@@ -1,14 +1,14 @@
 // Builds the production output the container image runs (Dockerfile): TypeScript compiled to
 // JavaScript under <out>/src and <out>/providers (relative `.ts` imports rewritten to `.js`), plus
 // every non-TypeScript file beside the sources (e.g. JSON read at run time), at the same paths;
-// and the pod-VM side as one bundle, <out>/podvm/caa-podvm.mjs (src/podvm/bundle.ts).
+// and the pod-VM side as one bundle, <out>/podvm/caa-podvm.cjs and the code it loads (src/podvm/bundle.ts).
 // Usage: node scripts/build.ts [--out-dir DIR]   (default: dist)
 import { spawnSync } from "node:child_process";
 import { cp, readdir, rm } from "node:fs/promises";
 import { createRequire } from "node:module";
 import path from "node:path";
 import { parseArgs } from "node:util";
-import { PODVM_BUNDLE_NAME, bundlePodVm } from "../src/podvm/bundle.ts";
+import { bundlePodVm } from "../src/podvm/bundle.ts";
 
 const ROOT = path.resolve(import.meta.dirname, "..");
 const SOURCE_DIRS = ["src", "providers"];
@@ -27,7 +27,7 @@ export async function build(outDir: string): Promise<void> {
   if (res.status !== 0)
     throw new Error(`tsc -p tsconfig.build.json failed (exit ${res.status ?? res.signal})`);
   for (const dir of SOURCE_DIRS) await copyAssets(path.join(ROOT, dir), path.join(out, dir));
-  await bundlePodVm(path.join(out, "podvm", PODVM_BUNDLE_NAME));
+  await bundlePodVm(path.join(out, "podvm"));
 }
 
 async function copyAssets(from: string, to: string): Promise<void> {

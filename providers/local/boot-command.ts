@@ -1,10 +1,10 @@
 // The command that boots a local VM. By default it is the pod-VM bundle (src/podvm/bundle.ts),
-// as a real pod VM runs it: one file that starts in a fraction of the CLI's time. From the built
-// tree that is dist/podvm/caa-podvm.mjs; from the sources it is built once per source state into
+// as a real pod VM runs it: one bundle that starts in a fraction of the CLI's time. From the built
+// tree that is dist/podvm/caa-podvm.cjs; from the sources it is built once per source state into
 // a cache, so a VM never runs code older than the daemon's. Where neither works the VM boots from
 // `caa podvm` and the log says why.
 import { createHash } from "node:crypto";
-import { readdir, rename, stat } from "node:fs/promises";
+import { readdir, rename, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -15,7 +15,7 @@ const FROM_SOURCE = import.meta.url.endsWith(".ts");
 /** The repository (from source) or the build output root (dist/). */
 const ROOT = path.resolve(HERE, "../..");
 const CLI = path.join(ROOT, "src/cli", FROM_SOURCE ? "main.ts" : "main.js");
-const BUNDLE_NAME = "caa-podvm.mjs";
+const BUNDLE_NAME = "caa-podvm.cjs";
 
 const exists = (file: string): Promise<boolean> =>
   stat(file).then(
@@ -46,14 +46,20 @@ function byPath(a: { parentPath: string; name: string }, b: { parentPath: string
 }
 
 async function bundleFromSource(): Promise<string> {
-  const dir = path.join(tmpdir(), "caa-podvm-bundles");
-  const file = path.join(dir, `${await sourceKey()}-${BUNDLE_NAME}`);
+  const dir = path.join(tmpdir(), "caa-podvm-bundles", await sourceKey());
+  const file = path.join(dir, BUNDLE_NAME);
   if (await exists(file)) return file;
   const { bundlePodVm } = await import("../../src/podvm/bundle.ts");
-  // Built beside and renamed: daemons starting together never run a half-written bundle.
-  const partial = `${file}.${process.pid}.${Date.now()}.tmp`;
+  // Built beside and renamed: daemons starting together never run a half-written bundle. The
+  // first rename wins; the others find the directory taken and use it.
+  const partial = `${dir}.${process.pid}.${Date.now()}.tmp`;
   await bundlePodVm(partial);
-  await rename(partial, file);
+  try {
+    await rename(partial, dir);
+  } catch (err) {
+    await rm(partial, { recursive: true, force: true });
+    if (!(await exists(file))) throw err;
+  }
   return file;
 }
 

@@ -2,7 +2,7 @@
 // When not root, the default paths move to a user-writable runtime directory.
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { bool, duration, int, list, str, type OptionSpec } from "./options.ts";
+import { bool, duration, int, list, str, type OptionSpec, type Resolved } from "./options.ts";
 import { opsOptions } from "../ops/options.ts";
 import { k8sOptions } from "../k8s/options.ts";
 import { leakOptions } from "../leak/options.ts";
@@ -136,3 +136,5 @@ export function serveOptionSpecs(root = runtimeRoot()): OptionSpec[] {
     TLS_OPTIONS,
   ];
 }
+
+export type DaemonConfig = Resolved<ReturnType<typeof daemonOptions>>;

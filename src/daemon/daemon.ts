@@ -2,40 +2,37 @@
 // ttrpc (and gRPC), and recovers the sandboxes of a previous run while it serves.
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
-import { ConfigError, resolve, type ConfigSource, type Resolved } from "../config/options.ts";
-import { daemonOptions } from "../config/daemon.ts";
+import { resolve, type ConfigSource } from "../config/options.ts";
+import { daemonOptions, type DaemonConfig } from "../config/daemon.ts";
+import { checkPodSubnetCidrs, checkPodsDir, podNetwork } from "./config-checks.ts";
+import { clusterLeakCollector } from "./leak-collectors.ts";
 import { createLogger, type Logger } from "../log/logger.ts";
 import { loadProvider } from "../../providers/registry.ts";
 import type { Provider } from "../../providers/types.ts";
 import { SandboxManager } from "../sandbox/manager.ts";
 import { SandboxStore } from "../sandbox/store.ts";
-import { MAX_SOCKET_PATH, agentSocketPath } from "../sandbox/record.ts";
 import { HypervisorService } from "../hypervisor/service.ts";
 import { hypervisorTtrpcServer } from "../hypervisor/ttrpc.ts";
 import { serveGrpc, type GrpcEndpoint } from "../hypervisor/grpc.ts";
 import { CertAuthority } from "../tls/authority.ts";
 import { TLS_OPTIONS, validateTlsConfig } from "../tls/index.ts";
-import type { PodNetworkPort } from "../sandbox/ports.ts";
-import { agentPort, podNetworkPort } from "./ports.ts";
+import { agentPort } from "./ports.ts";
 import { lifecycleObserver } from "./observer.ts";
 import { Metrics } from "../ops/metrics.ts";
 import { opsOptions } from "../ops/options.ts";
 import { startOpsServer, type OpsServer } from "../ops/server.ts";
 import { StartupCheck } from "../ops/startup.ts";
-import { parseIpv4Cidr } from "../podnetwork/inspect.ts";
 import { k8sOptions } from "../k8s/options.ts";
-import type { KubeIntegration } from "../k8s/integration.ts";
 import { RECORD_QUARANTINED_REASON } from "../k8s/event-reasons.ts";
 import { leakOptions } from "../leak/options.ts";
 import { LeakCollector } from "../leak/collector.ts";
 import { capacityOptions } from "../capacity/options.ts";
 import { UnavailableOfferings } from "../capacity/unavailable-offerings.ts";
-import { ClusterLeakCollector } from "../leak/cluster-collector.ts";
 import { createWarmPool, poolOptions, type WarmPool } from "../pool/index.ts";
 import { handoverOptions } from "../handover/options.ts";
 import { drainCalls, offerHandover, takeOwnership } from "./ownership.ts";
 
-export type DaemonConfig = Resolved<ReturnType<typeof daemonOptions>>;
+export type { DaemonConfig };
 
 export interface Daemon {
   config: DaemonConfig;
@@ -47,82 +44,6 @@ export interface Daemon {
   /** `http://127.0.0.1:port` of the ops endpoint, when it runs. */
   opsAddress?: string;
   close(): Promise<void>;
-}
-
-/** containerd sandbox ids are 64 hex characters; their agent socket must fit in a sockaddr_un. */
-const LONGEST_SANDBOX_ID = "f".repeat(64);
-
-/** POD_SUBNET_CIDRS must be IPv4 CIDRs: a typo would otherwise only show as a missing pod route. */
-export function checkPodSubnetCidrs(cidrs: readonly string[]): void {
-  const bad = cidrs.filter((c) => parseIpv4Cidr(c) === undefined);
-  if (bad.length > 0)
-    throw new ConfigError(
-      `POD_SUBNET_CIDRS: ${bad.map((c) => JSON.stringify(c)).join(", ")} is not an IPv4 CIDR (a.b.c.d/n)`,
-    );
-}
-
-export function checkPodsDir(podsDir: string): void {
-  const longest = agentSocketPath(podsDir, LONGEST_SANDBOX_ID);
-  if (Buffer.byteLength(longest) > MAX_SOCKET_PATH) {
-    throw new ConfigError(
-      `PODS_DIR ${podsDir} is too long: the agent socket of a 64-character sandbox id would be ${Buffer.byteLength(longest)} bytes, over the ${MAX_SOCKET_PATH}-byte limit of a unix socket path; choose a directory of at most ${MAX_SOCKET_PATH - (Buffer.byteLength(longest) - Buffer.byteLength(podsDir))} bytes`,
-    );
-  }
-}
-
-/** The worker side of the pod tunnel, when this host can build it. */
-function podNetwork(config: DaemonConfig, provider: Provider, logger: Logger): PodNetworkPort | undefined {
-  if (config.disablePodNetwork) {
-    logger.info({}, "pod networking disabled (DISABLE_POD_NETWORK)");
-    return undefined;
-  }
-  if (config.tunnelType !== "vxlan")
-    throw new ConfigError(`unsupported TUNNEL_TYPE ${JSON.stringify(config.tunnelType)} (only vxlan)`);
-  if (process.getuid?.() !== 0) {
-    logger.warn({}, "not running as root: pod networking (VXLAN) is off");
-    return undefined;
-  }
-  if (provider.capabilities?.().podNetwork === false) return undefined;
-  return podNetworkPort({
-    hostInterface: config.hostInterface,
-    vxlanPort: config.vxlanPort,
-    vxlanMinId: config.vxlanMinId,
-    externalNetViaPodVm: config.externalNetViaPodVm,
-    podSubnetCidrs: config.podSubnetCidrs,
-    logger,
-  });
-}
-
-export const LEAK_LEASE_NAME = "peerpods-leak-collector";
-
-/** The cluster-scope collector, when LEAK_CLUSTER_SCOPE is on and the daemon runs in Kubernetes. */
-function clusterLeakCollector(
-  leakCfg: Resolved<typeof leakOptions>,
-  config: DaemonConfig,
-  provider: Provider,
-  kube: KubeIntegration | undefined,
-  logger: Logger,
-  metrics: Metrics,
-): ClusterLeakCollector | undefined {
-  if (!leakCfg.leakClusterScope || leakCfg.leakIntervalMs <= 0) return undefined;
-  if (!kube) {
-    logger.warn({}, "LEAK_CLUSTER_SCOPE needs the Kubernetes integration (NODE_NAME); not started");
-    return undefined;
-  }
-  const leaseSeconds = Math.max(3, Math.round(leakCfg.leakLeaseDurationMs / 1000));
-  return new ClusterLeakCollector({
-    provider,
-    cluster: config.clusterName,
-    leadership: kube.leaseElector(leakCfg.leakLeaseNamespace, LEAK_LEASE_NAME, leaseSeconds),
-    nodes: kube.clusterNodes,
-    graceMs: leakCfg.leakGracePeriodMs,
-    intervalMs: leakCfg.leakIntervalMs,
-    renewMs: (leaseSeconds * 1000) / 3,
-    dryRun: leakCfg.leakDryRun,
-    logger,
-    metrics,
-    events: kube.events,
-  });
 }
 
 export async function startDaemon(src: ConfigSource, opts: { logger?: Logger } = {}): Promise<Daemon> {

@@ -17,9 +17,9 @@ import { CloudVolumeMounter } from "./cloud-volumes.ts";
 import { vmEdits } from "./edits.ts";
 import { parseListenAddress } from "./listen.ts";
 import { FORWARDER_OPTIONS, type ForwarderConfig } from "./options.ts";
-import { startPodNetwork, type PodNetworkHandle } from "./pod-network.ts";
+import type { PodNetworkHandle } from "./pod-network.ts";
 import { bindIfPooled } from "./pool-bind.ts";
-import { provisionFiles, type ProvisionOptions } from "./provision.ts";
+import type { ProvisionOptions } from "./provision.ts";
 
 export class ForwarderError extends Error {
   override name = "ForwarderError";
@@ -46,7 +46,12 @@ export async function runForwarder(
   const log = logger.child({ component: "forwarder" });
   const listenAt = parseListenAddress(cfg.listen);
 
-  if (!cfg.skipProvision) await provisionFiles(provisionOptions(cfg, log));
+  if (!cfg.skipProvision) {
+    // process-user-data's step (YAML, TOML, gzip) loads only when it runs; upstream runs it as a
+    // unit of its own before the forwarder.
+    const { provisionFiles } = await import("./provision.ts");
+    await provisionFiles(provisionOptions(cfg, log));
+  }
   const configPath = cfg.config !== "" ? cfg.config : path.join(cfg.rootDir, PEERPOD_PATHS.apfConfig);
   await bindIfPooled(cfg, listenAt, log, opts.signal);
   const apf = await loadApfConfig(configPath);
@@ -62,6 +67,7 @@ export async function runForwarder(
   const podNsPath = cfg.podNamespace.includes("/") ? cfg.podNamespace : `/run/netns/${cfg.podNamespace}`;
   let network: PodNetworkHandle | undefined;
   if (apf["pod-network"] !== null && !cfg.noPodNetwork) {
+    const { startPodNetwork } = await import("./pod-network.ts");
     network = await startPodNetwork(apf["pod-network"], cfg, log);
   } else {
     log.info(cfg.noPodNetwork ? "pod network disabled (-no-pod-network)" : "apf.json has no pod-network");

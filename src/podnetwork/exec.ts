@@ -1,8 +1,8 @@
 // Runs iproute2 / tc / iptables, optionally inside a network namespace, with errors that carry the
 // command line and its stderr. Namespaces are entered with `nsenter --net=<path>` because `ip -n`
 // only accepts names under /run/netns, while CNI netns paths can be anywhere (/var/run/netns/cni-…,
-// a bind-mounted file, /proc/<pid>/ns/net).
-import { execFile } from "node:child_process";
+// a bind-mounted file, /proc/<pid>/ns/net). child_process loads on the first command: a pod VM's
+// forwarder without a pod network or cloud volume never runs one.
 
 const DEFAULT_TIMEOUT_MS = 30_000;
 const NETNS_DIR = "/run/netns";
@@ -38,11 +38,12 @@ function quote(arg: string): string {
 }
 
 /** Runs `argv` and resolves with its stdout; rejects with a CommandError naming the command. */
-export function run(argv: readonly string[], opts: RunOptions = {}): Promise<string> {
+export async function run(argv: readonly string[], opts: RunOptions = {}): Promise<string> {
   const full = opts.netns === undefined ? [...argv] : ["nsenter", `--net=${netnsPath(opts.netns)}`, ...argv];
   const [file, ...args] = full;
   if (file === undefined) throw new Error("run: empty command");
   const shown = full.map(quote).join(" ");
+  const { execFile } = await import("node:child_process");
   return new Promise((resolve, reject) => {
     execFile(
       file,

@@ -24,7 +24,7 @@ const VM = "podvm-footprint-00000000";
 export interface BuildOutput {
   /** dist/src/cli/main.js */
   cli: string;
-  /** dist/podvm/caa-podvm.mjs */
+  /** dist/podvm/caa-podvm.cjs */
   bundle: string;
   cleanup(): Promise<void>;
 }
@@ -44,7 +44,7 @@ export async function buildOutput(): Promise<BuildOutput> {
   await symlink(path.join(repo, "node_modules"), path.join(app, "node_modules"));
   return {
     cli: path.join(app, "dist/src/cli/main.js"),
-    bundle: path.join(app, "dist/podvm/caa-podvm.mjs"),
+    bundle: path.join(app, "dist/podvm/caa-podvm.cjs"),
     cleanup: () => rm(app, { recursive: true, force: true }),
   };
 }
@@ -76,13 +76,39 @@ export interface ForwarderStart {
   rssMiB: number;
 }
 
-export interface ForwarderBench {
+/** How to start a forwarder: node's arguments before the forwarder's flags, and extra env. */
+export interface ForwarderEntry {
+  argv: string[];
+  env?: Record<string, string>;
+}
+
+export interface ForwarderRound {
   nodeBaselineMs: number;
   bundle: ForwarderStart;
   source: ForwarderStart;
 }
 
-export async function benchForwarderStart(bundle: string, runs = 5): Promise<ForwarderBench> {
+/** `rounds` rounds of `runs` starts each of `node -e 0`, the bundle and the sources, so the spread shows. */
+export async function benchForwarderStart(bundle: string, runs = 5, rounds = 3): Promise<ForwarderRound[]> {
+  return withForwarderRig(async (measure) => {
+    // One unmeasured start fills the compile cache, as the first boot of a pod-VM image would.
+    await measure({ argv: [bundle, "forwarder"] }, 1);
+    const out: ForwarderRound[] = [];
+    for (let r = 0; r < rounds; r++) {
+      out.push({
+        nodeBaselineMs: wallMs([process.execPath, "-e", "0"], runs),
+        bundle: await measure({ argv: [bundle, "forwarder"] }, runs),
+        source: await measure({ argv: [path.join(repo, "src/forwarder/main.ts")] }, runs),
+      });
+    }
+    return out;
+  });
+}
+
+type Measure = (entry: ForwarderEntry, runs: number) => Promise<ForwarderStart>;
+
+/** A stand-in agent, a CA and an apf.json; `body` starts forwarders against them. */
+export async function withForwarderRig<T>(body: (measure: Measure) => Promise<T>): Promise<T> {
   const dir = await mkdtemp(path.join(tmpdir(), "caa-fwb-"));
   const agent = spawn(
     process.execPath,
@@ -118,17 +144,18 @@ export async function benchForwarderStart(bundle: string, runs = 5): Promise<For
       }),
     );
     const clientTls = buildClientTls(tlsConfig(), ca, VM);
-    const once = async (entry: string[], i: number): Promise<{ startMs: number; rssMiB: number }> => {
+    let proxies = 0;
+    const once = async (entry: ForwarderEntry): Promise<{ startMs: number; rssMiB: number }> => {
       const port = await closedPort();
       const t0 = performance.now();
       const child = spawn(
         process.execPath,
         [
-          ...entry,
+          ...entry.argv,
           ...["-config", apf, "-skip-provision", "-no-pod-network", "-listen", `127.0.0.1:${port}`],
           ...["-kata-agent-socket", path.join(dir, "agent.sock")],
         ],
-        { stdio: ["ignore", "pipe", "pipe"] },
+        { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...entry.env } },
       );
       let out = "";
       const listening = new Promise<number>((resolve, reject) => {
@@ -141,7 +168,7 @@ export async function benchForwarderStart(bundle: string, runs = 5): Promise<For
         child.once("exit", (code) => reject(new Error(`bench: forwarder exited ${code}: ${out}`)));
       });
       const proxy = new AgentProxy({
-        socketPath: path.join(dir, `p${i}/agent.ttrpc`),
+        socketPath: path.join(dir, `p${proxies++}/agent.ttrpc`),
         host: "127.0.0.1",
         port,
         tls: clientTls,
@@ -162,23 +189,16 @@ export async function benchForwarderStart(bundle: string, runs = 5): Promise<For
         await exited;
       }
     };
-    const measure = async (entry: string[]): Promise<ForwarderStart> => {
+    return await body(async (entry, runs) => {
       const starts: number[] = [];
       const rss: number[] = [];
       for (let i = 0; i < runs; i++) {
-        const r = await once(entry, starts.length + rss.length);
+        const r = await once(entry);
         starts.push(r.startMs);
         rss.push(r.rssMiB);
       }
       return { startMs: median(starts), rssMiB: median(rss) };
-    };
-    // One unmeasured start fills the compile cache, as the first boot of a pod-VM image would.
-    await once([bundle, "forwarder"], 99);
-    return {
-      nodeBaselineMs: wallMs([process.execPath, "-e", "0"], runs),
-      bundle: await measure([bundle, "forwarder"]),
-      source: await measure([path.join(repo, "src/forwarder/main.ts")]),
-    };
+    });
   } finally {
     agent.kill("SIGTERM");
     await rm(dir, { recursive: true, force: true });

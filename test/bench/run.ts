@@ -44,20 +44,27 @@ let built: BuildOutput | undefined;
 const build = async (): Promise<BuildOutput> => (built ??= await buildOutput());
 process.once("beforeExit", () => void built?.cleanup());
 
+// `forwarder` alone: the forwarder rows of `footprint`, without the CLI and `caa serve` ones.
+if (want("footprint") || only.includes("forwarder")) {
+  const b = await build();
+  const rounds = await benchForwarderStart(b.bundle);
+  line(
+    `## Forwarder start (spawn to listening) and RSS once it served an mTLS agent call, ${rounds.length} rounds, medians of 5 each (${load()})`,
+  );
+  line(
+    "| round | `node -e 0` (baseline) | pod-VM bundle (dist/podvm/caa-podvm.cjs) | RSS | sources (src/forwarder/main.ts) | RSS |",
+  );
+  line("|---|---|---|---|---|---|");
+  rounds.forEach((f, i) =>
+    line(
+      `| ${i + 1} | ${ms(f.nodeBaselineMs)} | ${ms(f.bundle.startMs)} | ${f.bundle.rssMiB.toFixed(1)} MiB | ${ms(f.source.startMs)} | ${f.source.rssMiB.toFixed(1)} MiB |`,
+    ),
+  );
+  line();
+}
+
 if (want("footprint")) {
   const b = await build();
-  const f = await benchForwarderStart(b.bundle);
-  line(
-    `## Forwarder start (spawn to listening) and RSS once it served an mTLS agent call, median of 5 (${load()})`,
-  );
-  line("| forwarder | start | RSS |");
-  line("|---|---|---|");
-  line(`| \`node -e 0\` (baseline) | ${ms(f.nodeBaselineMs)} | |`);
-  line(
-    `| pod-VM bundle (dist/podvm/caa-podvm.mjs) | ${ms(f.bundle.startMs)} | ${f.bundle.rssMiB.toFixed(1)} MiB |`,
-  );
-  line(`| sources (src/forwarder/main.ts) | ${ms(f.source.startMs)} | ${f.source.rssMiB.toFixed(1)} MiB |`);
-  line();
   const c = benchCliVersion(b.cli);
   line(`## \`caa version\` wall, median of 7 (${load()})`);
   line(

@@ -76,7 +76,7 @@ test(
         .filter((l) => l.includes(env.STATE_DIR));
       const dist = path.join(app, "dist");
       assert.ok(
-        procs.some((l) => l.includes(`${dist}/podvm/caa-podvm.mjs podvm`)),
+        procs.some((l) => l.includes(`${dist}/podvm/caa-podvm.cjs podvm`)),
         `the VM boots dist's pod-VM bundle:\n${procs.join("\n")}`,
       );
       assert.ok(

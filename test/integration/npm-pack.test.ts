@@ -50,7 +50,7 @@ describe("npm pack + install + caa", { timeout: 600_000 }, () => {
     const { stdout } = await exec("tar", ["-tzf", tarball]);
     const files = stdout.trim().split("\n");
     assert.ok(files.includes("package/dist/src/cli/main.js"), "dist/src/cli/main.js is packed");
-    assert.ok(files.includes("package/dist/podvm/caa-podvm.mjs"), "the pod-VM bundle is packed");
+    assert.ok(files.includes("package/dist/podvm/caa-podvm.cjs"), "the pod-VM bundle is packed");
     assert.ok(files.includes("package/dist/providers/local/kata-agent.js"), "the local agent is packed");
     assert.deepEqual(
       files.filter((f) => f.endsWith(".ts") || f.startsWith("package/test/")),

@@ -187,8 +187,9 @@ test("the build output holds the pod-VM bundle, which runs with node alone (no n
   // Alone in a directory of its own, as a pod-VM image build would copy it.
   const vm = path.join(tmp, "vm");
   await mkdir(vm);
-  const bundle = path.join(vm, "caa-podvm.mjs");
-  await copyFile(path.join(tmp, "dist/podvm/caa-podvm.mjs"), bundle);
+  const bundle = path.join(vm, "caa-podvm.cjs");
+  for (const file of ["caa-podvm.cjs", "caa-podvm.bundle.cjs"])
+    await copyFile(path.join(tmp, "dist/podvm", file), path.join(vm, file));
   const env = { PATH: process.env.PATH, NODE_COMPILE_CACHE: path.join(tmp, "cache") };
   const help = spawnSync(process.execPath, [bundle, "--help"], { encoding: "utf8", cwd: vm, env });
   assert.equal(help.status, 0, help.stderr);
