@@ -1,38 +1,39 @@
 // Response schemas of the admin API. fastify serializes replies through them, so a field that is
 // not declared here (a key, a credential, user-data) can never reach a response.
-import { Type, type Static } from "@sinclair/typebox";
-import { STAGES } from "./sandbox-view.ts";
+import { array, boolean, integer, number, object, oneOf, optional, string } from "./schema.ts";
+import { STAGES, type SandboxView, type Stage } from "./sandbox-view.ts";
 
-export const StageSchema = Type.Union(STAGES.map((s) => Type.Literal(s)));
+export const StageSchema = oneOf(STAGES);
 
-export const SandboxSchema = Type.Object(
+export const SandboxSchema = object(
   {
-    id: Type.String(),
-    podName: Type.String(),
-    podNamespace: Type.String(),
+    id: string(),
+    podName: string(),
+    podNamespace: string(),
     stage: StageSchema,
-    createdAt: Type.String(),
-    instanceId: Type.Optional(Type.String()),
-    instanceName: Type.Optional(Type.String()),
-    instanceType: Type.Optional(Type.String()),
-    ips: Type.Array(Type.String()),
-    vni: Type.Optional(Type.Integer()),
-    pooled: Type.Optional(Type.Boolean()),
-    timings: Type.Partial(Type.Record(StageSchema, Type.Number()), { additionalProperties: false }),
-    lastError: Type.Optional(
-      Type.Object(
-        { stage: StageSchema, message: Type.String(), code: Type.Optional(Type.String()) },
-        { additionalProperties: false },
-      ),
+    createdAt: string(),
+    instanceId: optional(string()),
+    instanceName: optional(string()),
+    instanceType: optional(string()),
+    ips: array(string()),
+    vni: optional(integer()),
+    pooled: optional(boolean()),
+    timings: object(Object.fromEntries(STAGES.map((s) => [s, optional(number())])), { closed: true }),
+    lastError: optional(
+      object({ stage: StageSchema, message: string(), code: optional(string()) }, { closed: true }),
     ),
   },
-  { additionalProperties: false },
+  { closed: true },
 );
 
-export const SandboxListSchema = Type.Object({ sandboxes: Type.Array(SandboxSchema) });
+/** A sandbox's view as the API shows it; the error's fields are copied one by one. */
+export type SandboxReply = Omit<SandboxView, "instanceType" | "lastError"> & {
+  instanceType?: string;
+  lastError?: { stage: Stage; message: string; code?: string };
+};
 
-export const ErrorSchema = Type.Object({ error: Type.String(), message: Type.String() });
+export const SandboxListSchema = object({ sandboxes: array(SandboxSchema) });
 
-export const SandboxParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 256 }) });
+export const ErrorSchema = object({ error: string(), message: string() });
 
-export type SandboxReply = Static<typeof SandboxSchema>;
+export const SandboxParams = object({ id: string({ minLength: 1, maxLength: 256 }) });

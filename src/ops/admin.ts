@@ -1,7 +1,6 @@
 // Read-only admin API: `GET /v1/sandboxes` and `GET /v1/sandboxes/:id`, each sandbox with its
 // stage, timings, instance, IPs and last error (DESIGN.md "Observable").
 import type { FastifyPluginAsync } from "fastify";
-import type { Static } from "@sinclair/typebox";
 import {
   ErrorSchema,
   SandboxListSchema,
@@ -21,7 +20,7 @@ export const adminPlugin: FastifyPluginAsync<AdminOptions> = async (app, { sourc
     sandboxes: source.list().map(toReply),
   }));
 
-  app.get<{ Params: Static<typeof SandboxParams> }>(
+  app.get<{ Params: { id: string } }>(
     "/v1/sandboxes/:id",
     { schema: { params: SandboxParams, response: { 200: SandboxSchema, 404: ErrorSchema } } },
     async (req, reply) => {

@@ -1,7 +1,7 @@
 // `GET /v1/cloud-api`: the provider's client-side API budget (buckets, queues, throttles seen)
 // and the offerings skipped for lack of capacity (src/capacity/unavailable-offerings.ts).
 import type { FastifyPluginAsync } from "fastify";
-import { Type } from "@sinclair/typebox";
+import { array, integer, number, object, string } from "./schema.ts";
 import type { ApiFamilyState } from "../../providers/types.ts";
 import type { UnavailableOffering } from "../capacity/unavailable-offerings.ts";
 
@@ -12,35 +12,35 @@ export interface CloudApiSource {
   skips(): number;
 }
 
-const Family = Type.Object(
+const Family = object(
   {
-    family: Type.String(),
-    capacity: Type.Number(),
-    refillPerSec: Type.Number(),
-    tokens: Type.Number(),
-    queued: Type.Integer(),
-    callers: Type.Integer(),
-    heldForMs: Type.Number(),
-    throttles: Type.Integer(),
+    family: string(),
+    capacity: number(),
+    refillPerSec: number(),
+    tokens: number(),
+    queued: integer(),
+    callers: integer(),
+    heldForMs: number(),
+    throttles: integer(),
   },
-  { additionalProperties: false },
+  { closed: true },
 );
 
-const Offering = Type.Object(
+const Offering = object(
   {
-    instanceType: Type.String(),
-    zone: Type.String(),
-    code: Type.String(),
-    markedAt: Type.String(),
-    expiresInMs: Type.Number(),
-    skips: Type.Integer(),
+    instanceType: string(),
+    zone: string(),
+    code: string(),
+    markedAt: string(),
+    expiresInMs: number(),
+    skips: integer(),
   },
-  { additionalProperties: false },
+  { closed: true },
 );
 
-const CloudApiSchema = Type.Object({
-  families: Type.Array(Family),
-  unavailableOfferings: Type.Array(Offering),
+const CloudApiSchema = object({
+  families: array(Family),
+  unavailableOfferings: array(Offering),
 });
 
 export const cloudApiPlugin: FastifyPluginAsync<{ cloudApi: CloudApiSource }> = async (app, { cloudApi }) => {

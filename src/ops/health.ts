@@ -1,14 +1,14 @@
 // Probes: `/startup` with upstream's semantics (startup.ts), `/healthz` (the process serves HTTP),
 // `/readyz` (the hypervisor socket accepts connections, so the shim can reach us).
 import type { FastifyPluginAsync } from "fastify";
-import { Type } from "@sinclair/typebox";
+import { object, string } from "./schema.ts";
 import type { StartupCheck } from "./startup.ts";
 
 export interface HealthOptions {
   startup: StartupCheck;
 }
 
-const ProbeReply = Type.Object({ status: Type.String(), reason: Type.String() });
+const ProbeReply = object({ status: string(), reason: string() });
 const schema = { response: { 200: ProbeReply, 500: ProbeReply, 503: ProbeReply } };
 
 export const healthPlugin: FastifyPluginAsync<HealthOptions> = async (app, { startup }) => {

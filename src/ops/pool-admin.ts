@@ -1,26 +1,29 @@
 // Admin API of the warm pool: `GET /v1/pool` lists pooled VMs, `DELETE /v1/pool` deletes every
 // unclaimed one (before uninstalling: pooled VMs outlive a daemon restart on purpose).
 import type { FastifyPluginAsync } from "fastify";
-import { Type, type Static } from "@sinclair/typebox";
+import type { PoolVmView } from "../pool/pool.ts";
+import { array, boolean, integer, object, oneOf, optional, string } from "./schema.ts";
 
-const PoolVmSchema = Type.Object(
+const POOL_STATES = ["creating", "booting", "ready", "claimed"] as const;
+
+const PoolVmSchema = object(
   {
-    slot: Type.String(),
-    key: Type.String(),
-    state: Type.Union(["creating", "booting", "ready", "claimed"].map((s) => Type.Literal(s))),
-    name: Type.String(),
-    instanceId: Type.Optional(Type.String()),
-    ips: Type.Array(Type.String()),
-    createdAt: Type.String(),
-    readyAt: Type.Optional(Type.String()),
-    claimedBy: Type.Optional(Type.String()),
+    slot: string(),
+    key: string(),
+    state: oneOf(POOL_STATES),
+    name: string(),
+    instanceId: optional(string()),
+    ips: array(string()),
+    createdAt: string(),
+    readyAt: optional(string()),
+    claimedBy: optional(string()),
   },
-  { additionalProperties: false },
+  { closed: true },
 );
 
-const PoolListSchema = Type.Object({ enabled: Type.Boolean(), vms: Type.Array(PoolVmSchema) });
+const PoolListSchema = object({ enabled: boolean(), vms: array(PoolVmSchema) });
 
-export type PoolVmReply = Static<typeof PoolVmSchema>;
+export type PoolVmReply = PoolVmView;
 
 export interface PoolSource {
   list(): PoolVmReply[];
@@ -32,9 +35,7 @@ export const poolAdminPlugin: FastifyPluginAsync<{ pool?: PoolSource }> = async 
     enabled: pool !== undefined,
     vms: pool?.list() ?? [],
   }));
-  app.delete(
-    "/v1/pool",
-    { schema: { response: { 200: Type.Object({ deleted: Type.Integer() }) } } },
-    async () => ({ deleted: pool ? await pool.drain() : 0 }),
-  );
+  app.delete("/v1/pool", { schema: { response: { 200: object({ deleted: integer() }) } } }, async () => ({
+    deleted: pool ? await pool.drain() : 0,
+  }));
 };
