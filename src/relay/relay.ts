@@ -14,6 +14,7 @@ import { FrameType, oversizeMessage } from "../ttrpc/frame.ts";
 import { Code, TtrpcError } from "../ttrpc/status.ts";
 import { DialTimeoutError, withBackoff } from "./dial.ts";
 import { applyEdit } from "./edit.ts";
+import "./gc.ts";
 import { readResponseOutcome, statusResponse, type ResponseOutcome } from "./envelope.ts";
 import { FrameSplitter, ownFrame, writeFrame, type RelayFrame } from "./frames.ts";
 import { admit } from "./shim-rules.ts";

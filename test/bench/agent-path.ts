@@ -8,7 +8,7 @@
 // Agent, forwarder, socats and the load client run as separate processes; the proxy runs here.
 // BENCH_FWD_NODE_ARGS passes node flags to the forwarder (e.g. "--trace-gc" or "--cpu-prof").
 import { spawn, type ChildProcess } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { loadavg, tmpdir } from "node:os";
 import path from "node:path";
@@ -28,6 +28,13 @@ export interface ThroughputResult {
   socat: number;
   /** ours / socat. */
   ratio: number;
+  /**
+   * CPU (user + system) the two relay processes spent per MiB: ours = this process (the proxy) +
+   * the forwarder, socat = both socats with their per-connection children. Less moved by the
+   * machine's load than MiB/s, which is mostly the share of the cores each side got.
+   */
+  oursCpuMsPerMiB: number;
+  socatCpuMsPerMiB: number;
 }
 
 export interface AgentPathRound {
@@ -89,6 +96,31 @@ async function stopAll(children: Child[]): Promise<void> {
   );
 }
 
+/** CPU ms of a process and its reaped children, from /proc (clock ticks of 10 ms). */
+function procCpuMs(pid: number): number {
+  const f = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
+  return (Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14])) * 10;
+}
+
+function selfCpuMs(): number {
+  const { user, system } = process.cpuUsage();
+  return (user + system) / 1000;
+}
+
+/** Runs the stream client; MiB/s and the CPU ms per MiB that `cpuMs()` counted meanwhile. */
+async function streamCpu(
+  socket: string,
+  method: string,
+  ms: number,
+  cpuMs: () => number,
+): Promise<{ mibPerS: number; cpuMsPerMiB: number }> {
+  const before = cpuMs();
+  const mibPerS = await streamRun(socket, method, ms);
+  // A socat child's CPU reaches its parent's count once the parent has reaped it.
+  await new Promise((r) => setTimeout(r, 200));
+  return { mibPerS, cpuMsPerMiB: (cpuMs() - before) / ((mibPerS * ms) / 1000) };
+}
+
 async function streamRun(socket: string, method: string, ms: number): Promise<number> {
   const client = start(process.execPath, [
     path.join(repo, "test/bench/agent-path-client.ts"),
@@ -109,8 +141,16 @@ async function streamRun(socket: string, method: string, ms: number): Promise<nu
 
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
-function throughput(ours: number, socat: number): ThroughputResult {
-  return { ours, socat, ratio: ours / socat };
+type Run = { mibPerS: number; cpuMsPerMiB: number };
+
+function throughput(ours: Run, socat: Run): ThroughputResult {
+  return {
+    ours: ours.mibPerS,
+    socat: socat.mibPerS,
+    ratio: ours.mibPerS / socat.mibPerS,
+    oursCpuMsPerMiB: ours.cpuMsPerMiB,
+    socatCpuMsPerMiB: socat.cpuMsPerMiB,
+  };
 }
 
 function medians(rounds: AgentPathRound[]): AgentPathBench["median"] {
@@ -119,6 +159,8 @@ function medians(rounds: AgentPathRound[]): AgentPathBench["median"] {
     ours: m((r) => f(r).ours),
     socat: m((r) => f(r).socat),
     ratio: m((r) => f(r).ratio),
+    oursCpuMsPerMiB: m((r) => f(r).oursCpuMsPerMiB),
+    socatCpuMsPerMiB: m((r) => f(r).socatCpuMsPerMiB),
   });
   return {
     addedP50Us: m((r) => r.addedP50Us),
@@ -208,14 +250,18 @@ export async function benchAgentPath(
       ]),
     );
     await until(() => existsSync(socatSock), "socat");
-    const run = (socket: string, method: string): Promise<number> => streamRun(socket, method, streamMs);
+    const socats = children.slice(-2).map((c) => c.proc.pid ?? 0);
+    const oursCpu = (): number => selfCpuMs() + procCpuMs(forwarder.proc.pid ?? 0);
+    const socatCpu = (): number => socats.reduce((sum, pid) => sum + procCpuMs(pid), 0);
+    const runOurs = (method: string): Promise<Run> => streamCpu(proxy!.socketPath, method, streamMs, oursCpu);
+    const runSocat = (method: string): Promise<Run> => streamCpu(socatSock, method, streamMs, socatCpu);
     const pair = async (method: string, socatFirst: boolean): Promise<ThroughputResult> => {
       if (socatFirst) {
-        const s = await run(socatSock, method);
-        return throughput(await run(proxy!.socketPath, method), s);
+        const s = await runSocat(method);
+        return throughput(await runOurs(method), s);
       }
-      const o = await run(proxy!.socketPath, method);
-      return throughput(o, await run(socatSock, method));
+      const o = await runOurs(method);
+      return throughput(o, await runSocat(method));
     };
     const result: AgentPathRound[] = [];
     for (let i = 0; i < rounds; i++) {
