@@ -21,6 +21,7 @@ interface LocalVmRecord {
 
 export class LocalTarget implements ChaosTarget {
   readonly name = "local";
+  readonly stateTmpfs = true;
   private dir = "";
   private env: Record<string, string> = {};
   private daemon: ProcessDaemon | undefined;

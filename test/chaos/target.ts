@@ -64,6 +64,8 @@ export interface ChaosTarget {
    * VMs run it as a process on this host). Resolves false when the target cannot.
    */
   killForwarder?(sandboxId: string): Promise<boolean>;
+  /** Whether setup() can put the state directory on a small tmpfs (stateTmpfsBytes). */
+  readonly stateTmpfs?: boolean;
   /** A target that injects cloud API faults: their seed and share of calls, told before setup(). */
   configureFaults?(faults: { seed: number; rate: number }): void;
   /** Cloud API faults injected so far, by kind (throttle, unavailable, capacity, …). */

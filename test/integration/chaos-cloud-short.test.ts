@@ -34,3 +34,14 @@ for (const { target, skip } of TARGETS) {
     },
   );
 }
+
+test("a scenario a cloud target cannot run is reported as skipped, and the run passes", async () => {
+  // The cloud targets have no tmpfs state directory; before, disk-full failed the whole run there.
+  const run = await chaos(
+    ["--short", "--seed", "1", "--scenario", "disk-full", "--target", "arm-emulator"],
+    () => {},
+  );
+  assert.equal(run.results[0].skipped, "target arm-emulator has no tmpfs state directory");
+  assert.ok(run.ok);
+  assert.match(run.report, /skipped: target arm-emulator has no tmpfs state directory/);
+});

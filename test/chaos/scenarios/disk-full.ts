@@ -19,6 +19,7 @@ export const diskFull: Scenario = {
   full: { rounds: 3, burst: 20, concurrency: 5 },
   short: { rounds: 1, burst: 8, concurrency: 4 },
   targetOptions: { stateTmpfsBytes: 2 * 1024 * 1024, proxyTimeoutMs: 60_000 },
+  unsupported: (t) => (t.stateTmpfs ? undefined : `target ${t.name} has no tmpfs state directory`),
   async run(ctx) {
     const { daemon, ledger } = ctx;
     for (let round = 1; round <= ctx.params.rounds; round++) {
