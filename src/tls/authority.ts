@@ -6,7 +6,8 @@
 //                           exactly this cert: it is apf.json's `tls-client-ca` (docs/upstream-compat.md §3.3).
 import { X509Certificate, createPrivateKey } from "node:crypto";
 import { constants } from "node:fs";
-import { chmod, open, rename, rm, stat } from "node:fs/promises";
+import { chmod, open, stat } from "node:fs/promises";
+import { writeFileAtomic } from "../util/atomic-file.ts";
 import { ensurePrivateDir } from "../util/private-dir.ts";
 import path from "node:path";
 import type { Logger } from "../log/logger.ts";
@@ -130,8 +131,8 @@ export async function loadOrCreatePair(
   }
   const pair = await create();
   // Key first: a crash in between leaves a key without a cert, which the branch above recovers from.
-  await writeAtomic(files.key, pair.keyPem);
-  await writeAtomic(files.cert, pair.certPem);
+  await writeFileAtomic(files.key, pair.keyPem, 0o600);
+  await writeFileAtomic(files.cert, pair.certPem, 0o600);
   logger?.info({ file: files.cert }, `created ${files.what}`);
   return pair;
 }
@@ -178,18 +179,4 @@ async function tightenKeyMode(file: string, logger: Logger | undefined): Promise
     await chmod(file, 0o600);
     logger?.warn({ file }, "private key file was readable by others; mode set to 0600");
   }
-}
-
-/** Write via a temp file and rename, so readers never see half a file; created 0600. */
-async function writeAtomic(file: string, content: string): Promise<void> {
-  const tmp = `${file}.tmp-${process.pid}`;
-  await rm(tmp, { force: true });
-  const fh = await open(tmp, "wx", 0o600);
-  try {
-    await fh.writeFile(content);
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-  await rename(tmp, file);
 }

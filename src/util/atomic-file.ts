@@ -5,7 +5,8 @@ import { dirname } from "node:path";
 
 export async function writeFileAtomic(file: string, data: string | Uint8Array, mode = 0o600): Promise<void> {
   const tmp = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
-  const fh = await open(tmp, "w", mode);
+  // "wx": the temp file is always new, never something planted at its name (a symlink, say).
+  const fh = await open(tmp, "wx", mode);
   try {
     try {
       await fh.writeFile(data);
