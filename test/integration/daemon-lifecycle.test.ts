@@ -274,7 +274,8 @@ describe("caa serve with the local provider", () => {
           LegacyHypervisorGrpc.version.requestSerialize,
           LegacyHypervisorGrpc.version.responseDeserialize,
           req,
-          (err, res) => (err || !res ? reject(err ?? new Error("no response")) : resolve(res)),
+          (err, res) =>
+            err || !res ? reject(err ?? new Error("no response")) : resolve(res as VersionResponse),
         ),
       );
     try {
