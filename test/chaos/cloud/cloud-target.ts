@@ -52,13 +52,18 @@ export class CloudTarget implements ChaosTarget {
   private host?: FakeVmHost;
   private daemon?: ProcessDaemon;
 
+  /** What the provider's error says after the cloud answered a create with one of the injected faults. */
+  private readonly faultError: RegExp;
+
   constructor(
     name: string,
     start: (dir: string, faults: Required<CloudFaultOptions>) => Promise<CloudSide>,
+    faultError: RegExp,
     faults: CloudFaultOptions = {},
   ) {
     this.name = name;
     this.start = start;
+    this.faultError = faultError;
     this.faults = { rate: faults.rate ?? 0.3, seed: faults.seed ?? 1, slowMs: faults.slowMs ?? 2000 };
   }
 
@@ -104,6 +109,11 @@ export class CloudTarget implements ChaosTarget {
 
   faultsInjected(): Record<string, number> {
     return this.cloud?.injected() ?? {};
+  }
+
+  /** Only a StartVM that failed creating its VM (stage provisioning), on what a fault produces. */
+  isInjectedFault(error: string): boolean {
+    return this.faults.rate > 0 && error.startsWith("StartVM: provisioning: ") && this.faultError.test(error);
   }
 
   /** Instances the leak collector deleted (each one an instance a sandbox left, then reclaimed). */
