@@ -1,7 +1,6 @@
 // A chaos target on a cloud emulator (moto behind the fault proxy, or the ARM emulator with its
 // random faults): `caa serve <cloud>` as a child process, the cloud's VMs played on this host
 // (vm-host.ts), and the leftovers read from the cloud itself once the leak collector had its chance.
-import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { cleanupDaemon, daemonEnv, freePort, makeDaemonDir } from "../../helpers/daemon.ts";
@@ -123,12 +122,7 @@ export class CloudTarget implements ChaosTarget {
 
   async teardown(): Promise<void> {
     await this.daemon?.stop().catch(() => undefined);
-    // CHAOS_LOG_DIR keeps every daemon's log of the run, to read what a finding came from.
-    const keep = process.env.CHAOS_LOG_DIR;
-    if (keep && this.daemon) {
-      await mkdir(keep, { recursive: true });
-      await writeFile(join(keep, `${this.name}-${Date.now()}.log`), this.daemon.logs());
-    }
+    await this.daemon?.keepLogs(this.name);
     await this.host?.stop();
     await this.cloud?.stop();
     if (this.dir) await cleanupDaemon({ dir: this.dir, bridge: "" });
