@@ -195,10 +195,16 @@ export class Lifecycle {
       case "reattach":
         return (await this.reattach(record)) ? "running" : "undone";
       case "finish-stop":
-        await this.stop(record).catch((err: unknown) => {
-          logger.error({ sandbox: record.id, err: messageOf(err) }, "finishing an interrupted StopVM failed");
-        });
-        return "stopped";
+        return this.stop(record).then(
+          () => "stopped" as const,
+          (err: unknown) => {
+            logger.error(
+              { sandbox: record.id, err: messageOf(err) },
+              "finishing an interrupted StopVM failed",
+            );
+            return undefined;
+          },
+        );
       case "prune":
         await store.delete(record.id);
         return "pruned";

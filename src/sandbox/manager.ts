@@ -11,6 +11,7 @@ import type { SandboxRecord, SandboxView } from "./model.ts";
 import type { CreateVMInput } from "./record.ts";
 import { countOf, emptyReport, RECOVERY_CONCURRENCY, type RecoveryReport } from "./recovery.ts";
 import { AgentSessions } from "./sessions.ts";
+import { StopRetries, type StopRetryOptions } from "./stop-retries.ts";
 import { podDirNames, removeStrayPodDirs } from "./stray-pod-dirs.ts";
 
 export type ManagerConfig = LifecycleConfig;
@@ -26,11 +27,13 @@ export class SandboxManager {
   private readonly sessions: AgentSessions;
   private readonly waiters = new InstanceWaiters();
   private readonly lifecycle: Lifecycle;
+  private readonly stopRetries: StopRetries;
 
-  constructor(deps: ManagerDeps) {
+  constructor(deps: ManagerDeps, stopRetry?: StopRetryOptions) {
     this.deps = deps;
     this.sessions = new AgentSessions(deps.agent, deps.logger);
     this.lifecycle = new Lifecycle(deps, this.sessions, this.waiters);
+    this.stopRetries = new StopRetries((id) => this.retryStop(id), deps.logger, stopRetry);
   }
 
   async createVM(input: CreateVMInput): Promise<{ agentSocketPath: string }> {
@@ -70,9 +73,24 @@ export class SandboxManager {
         const record = this.deps.store.get(id);
         if (!record) throw new LifecycleError("not-found", `stopping VM: sandbox ${id} does not exist`);
         if (record.stage === "stopped") return;
-        await this.lifecycle.stop(record);
+        await this.lifecycle.stop(record).catch((err: unknown) => {
+          if (record.stage === "stopping") this.stopRetries.schedule(id);
+          throw err;
+        });
       }),
     );
+  }
+
+  /** The daemon's own retry of a StopVM whose delete failed (stop-retries.ts). */
+  private retryStop(id: string): Promise<"stopped" | "stopping" | "other"> {
+    return this.lock.run(id, async () => {
+      const record = this.deps.store.get(id);
+      if (!record || record.stage !== "stopping") return "other";
+      return this.lifecycle.stop(record).then(
+        () => "stopped" as const,
+        () => (record.stage === "stopping" ? "stopping" : "other"),
+      );
+    });
   }
 
   /**
@@ -87,10 +105,13 @@ export class SandboxManager {
         limit(async () => {
           const current = this.deps.store.get(r.id);
           if (current !== r) return undefined;
-          return this.lifecycle.recover(r).catch((err: unknown) => {
+          const outcome = await this.lifecycle.recover(r).catch((err: unknown) => {
             this.deps.logger.error({ sandbox: r.id, err: messageOf(err) }, "recovering a sandbox failed");
             return undefined;
           });
+          // An interrupted StopVM whose delete failed again is retried like any other.
+          if (r.stage === "stopping") this.stopRetries.schedule(r.id);
+          return outcome;
         }),
       ),
     );
@@ -159,6 +180,8 @@ export class SandboxManager {
 
   /** Close agent sockets; VMs keep running and are reconnected by the next daemon. */
   async close(): Promise<void> {
+    // A retry cut off here is finished by the next daemon's recovery (the record stays "stopping").
+    await this.stopRetries.close();
     await this.sessions.closeAll();
   }
 

@@ -1,5 +1,7 @@
 // `caa serve` as a child process on one state directory, restarted, killed and handed over by the
 // scenarios (the DaemonUnderTest of target.ts). Every target uses it with its own environment.
+import { mkdir, writeFile } from "node:fs/promises";
+import { join } from "node:path";
 import { startDaemon, type DaemonProcess } from "../helpers/daemon.ts";
 import type { DaemonUnderTest } from "./target.ts";
 
@@ -68,6 +70,14 @@ export class ProcessDaemon implements DaemonUnderTest {
     }
     await old.kill("SIGTERM");
     this.past += old.logs();
+  }
+
+  /** CHAOS_LOG_DIR keeps every daemon's log of the run, to read what a finding came from. */
+  async keepLogs(target: string): Promise<void> {
+    const keep = process.env.CHAOS_LOG_DIR;
+    if (!keep) return;
+    await mkdir(keep, { recursive: true });
+    await writeFile(join(keep, `${target}-${Date.now()}.log`), this.logs());
   }
 
   logs(): string {

@@ -18,6 +18,14 @@ export interface SandboxEntry {
   faulted?: string;
 }
 
+/** Sandbox ids, VM names and paths differ per call: a message's shape, to count alike ones together. */
+export function shapeOf(message: string): string {
+  return message
+    .replace(/[0-9a-f]{16,}/g, "<id>")
+    .replace(/podvm-[\w-]+/g, "<vm>")
+    .replace(/\/[^\s:,'"]+/g, "<path>");
+}
+
 export interface Finding {
   sandbox?: string;
   what: string;
@@ -31,6 +39,13 @@ export class Ledger {
   readonly leaked: Finding[] = [];
   /** Other broken expectations (a record that does not parse, an unclear error). */
   readonly violations: Finding[] = [];
+  /**
+   * Not findings, counted for the report: calls that failed on an injected cloud fault where a
+   * scenario holds every call to succeed (the handover), and StopVMs that failed on one and were
+   * finished by the daemon's own retry.
+   */
+  readonly faultFailed: Finding[] = [];
+  readonly retriedStops: Finding[] = [];
   /** Error messages the daemon gave, counted (the report quotes the most common). */
   readonly errors = new Map<string, number>();
 
@@ -68,8 +83,7 @@ export class Ledger {
 
   noteError(e: SandboxEntry, message: string): void {
     e.error = message;
-    // Sandbox ids and paths differ per call; count the message's shape.
-    const shape = message.replace(/[0-9a-f]{16,}/g, "<id>").replace(/\/[^\s:,'"]+/g, "<path>");
+    const shape = shapeOf(message);
     this.errors.set(shape, (this.errors.get(shape) ?? 0) + 1);
   }
 

@@ -109,6 +109,7 @@ export class LocalTarget implements ChaosTarget {
   async teardown(): Promise<void> {
     if (!this.dir) return;
     await this.daemon?.stop().catch(() => undefined);
+    await this.daemon?.keepLogs(this.name);
     // Processes first: they hold files in the tmpfs.
     for (const pid of processesMentioning(this.dir)) {
       try {

@@ -3,7 +3,7 @@
 // machine, command). RELIABILITY.md quotes one such report.
 import { execFileSync } from "node:child_process";
 import os from "node:os";
-import type { Finding } from "./ledger.ts";
+import { shapeOf, type Finding } from "./ledger.ts";
 import { passed, type ScenarioResult } from "./harness.ts";
 
 export interface RunInfo {
@@ -35,6 +35,17 @@ export function machine(): string {
 }
 
 const cell = (s: string) => s.replace(/\|/g, "\\|").replace(/\n/g, " ");
+
+/** The most common shapes of the findings' messages, counted. */
+function shapes(list: Finding[], max = 3): string {
+  const n = new Map<string, number>();
+  for (const f of list) n.set(shapeOf(f.what), (n.get(shapeOf(f.what)) ?? 0) + 1);
+  return [...n.entries()]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, max)
+    .map(([m, k]) => `${k} × ${cell(m).slice(0, 160)}`)
+    .join("; ");
+}
 
 function findings(title: string, list: Finding[], max = 20): string[] {
   if (list.length === 0) return [];
@@ -86,6 +97,14 @@ export function renderReport(info: RunInfo, results: ScenarioResult[]): string {
       const total = faults.reduce((n, [, k]) => n + k, 0);
       out.push(`- cloud faults injected: ${total} (${faults.map(([k, n]) => `${k} ${n}`).join(", ")})`);
     }
+    if (l.faultFailed.length > 0)
+      out.push(
+        `- calls failed by an injected cloud fault, not by the handover: ${l.faultFailed.length} (${shapes(l.faultFailed)})`,
+      );
+    if (l.retriedStops.length > 0)
+      out.push(
+        `- StopVMs failed by an injected cloud fault and finished by the daemon's own retry: ${l.retriedStops.length}`,
+      );
     out.push(
       ...findings("lost", l.lost),
       ...findings("leaked", l.leaked),

@@ -70,6 +70,11 @@ export interface ChaosTarget {
   configureFaults?(faults: { seed: number; rate: number }): void;
   /** Cloud API faults injected so far, by kind (throttle, unavailable, capacity, …). */
   faultsInjected?(): Record<string, number>;
+  /**
+   * Whether a failed StartVM's error is what one of this target's injected faults produces (the
+   * cloud's answer to a create, passed on by the daemon), as opposed to a failure of the daemon.
+   */
+  isInjectedFault?(error: string): boolean;
   /** Remove everything setup() made, also after a failed run. Safe to call twice. */
   teardown(): Promise<void>;
 }

@@ -47,6 +47,11 @@ async function loopbackNetwork(ec2: EC2Client): Promise<{ subnetId: string; secu
   return { subnetId: subnet.Subnet?.SubnetId ?? "", securityGroupId: sg.GroupId ?? "" };
 }
 
+// Capacity, RequestLimitExceeded, a 503 without an EC2 body, a dropped connection, a slow answer
+// (the capacity fallback sums a create that ran out of instance types up as "no capacity").
+export const AWS_FAULT_ERROR =
+  /AWS (InsufficientInstanceCapacity|RequestLimitExceeded|HTTP503|E[A-Z]+|TimeoutError)\b|no capacity for any fitting instance type/;
+
 async function startAws(_dir: string, faults: Required<CloudFaultOptions>): Promise<CloudSide> {
   const moto = await startMoto();
   const ec2 = motoClient(moto.url);
@@ -103,5 +108,5 @@ async function startAws(_dir: string, faults: Required<CloudFaultOptions>): Prom
 
 /** `caa serve aws` against moto with `rate` of EC2 calls faulted. */
 export function motoTarget(faults: CloudFaultOptions = {}): CloudTarget {
-  return new CloudTarget("moto", startAws, faults);
+  return new CloudTarget("moto", startAws, AWS_FAULT_ERROR, faults);
 }

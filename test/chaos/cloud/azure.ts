@@ -44,6 +44,10 @@ function liveVms(state: EmulatorState): CloudVm[] {
   return out;
 }
 
+// 429, 503 (ServerTimeout), 500, AllocationFailed, a dropped connection, a slow answer.
+export const ARM_FAULT_ERROR =
+  /Azure (TooManyRequests|ServerTimeout|InternalServerError|AllocationFailed|ECONNRESET|ETIMEDOUT|socket hang up)\b/;
+
 async function startAzure(_dir: string, faults: Required<CloudFaultOptions>): Promise<CloudSide> {
   const emu = await startArmEmulator({
     subscriptionId: SUBSCRIPTION,
@@ -83,5 +87,5 @@ async function startAzure(_dir: string, faults: Required<CloudFaultOptions>): Pr
 
 /** `caa serve azure` against the ARM emulator with `rate` of ARM requests faulted. */
 export function armEmulatorTarget(faults: CloudFaultOptions = {}): CloudTarget {
-  return new CloudTarget("arm-emulator", startAzure, faults);
+  return new CloudTarget("arm-emulator", startAzure, ARM_FAULT_ERROR, faults);
 }

@@ -1,7 +1,6 @@
 // A chaos target on a cloud emulator (moto behind the fault proxy, or the ARM emulator with its
 // random faults): `caa serve <cloud>` as a child process, the cloud's VMs played on this host
 // (vm-host.ts), and the leftovers read from the cloud itself once the leak collector had its chance.
-import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { cleanupDaemon, daemonEnv, freePort, makeDaemonDir } from "../../helpers/daemon.ts";
@@ -52,13 +51,18 @@ export class CloudTarget implements ChaosTarget {
   private host?: FakeVmHost;
   private daemon?: ProcessDaemon;
 
+  /** What the provider's error says after the cloud answered a create with one of the injected faults. */
+  private readonly faultError: RegExp;
+
   constructor(
     name: string,
     start: (dir: string, faults: Required<CloudFaultOptions>) => Promise<CloudSide>,
+    faultError: RegExp,
     faults: CloudFaultOptions = {},
   ) {
     this.name = name;
     this.start = start;
+    this.faultError = faultError;
     this.faults = { rate: faults.rate ?? 0.3, seed: faults.seed ?? 1, slowMs: faults.slowMs ?? 2000 };
   }
 
@@ -106,6 +110,11 @@ export class CloudTarget implements ChaosTarget {
     return this.cloud?.injected() ?? {};
   }
 
+  /** Only a StartVM that failed creating its VM (stage provisioning), on what a fault produces. */
+  isInjectedFault(error: string): boolean {
+    return this.faults.rate > 0 && error.startsWith("StartVM: provisioning: ") && this.faultError.test(error);
+  }
+
   /** Instances the leak collector deleted (each one an instance a sandbox left, then reclaimed). */
   collected(): number {
     return (this.daemon?.logs().match(/deleted leaked instance/g) ?? []).length;
@@ -113,12 +122,7 @@ export class CloudTarget implements ChaosTarget {
 
   async teardown(): Promise<void> {
     await this.daemon?.stop().catch(() => undefined);
-    // CHAOS_LOG_DIR keeps every daemon's log of the run, to read what a finding came from.
-    const keep = process.env.CHAOS_LOG_DIR;
-    if (keep && this.daemon) {
-      await mkdir(keep, { recursive: true });
-      await writeFile(join(keep, `${this.name}-${Date.now()}.log`), this.daemon.logs());
-    }
+    await this.daemon?.keepLogs(this.name);
     await this.host?.stop();
     await this.cloud?.stop();
     if (this.dir) await cleanupDaemon({ dir: this.dir, bridge: "" });
