@@ -1,9 +1,9 @@
 # The cloud-api-adaptor image: `caa serve` is the per-node daemon (deploy/base/daemonset.yaml);
 # `caa forwarder` is the agent-protocol-forwarder. Pod-VM image builds take the pod-VM side as one
 # directory from here: /app/dist/podvm/ (`node caa-podvm.cjs forwarder -listen …`; it loads the
-# bundle beside it, caa-podvm.bundle.cjs, through node's compile cache, in $NODE_COMPILE_CACHE or
-# /tmp/node-compile-cache), which needs node and nothing else (no node_modules); the local
-# provider boots the same files.
+# bundle beside it, caa-podvm.bundle.cjs, through node's compile cache, in $NODE_COMPILE_CACHE or a
+# directory only its user can write, /var/cache/caa-podvm for root), which needs node and nothing
+# else (no node_modules); the local provider boots the same files.
 
 # Build: compile TypeScript to dist/ and bundle the pod-VM side (scripts/build.ts; esbuild's
 # platform binary is an npm optional dependency, so --ignore-scripts still installs it).

@@ -1,17 +1,21 @@
 // The same Hypervisor service over gRPC (HTTP/2) on its own unix socket, for clients that speak
-// gRPC rather than ttrpc.
+// gRPC rather than ttrpc. The socket is a plain listener until its first connection: grpc-js (and
+// node's http2) cost an idle daemon ~10 MB, and the kata shim speaks ttrpc, so they load only when
+// a gRPC client connects; every connection is then handed to grpc-js as it was accepted.
 import { mkdir, rm, chmod } from "node:fs/promises";
+import net from "node:net";
 import { dirname } from "node:path";
-import * as grpc from "@grpc/grpc-js";
+import type * as grpc from "@grpc/grpc-js";
 import {
-  HypervisorService as HypervisorGrpc,
+  HypervisorDefinition,
   type CreateVMRequest,
   type StartVMRequest,
   type StopVMRequest,
   type VersionRequest,
 } from "../gen/hypervisor/hypervisor.ts";
-import { PodVMInfoService as PodVMInfoGrpc, type GetInfoRequest } from "../gen/podvminfo/podvminfo.ts";
-import { LegacyHypervisorGrpc } from "./legacy-names.ts";
+import { PodVMInfoDefinition, type GetInfoRequest } from "../gen/podvminfo/podvminfo.ts";
+import { grpcServiceDefinition } from "./grpc-definition.ts";
+import { LEGACY_HYPERVISOR_SERVICE } from "./legacy-names.ts";
 import type { CallContext, HypervisorService } from "./service.ts";
 import { toRpcFailure } from "./status.ts";
 
@@ -40,33 +44,55 @@ export interface GrpcEndpoint {
   close(): Promise<void>;
 }
 
+interface LoadedServer {
+  server: grpc.Server;
+  injector: grpc.ConnectionInjector;
+}
+
+async function grpcServer(service: HypervisorService): Promise<LoadedServer> {
+  const grpc = await import("@grpc/grpc-js");
+  const server = new grpc.Server();
+  const hypervisor = {
+    createVM: unary((req: CreateVMRequest, ctx) => service.createVM(req, ctx)),
+    startVM: unary((req: StartVMRequest, ctx) => service.startVM(req, ctx)),
+    stopVM: unary((req: StopVMRequest, ctx) => service.stopVM(req, ctx)),
+    version: unary((req: VersionRequest) => service.version(req)),
+  };
+  server.addService(grpcServiceDefinition(HypervisorDefinition), hypervisor);
+  server.addService(grpcServiceDefinition(HypervisorDefinition, LEGACY_HYPERVISOR_SERVICE), hypervisor);
+  server.addService(grpcServiceDefinition(PodVMInfoDefinition), {
+    getInfo: unary((req: GetInfoRequest, ctx) => service.getInfo(req, ctx)),
+  });
+  return { server, injector: server.createConnectionInjector(grpc.ServerCredentials.createInsecure()) };
+}
+
 export async function serveGrpc(service: HypervisorService, socketPath: string): Promise<GrpcEndpoint> {
   await mkdir(dirname(socketPath), { recursive: true });
   await rm(socketPath, { force: true });
-  const server = new grpc.Server();
-  const hypervisor = {
-    createVm: unary((req: CreateVMRequest, ctx) => service.createVM(req, ctx)),
-    startVm: unary((req: StartVMRequest, ctx) => service.startVM(req, ctx)),
-    stopVm: unary((req: StopVMRequest, ctx) => service.stopVM(req, ctx)),
-    version: unary((req: VersionRequest) => service.version(req)),
-  };
-  server.addService(HypervisorGrpc, hypervisor);
-  server.addService(LegacyHypervisorGrpc, hypervisor);
-  server.addService(PodVMInfoGrpc, {
-    getInfo: unary((req: GetInfoRequest, ctx) => service.getInfo(req, ctx)),
+  let loaded: Promise<LoadedServer> | undefined;
+  const listener = net.createServer((socket) => {
+    loaded ??= grpcServer(service);
+    loaded.then(
+      ({ injector }) => injector.injectConnection(socket),
+      (err: unknown) => socket.destroy(err as Error),
+    );
   });
-  await new Promise<void>((resolve, reject) =>
-    server.bindAsync(`unix://${socketPath}`, grpc.ServerCredentials.createInsecure(), (err) =>
-      err ? reject(err) : resolve(),
-    ),
-  );
+  await new Promise<void>((resolve, reject) => {
+    listener.once("error", reject);
+    listener.listen(socketPath, () => {
+      listener.off("error", reject);
+      resolve();
+    });
+  });
   await chmod(socketPath, 0o600);
   return {
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.tryShutdown(() => {
-          void rm(socketPath, { force: true }).then(() => resolve());
-        });
-      }),
+    close: async () => {
+      // No new connections; then grpc-js lets the calls in flight finish and closes its sessions.
+      const closed = new Promise<void>((resolve) => listener.close(() => resolve()));
+      const server = await loaded?.catch(() => undefined);
+      if (server) await new Promise<void>((resolve) => server.server.tryShutdown(() => resolve()));
+      await closed;
+      await rm(socketPath, { force: true });
+    },
   };
 }

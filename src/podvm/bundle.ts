@@ -15,10 +15,29 @@ const PINO_LITE = path.join(import.meta.dirname, "../log/pino-lite.ts");
 export const PODVM_BUNDLE_NAME = "caa-podvm.cjs";
 const BODY_NAME = "caa-podvm.bundle.cjs";
 
-// Node's compile cache lives in NODE_COMPILE_CACHE, else in <tmpdir>/node-compile-cache.
+/** Where the loader keeps node's compile cache when NODE_COMPILE_CACHE is not set, for root. */
+export const ROOT_COMPILE_CACHE = "/var/cache/caa-podvm";
+
+// The forwarder runs as root and executes what it finds in the cache, so the cache is a directory
+// only its owner can write: ROOT_COMPILE_CACHE for root, <tmpdir>/caa-podvm-<uid> for anyone else,
+// made 0700 and used only if it is a directory of ours that no one else can write (never node's
+// default, the world-writable <tmpdir>/node-compile-cache). Without it the bundle compiles as usual.
 const LOADER = `"use strict";
 // The pod-VM side of the peer-pod cloud-api-adaptor (src/podvm/bundle.ts builds it).
-require("node:module").enableCompileCache();
+const m = require("node:module");
+if (process.env.NODE_COMPILE_CACHE) m.enableCompileCache();
+else {
+  const fs = require("node:fs");
+  const uid = process.getuid();
+  const dir = uid === 0 ? ${JSON.stringify(ROOT_COMPILE_CACHE)} : require("node:path").join(require("node:os").tmpdir(), "caa-podvm-" + uid);
+  try {
+    fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const st = fs.lstatSync(dir);
+    if (st.isDirectory() && st.uid === uid && (st.mode & 0o022) === 0) m.enableCompileCache(dir);
+  } catch {
+    // No cache where the directory cannot be made (read-only image): the bundle compiles as usual.
+  }
+}
 require("./${BODY_NAME}");
 `;
 

@@ -6,12 +6,13 @@ import net from "node:net";
 import { after, before, describe, test } from "node:test";
 import * as grpc from "@grpc/grpc-js";
 import {
-  HypervisorClient,
+  HypervisorDefinition,
   type VersionRequest,
   type VersionResponse,
 } from "../../src/gen/hypervisor/hypervisor.ts";
+import { grpcServiceDefinition } from "../../src/hypervisor/grpc-definition.ts";
 import { Request, Response } from "../../src/gen/ttrpc/request.ts";
-import { LEGACY_HYPERVISOR_SERVICE, LegacyHypervisorGrpc } from "../../src/hypervisor/legacy-names.ts";
+import { LEGACY_HYPERVISOR_SERVICE } from "../../src/hypervisor/legacy-names.ts";
 import { encodeFrame, FrameDecoder, FrameType } from "../../src/ttrpc/index.ts";
 import { goClientCall, goShimLifecycle } from "../helpers/go-peer.ts";
 import {
@@ -230,19 +231,31 @@ describe("caa serve with the local provider", () => {
   });
 
   test("the gRPC endpoint serves the same lifecycle", async () => {
-    const client = new HypervisorClient(`unix://${daemon.grpcSocket}`, grpc.credentials.createInsecure());
-    const call = <T>(fn: (cb: (err: grpc.ServiceError | null, res: T) => void) => void) =>
-      new Promise<T>((resolve, reject) => fn((err, res) => (err ? reject(err) : resolve(res))));
+    const def = grpcServiceDefinition(HypervisorDefinition);
+    const Client = grpc.makeGenericClientConstructor(def, HypervisorDefinition.fullName);
+    const client = new Client(`unix://${daemon.grpcSocket}`, grpc.credentials.createInsecure());
+    const call = <T>(method: string, req: unknown) =>
+      new Promise<T>((resolve, reject) =>
+        client.makeUnaryRequest(
+          def[method].path,
+          def[method].requestSerialize,
+          def[method].responseDeserialize,
+          req,
+          (err, res) => (err ? reject(err) : resolve(res as T)),
+        ),
+      );
     const id = sandboxId(7);
     try {
-      const created = await call<{ agentSocketPath: string }>((cb) =>
-        client.createVm({ id, annotations: POD, networkNamespacePath: "" }, cb),
-      );
+      const created = await call<{ agentSocketPath: string }>("createVM", {
+        id,
+        annotations: POD,
+        networkNamespacePath: "",
+      });
       assert.equal(created.agentSocketPath, `${daemon.podsDir}/${id}/agent.ttrpc`);
-      await call((cb) => client.startVm({ id }, cb));
-      await call((cb) => client.stopVm({ id }, cb));
+      await call("startVM", { id });
+      await call("stopVM", { id });
       await assert.rejects(
-        call((cb) => client.createVm({ id: "../x", annotations: POD, networkNamespacePath: "" }, cb)),
+        call("createVM", { id: "../x", annotations: POD, networkNamespacePath: "" }),
         (err: grpc.ServiceError) => err.code === grpc.status.INVALID_ARGUMENT,
       );
     } finally {
@@ -251,6 +264,7 @@ describe("caa serve with the local provider", () => {
   });
 
   test("the gRPC endpoint answers under remote.Hypervisor too", async () => {
+    const LegacyHypervisorGrpc = grpcServiceDefinition(HypervisorDefinition, LEGACY_HYPERVISOR_SERVICE);
     const Legacy = grpc.makeGenericClientConstructor(LegacyHypervisorGrpc, LEGACY_HYPERVISOR_SERVICE);
     const client = new Legacy(`unix://${daemon.grpcSocket}`, grpc.credentials.createInsecure());
     const version = (req: VersionRequest) =>
@@ -260,7 +274,8 @@ describe("caa serve with the local provider", () => {
           LegacyHypervisorGrpc.version.requestSerialize,
           LegacyHypervisorGrpc.version.responseDeserialize,
           req,
-          (err, res) => (err || !res ? reject(err ?? new Error("no response")) : resolve(res)),
+          (err, res) =>
+            err || !res ? reject(err ?? new Error("no response")) : resolve(res as VersionResponse),
         ),
       );
     try {

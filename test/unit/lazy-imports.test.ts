@@ -65,6 +65,12 @@ test("caa serve on the local provider loads no Kubernetes client, cloud SDK or c
   assert.deepEqual(heavy, []);
 });
 
+test("caa serve loads grpc-js only when a gRPC client connects (src/hypervisor/grpc.ts)", async () => {
+  const found = await staticPackages(["src/cli/main.ts", "src/cli/serve.ts", "providers/local/index.ts"]);
+  assert.ok(found.has("pino"), `the walker found the daemon's packages: ${[...found.keys()].join(", ")}`);
+  assert.equal(found.get("@grpc/grpc-js")?.join(" → "), undefined);
+});
+
 test("caa version loads none of the daemon's packages", async () => {
   const found = await staticPackages(["src/cli/main.ts"]);
   assert.deepEqual(

@@ -6,18 +6,6 @@
 
 /* eslint-disable */
 import { BinaryReader, BinaryWriter } from "@bufbuild/protobuf/wire";
-import {
-  type CallOptions,
-  type ChannelCredentials,
-  Client,
-  type ClientOptions,
-  type ClientUnaryCall,
-  type handleUnaryCall,
-  makeGenericClientConstructor,
-  type Metadata,
-  type ServiceError,
-  type UntypedServiceImplementation,
-} from "@grpc/grpc-js";
 
 export const protobufPackage = "podvminfo";
 
@@ -255,47 +243,6 @@ export const PodVMInfoDefinition = {
     },
   },
 } as const;
-
-export type PodVMInfoService = typeof PodVMInfoService;
-export const PodVMInfoService = {
-  getInfo: {
-    path: "/podvminfo.PodVMInfo/GetInfo" as const,
-    requestStream: false as const,
-    responseStream: false as const,
-    requestSerialize: (value: GetInfoRequest): Buffer => Buffer.from(GetInfoRequest.encode(value).finish()),
-    requestDeserialize: (value: Buffer): GetInfoRequest => GetInfoRequest.decode(value),
-    responseSerialize: (value: GetInfoResponse): Buffer => Buffer.from(GetInfoResponse.encode(value).finish()),
-    responseDeserialize: (value: Buffer): GetInfoResponse => GetInfoResponse.decode(value),
-  },
-} as const;
-
-export interface PodVMInfoServer extends UntypedServiceImplementation {
-  getInfo: handleUnaryCall<GetInfoRequest, GetInfoResponse>;
-}
-
-export interface PodVMInfoClient extends Client {
-  getInfo(
-    request: GetInfoRequest,
-    callback: (error: ServiceError | null, response: GetInfoResponse) => void,
-  ): ClientUnaryCall;
-  getInfo(
-    request: GetInfoRequest,
-    metadata: Metadata,
-    callback: (error: ServiceError | null, response: GetInfoResponse) => void,
-  ): ClientUnaryCall;
-  getInfo(
-    request: GetInfoRequest,
-    metadata: Metadata,
-    options: Partial<CallOptions>,
-    callback: (error: ServiceError | null, response: GetInfoResponse) => void,
-  ): ClientUnaryCall;
-}
-
-export const PodVMInfoClient = makeGenericClientConstructor(PodVMInfoService, "podvminfo.PodVMInfo") as unknown as {
-  new (address: string, credentials: ChannelCredentials, options?: Partial<ClientOptions>): PodVMInfoClient;
-  service: typeof PodVMInfoService;
-  serviceName: string;
-};
 
 type Builtin = Date | Function | Uint8Array | string | number | boolean | undefined;
 
