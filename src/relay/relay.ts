@@ -17,6 +17,7 @@ import { applyEdit } from "./edit.ts";
 import "./gc.ts";
 import { readResponseOutcome, statusResponse, type ResponseOutcome } from "./envelope.ts";
 import { FrameSplitter, ownFrame, writeFrame, type RelayFrame } from "./frames.ts";
+import { adoptReusedReads } from "./reused-reads.ts";
 import { admit } from "./shim-rules.ts";
 import { settle, type Downstream, type Pending, type Upstream } from "./calls.ts";
 import { raceAbort } from "../util/race-abort.ts";
@@ -68,12 +69,14 @@ export class AgentRelay {
   /**
    * Relays the calls of one shim connection until either side closes it. On a socket that allows
    * half-open connections, a shim's FIN lets its calls in flight finish before the relay ends too.
+   * Called from a server's connection listener, the socket then reads into a buffer of its own.
    */
   serve(socket: Duplex): void {
     if (this.#closing.signal.aborted) {
       socket.destroy();
       return;
     }
+    adoptReusedReads(socket);
     const down: Downstream = {
       socket,
       splitter: new FrameSplitter(),
