@@ -1,7 +1,8 @@
 // Builds the production output the container image runs (Dockerfile): TypeScript compiled to
 // JavaScript under <out>/src and <out>/providers (relative `.ts` imports rewritten to `.js`), plus
 // every non-TypeScript file beside the sources (e.g. JSON read at run time), at the same paths;
-// and the pod-VM side as one bundle, <out>/podvm/caa-podvm.cjs and the code it loads (src/podvm/bundle.ts).
+// the pod-VM side as one bundle, <out>/podvm/caa-podvm.cjs and the code it loads (src/podvm/bundle.ts);
+// and `caa` as one bundle, <out>/caa/main.js, which the image runs (scripts/bundle-daemon.ts).
 // Usage: node scripts/build.ts [--out-dir DIR]   (default: dist)
 import { spawnSync } from "node:child_process";
 import { cp, readdir, rm } from "node:fs/promises";
@@ -9,6 +10,7 @@ import { createRequire } from "node:module";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { bundlePodVm } from "../src/podvm/bundle.ts";
+import { bundleDaemon } from "./bundle-daemon.ts";
 
 const ROOT = path.resolve(import.meta.dirname, "..");
 const SOURCE_DIRS = ["src", "providers"];
@@ -28,6 +30,7 @@ export async function build(outDir: string): Promise<void> {
     throw new Error(`tsc -p tsconfig.build.json failed (exit ${res.status ?? res.signal})`);
   for (const dir of SOURCE_DIRS) await copyAssets(path.join(ROOT, dir), path.join(out, dir));
   await bundlePodVm(path.join(out, "podvm"));
+  await bundleDaemon(out);
 }
 
 async function copyAssets(from: string, to: string): Promise<void> {

@@ -24,7 +24,7 @@ const repo = path.resolve(import.meta.dirname, "../..");
 const VM = "podvm-footprint-00000000";
 
 export interface BuildOutput {
-  /** dist/src/cli/main.js */
+  /** What the image's `caa` shim runs (Dockerfile): dist/caa/main.js. */
   cli: string;
   /** dist/podvm/caa-podvm.cjs */
   bundle: string;
@@ -45,7 +45,7 @@ export async function buildOutput(): Promise<BuildOutput> {
   await copyFile(path.join(repo, "package.json"), path.join(app, "package.json"));
   await symlink(path.join(repo, "node_modules"), path.join(app, "node_modules"));
   return {
-    cli: path.join(app, "dist/src/cli/main.js"),
+    cli: path.join(app, path.relative("/app", imageShim().script)),
     bundle: path.join(app, "dist/podvm/caa-podvm.cjs"),
     cleanup: () => rm(app, { recursive: true, force: true }),
   };

@@ -1,6 +1,6 @@
 // The shipped local overlay boots a VM from the container image as it is. docker cannot run here,
 // so the image is mirrored the way the Dockerfile assembles it (package.json + production
-// dependencies + the build stage's dist/), and `node dist/src/cli/main.js serve` runs with the
+// dependencies + the build stage's dist/), and the `caa` shim's `node <flags> dist/caa/main.js serve` runs with the
 // overlay's ConfigMap: the VM's boot chain and its kata-agent stand-in must come from that build
 // output, not from the source tree.
 import assert from "node:assert/strict";
@@ -19,6 +19,7 @@ import {
   startDaemon,
   type DaemonProcess,
 } from "../helpers/daemon.ts";
+import { imageShim } from "../helpers/image.ts";
 import { needsRoot } from "../helpers/requires.ts";
 
 const ROOT = path.resolve(import.meta.dirname, "../..");
@@ -54,7 +55,9 @@ before(async () => {
   // The overlay's settings, on this test's private paths, bridge and range.
   const own = daemonEnv(dir);
   env = { ...own, ...overlay.data, LOCAL_BRIDGE: own.LOCAL_BRIDGE, LOCAL_VM_SUBNET: own.LOCAL_VM_SUBNET };
-  daemon = await startDaemon(dir, env, 60_000, { cli: path.join(app, "dist/src/cli/main.js"), cwd: app });
+  const shim = imageShim();
+  const cli = path.join(app, path.relative("/app", shim.script));
+  daemon = await startDaemon(dir, env, 60_000, { cli, nodeArgs: shim.nodeArgs, cwd: app });
 });
 
 after(async () => {
@@ -63,7 +66,7 @@ after(async () => {
 });
 
 test(
-  "dist/src/cli/main.js serve with the local overlay's settings boots a VM whose boot chain and agent come from dist/",
+  "the image's caa serve with the local overlay's settings boots a VM whose boot chain and agent come from dist/",
   { skip: needsRoot() },
   async () => {
     const shim = { socket: daemon!.socket };

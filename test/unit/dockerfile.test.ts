@@ -160,7 +160,7 @@ test("the file the caa entrypoint runs exists in the output scripts/build.ts pro
   assert.match(help.stdout, /\bserve\b/);
   assert.match(help.stdout, /\bforwarder\b/, "the forwarder must be runnable from the same image");
   // The registry loads the built-in providers lazily: each must resolve inside the build output.
-  const registry = path.join(path.dirname(entry), "../../providers/registry.js");
+  const registry = path.join(tmp, imageDist, "providers/registry.js");
   const load = spawnSync(
     process.execPath,
     [
