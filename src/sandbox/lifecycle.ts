@@ -158,7 +158,7 @@ export class Lifecycle {
     await this.sessions.close(record.id);
     await this.steps.teardownNetwork(record);
     if (!(await this.steps.deleteInstance(record))) {
-      // Kept in "stopping": recovery and the leak collector retry the deletion.
+      // Kept in "stopping": the manager retries it (stop-retries.ts), and so does a restart's recovery.
       throw new LifecycleError(
         "failed",
         `stopping VM: deleting instance of sandbox ${record.id}: ${record.lastError?.message}`,
