@@ -73,6 +73,10 @@ export async function createVmNetwork(spec: VmNetworkSpec): Promise<void> {
     await ip("link", "set", peer, "netns", spec.netns);
     await ip("link", "set", spec.hostVeth, "master", spec.bridge);
     await ip("link", "set", spec.hostVeth, "up");
+    // The address may be one a VM deleted a moment ago had. The host's neighbour entry for it is
+    // kept on the bridge (it stays up while other VMs are on it) and still names the old VM's MAC:
+    // until it expired (15-45 s, then 8 s of probes) nothing sent to the new VM reached it.
+    await ip("neigh", "flush", "to", spec.address, "dev", spec.bridge);
     await ip("-n", spec.netns, "link", "set", peer, "name", "eth0");
     await ip("-n", spec.netns, "addr", "add", `${spec.address}/${spec.prefix}`, "dev", "eth0");
     await ip("-n", spec.netns, "link", "set", "eth0", "up");
