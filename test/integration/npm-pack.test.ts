@@ -49,7 +49,7 @@ describe("npm pack + install + caa", { timeout: 600_000 }, () => {
   test("the tarball holds the build output, not the TypeScript sources or the tests", async () => {
     const { stdout } = await exec("tar", ["-tzf", tarball]);
     const files = stdout.trim().split("\n");
-    assert.ok(files.includes("package/dist/src/cli/main.js"), "dist/src/cli/main.js is packed");
+    assert.ok(files.includes("package/dist/caa/main.js"), "dist/caa/main.js, the bin, is packed");
     assert.ok(files.includes("package/dist/podvm/caa-podvm.cjs"), "the pod-VM bundle is packed");
     assert.ok(files.includes("package/dist/providers/local/kata-agent.js"), "the local agent is packed");
     assert.deepEqual(
