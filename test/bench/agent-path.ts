@@ -48,6 +48,12 @@ export interface AgentPathRound {
   /** What socat's two hops add (viaSocat − direct). */
   socatAddedP50Us: number;
   socatAddedP99Us: number;
+  /**
+   * CPU (user + system) µs per unary call of the two relay processes, counted as for throughput.
+   * On a loaded machine p99 is mostly the scheduler's doing (the direct p99 moves as much); this is not.
+   */
+  oursCpuUsPerCall: number;
+  socatCpuUsPerCall: number;
   upload: ThroughputResult;
   download: ThroughputResult;
   /** 1-minute load average when the round ended. */
@@ -105,6 +111,18 @@ function procCpuMs(pid: number): number {
 function selfCpuMs(): number {
   const { user, system } = process.cpuUsage();
   return (user + system) / 1000;
+}
+
+/** Runs the Go unary client; its latencies and the CPU µs per call that `cpuMs()` counted meanwhile. */
+async function unaryCpu(
+  socket: string,
+  unary: Parameters<typeof goBenchClient>[1],
+  cpuMs: () => number,
+): Promise<{ result: GoBenchResult; cpuUsPerCall: number }> {
+  const before = cpuMs();
+  const result = await goBenchClient(socket, unary);
+  await new Promise((r) => setTimeout(r, 200));
+  return { result, cpuUsPerCall: ((cpuMs() - before) * 1000) / (unary.n + (unary.warmup ?? 0)) };
 }
 
 /** Runs the stream client; MiB/s and the CPU ms per MiB that `cpuMs()` counted meanwhile. */
@@ -167,6 +185,8 @@ function medians(rounds: AgentPathRound[]): AgentPathBench["median"] {
     addedP99Us: m((r) => r.addedP99Us),
     socatAddedP50Us: m((r) => r.socatAddedP50Us),
     socatAddedP99Us: m((r) => r.socatAddedP99Us),
+    oursCpuUsPerCall: m((r) => r.oursCpuUsPerCall),
+    socatCpuUsPerCall: m((r) => r.socatCpuUsPerCall),
     upload: t((r) => r.upload),
     download: t((r) => r.download),
     load: m((r) => r.load),
@@ -266,8 +286,16 @@ export async function benchAgentPath(
     const result: AgentPathRound[] = [];
     for (let i = 0; i < rounds; i++) {
       const direct = await goBenchClient(agentSock, unary);
-      const viaProxy = await goBenchClient(proxy.socketPath, unary);
-      const viaSocat = await goBenchClient(socatSock, unary);
+      const { result: viaProxy, cpuUsPerCall: oursCpuUsPerCall } = await unaryCpu(
+        proxy.socketPath,
+        unary,
+        oursCpu,
+      );
+      const { result: viaSocat, cpuUsPerCall: socatCpuUsPerCall } = await unaryCpu(
+        socatSock,
+        unary,
+        socatCpu,
+      );
       const upload = await pair("WriteStdin", i % 2 === 1);
       const download = await pair("ReadStdout", i % 2 === 1);
       const round: AgentPathRound = {
@@ -278,6 +306,8 @@ export async function benchAgentPath(
         addedP99Us: viaProxy.p99Us - direct.p99Us,
         socatAddedP50Us: viaSocat.p50Us - direct.p50Us,
         socatAddedP99Us: viaSocat.p99Us - direct.p99Us,
+        oursCpuUsPerCall,
+        socatCpuUsPerCall,
         upload,
         download,
         load: loadavg()[0],
