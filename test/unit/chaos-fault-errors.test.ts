@@ -39,6 +39,7 @@ test("ARM emulator: StartVMs failed by the emulator's injected faults are told f
   for (const e of [
     "StartVM: provisioning: Azure VM create podvm-chaos-e27debde-e27debde (Standard_DC2as_v5 in eastus): Azure ServerTimeout (HTTP 503): The server operation timed out. Please try again.; nothing of it is left (VM, NIC, disk and public IP checked and removed)",
     "StartVM: provisioning: Azure VM create podvm-chaos-ca1607fe-ca1607fe (Standard_DC4as_v5 in eastus): Azure ECONNRESET: socket hang up; nothing of it is left (VM, NIC, disk and public IP checked and removed)",
+    `StartVM: provisioning: StartVM for sandbox ${ID}: no capacity for any fitting instance type a moment ago: Standard_DC2as_v5 (AllocationFailed), Standard_DC4as_v5 (AllocationFailed), Standard_DC8as_v5 (AllocationFailed); not asked again until the entries expire`,
     "StartVM: provisioning: Azure VM create podvm-chaos-ec42505b-ec42505b (Standard_DC8as_v5 in eastus): Azure AllocationFailed: Allocation failed. We do not have sufficient capacity for the requested VM size in this region.",
   ])
     assert.ok(target.isInjectedFault(e), e);

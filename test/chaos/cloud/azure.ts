@@ -44,9 +44,10 @@ function liveVms(state: EmulatorState): CloudVm[] {
   return out;
 }
 
-// 429, 503 (ServerTimeout), 500, AllocationFailed, a dropped connection, a slow answer.
+// 429, 503 (ServerTimeout), 500, AllocationFailed, a dropped connection, a slow answer (the
+// capacity fallback sums a create that ran out of VM sizes up as "no capacity").
 export const ARM_FAULT_ERROR =
-  /Azure (TooManyRequests|ServerTimeout|InternalServerError|AllocationFailed|ECONNRESET|ETIMEDOUT|socket hang up)\b/;
+  /Azure (TooManyRequests|ServerTimeout|InternalServerError|AllocationFailed|ECONNRESET|ETIMEDOUT|socket hang up)\b|no capacity for any fitting instance type/;
 
 async function startAzure(_dir: string, faults: Required<CloudFaultOptions>): Promise<CloudSide> {
   const emu = await startArmEmulator({
