@@ -50,7 +50,9 @@ interface LoadedServer {
 }
 
 async function grpcServer(service: HypervisorService): Promise<LoadedServer> {
-  const grpc = await import("@grpc/grpc-js");
+  // grpc-js is CommonJS: its exports are the default export, both from node's loader and from the
+  // bundle (scripts/bundle-daemon.ts), where an import() of a CommonJS chunk has no named exports.
+  const { default: grpc } = await import("@grpc/grpc-js");
   const server = new grpc.Server();
   const hypervisor = {
     createVM: unary((req: CreateVMRequest, ctx) => service.createVM(req, ctx)),

@@ -1,7 +1,6 @@
 // Upstream's log line shape, `YYYY/MM/DD HH:MM:SS [component] message` (Go log with LstdFlags |
 // Lmsgprefix). The upstream e2e suite greps CAA's log for such lines (docs/upstream-compat.md §10), so this
 // is the default; LOG_FORMAT=json gives pino's JSON. Fields follow the message as key=value.
-import { Writable } from "node:stream";
 
 const LEVELS: Record<number, string> = {
   10: "trace",
@@ -17,8 +16,16 @@ function pad(n: number): string {
   return n < 10 ? `0${n}` : String(n);
 }
 
+let stampSecond = -1;
+let stampText = "";
+
 export function goTimestamp(d: Date): string {
-  return `${d.getFullYear()}/${pad(d.getMonth() + 1)}/${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
+  // One line in a burst shares its second with the previous one: format each second once.
+  const second = Math.floor(d.getTime() / 1000);
+  if (second === stampSecond) return stampText;
+  stampSecond = second;
+  stampText = `${d.getFullYear()}/${pad(d.getMonth() + 1)}/${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
+  return stampText;
 }
 
 function fieldText(v: unknown): string {
@@ -48,19 +55,23 @@ export function formatLine(entry: Record<string, unknown>): string {
   return `${goTimestamp(time)} [${component}] ${prefix}${msg}${fields ? ` ${fields}` : ""}\n`;
 }
 
-/** A pino destination that writes upstream-style text lines to `out`. */
-export function textDestination(out: NodeJS.WritableStream = process.stderr): Writable {
-  return new Writable({
-    write(chunk: Buffer, _enc, cb) {
-      for (const line of chunk.toString("utf8").split("\n")) {
+/**
+ * A pino destination that writes upstream-style text lines to `out`: a plain `write`, which is all
+ * pino asks of a destination (a Writable in between cost a stream's bookkeeping per line).
+ */
+export function textDestination(out: NodeJS.WritableStream = process.stderr): { write(chunk: string): void } {
+  return {
+    write(chunk: string) {
+      for (const line of chunk.split("\n")) {
         if (line === "") continue;
+        let text: string;
         try {
-          out.write(formatLine(JSON.parse(line) as Record<string, unknown>));
+          text = formatLine(JSON.parse(line) as Record<string, unknown>);
         } catch {
-          out.write(line + "\n");
+          text = line + "\n";
         }
+        out.write(text);
       }
-      cb();
     },
-  });
+  };
 }

@@ -15,6 +15,7 @@ import type {
   WarmPoolPort,
 } from "./ports.ts";
 import type { RecordConfig } from "./record.ts";
+import { mustSync } from "./recovery.ts";
 import type { AgentSessions } from "./sessions.ts";
 import type { SandboxStore } from "./store.ts";
 
@@ -118,8 +119,9 @@ export class LifecycleSteps {
   }
 
   /**
-   * Move to a stage: time the one that ends, persist, report. Stages inside StartVM after the
-   * instance is recorded need not reach the disk: recovery treats them all as "StartVM cut off".
+   * Move to a stage: time the one that ends, persist (with an fsync where recovery needs one,
+   * recovery.ts mustSync), report. Stages inside StartVM after the instance is recorded need not
+   * reach the disk: recovery treats them all as "StartVM cut off".
    */
   async enter(record: SandboxRecord, stage: Stage, persist = true): Promise<void> {
     const now = Date.now();
@@ -131,6 +133,6 @@ export class LifecycleSteps {
     }
     this.stageStartedAt.set(record.id, now);
     record.stage = stage;
-    if (persist) await this.d.store.put(record);
+    if (persist) await this.d.store.put(record, { durable: mustSync(stage) });
   }
 }

@@ -13,7 +13,7 @@ import type { InstanceWaiters } from "./instance-waiters.ts";
 import type { SandboxRecord, StartStage } from "./model.ts";
 import type { PodNetwork } from "./ports.ts";
 import { planSandbox, renderRecord, type CreateVMInput } from "./record.ts";
-import { recoveryAction, type RecoveryOutcome } from "./recovery.ts";
+import { mustSync, recoveryAction, type RecoveryOutcome } from "./recovery.ts";
 import type { AgentSessions } from "./sessions.ts";
 import { LifecycleSteps, type LifecycleDeps } from "./lifecycle-steps.ts";
 
@@ -69,7 +69,7 @@ export class Lifecycle {
       const record = renderRecord(plan, { tunnelIndex, podNetwork, tls, authJson, cloudVolumes }, config);
       // Never a symlink: its target would get the agent socket.
       await ensurePrivateDir(record.podDir);
-      await store.put(record).catch(async (err: unknown) => {
+      await store.put(record, { durable: mustSync(record.stage) }).catch(async (err: unknown) => {
         await rm(record.podDir, { recursive: true, force: true });
         throw err;
       });

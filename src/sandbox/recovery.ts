@@ -2,7 +2,7 @@
 // What to do with each is decided here, from its recorded stage; the lifecycle (lifecycle.ts) does
 // it under the sandbox's lock while the daemon already serves (manager.ts recover()). Upstream
 // keeps all of this in memory and loses it (docs/background.md §1.2).
-import type { SandboxRecord } from "./model.ts";
+import type { SandboxRecord, Stage } from "./model.ts";
 
 /** Tombstones of stopped sandboxes keep repeated StopVMs idempotent for this long. */
 export const STOPPED_RETENTION_MS = 60 * 60 * 1000;
@@ -37,6 +37,25 @@ export function recoveryAction(record: SandboxRecord, now: number): RecoveryActi
     default:
       return "none";
   }
+}
+
+/**
+ * Whether a record entering `stage` must reach the disk (fsync) before the lifecycle goes on, or
+ * only the kernel. Every write is an atomic rename, so a restart of the daemon (kill -9 included)
+ * always reads the newest record; an fsync matters only when the machine itself goes down, and the
+ * node's shims (and local VMs) go down with it. A record may then come back one write older, which
+ * needs no fsync where recovery from the older record is still right:
+ * - created: back to none (or the tombstone before it); nothing exists in the cloud or the network
+ *   yet, and the pod directory left behind is a stray one that recovery removes.
+ * - running: back to provisioning with its instance; recovery undoes the start and deletes the
+ *   instance, which is what a sandbox whose shim died with the machine needs.
+ * - stopped: back to stopping; recovery finishes the stop again (deleting an instance that is gone
+ *   succeeds).
+ * The others stay durable: provisioning and the recorded instance come before the cloud call that
+ * creates (recovery must find what it made), stopping before the one that deletes, failed is rare.
+ */
+export function mustSync(stage: Stage): boolean {
+  return stage !== "created" && stage !== "running" && stage !== "stopped";
 }
 
 /** Sandboxes recovered at once: each makes a cloud call or two, and the cloud's API is shared. */

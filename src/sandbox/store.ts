@@ -1,8 +1,10 @@
 // Durable sandbox records: one file per sandbox, replaced atomically (write a temp file, fsync,
 // rename, fsync the directory), so a crash at any point leaves either the old or the new record.
-import { open, rm } from "node:fs/promises";
+// Concurrent writes share the directory's fsync (DirSync); which writes skip the fsyncs is the
+// lifecycle's call (lifecycle-steps.ts, docs/architecture.md "Sandbox records").
+import { rm } from "node:fs/promises";
 import { join } from "node:path";
-import { writeFileAtomic } from "../util/atomic-file.ts";
+import { DirSync, writeFileAtomic } from "../util/atomic-file.ts";
 import { ensurePrivateDir } from "../util/private-dir.ts";
 import { loadRecords, type Quarantined } from "../util/record-dir.ts";
 import type { SandboxRecord } from "./model.ts";
@@ -13,11 +15,13 @@ export class SandboxStore {
   readonly dir: string;
   private readonly records = new Map<string, SandboxRecord>();
   private readonly reserved = new Set<number>();
+  private readonly dirSync: DirSync;
   /** Records that could not be read at open(), moved aside (the daemon logs and announces them). */
   quarantined: Quarantined[] = [];
 
   private constructor(dir: string) {
     this.dir = dir;
+    this.dirSync = new DirSync(dir);
   }
 
   /** Open (creating if needed) the store and load every readable record in it. */
@@ -38,17 +42,24 @@ export class SandboxStore {
     return [...this.records.values()];
   }
 
-  /** Persist a record; resolves once it is on disk. */
-  async put(record: SandboxRecord): Promise<void> {
+  /**
+   * Persist a record; resolves once it is on disk, or with `durable: false` once it is in the
+   * kernel's hands (atomic and kill -9-safe, but a crash of the machine may bring back the
+   * previous record).
+   */
+  async put(record: SandboxRecord, opts: { durable?: boolean } = {}): Promise<void> {
     record.updatedAt = new Date().toISOString();
-    await writeFileAtomic(join(this.dir, record.id + SUFFIX), JSON.stringify(record));
+    await writeFileAtomic(join(this.dir, record.id + SUFFIX), JSON.stringify(record), {
+      durable: opts.durable,
+      syncDir: () => this.dirSync.sync(),
+    });
     this.records.set(record.id, record);
     if (record.tunnelIndex !== undefined) this.reserved.delete(record.tunnelIndex);
   }
 
   async delete(id: string): Promise<void> {
     await rm(join(this.dir, id + SUFFIX), { force: true });
-    await this.syncDir();
+    await this.dirSync.sync();
     this.records.delete(id);
   }
 
@@ -68,14 +79,5 @@ export class SandboxStore {
 
   releaseTunnelIndex(index: number): void {
     this.reserved.delete(index);
-  }
-
-  private async syncDir(): Promise<void> {
-    const fh = await open(this.dir, "r");
-    try {
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
   }
 }

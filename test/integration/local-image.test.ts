@@ -9,8 +9,11 @@ import { readFileSync } from "node:fs";
 import { copyFile, mkdir, symlink } from "node:fs/promises";
 import path from "node:path";
 import { after, before, test } from "node:test";
+import * as grpc from "@grpc/grpc-js";
 import { parse } from "yaml";
 import { agentHealth } from "../../src/cli/agent-health.ts";
+import { HypervisorDefinition, type VersionResponse } from "../../src/gen/hypervisor/hypervisor.ts";
+import { grpcServiceDefinition } from "../../src/hypervisor/grpc-definition.ts";
 import { createVM, newSandboxId, podAnnotations, startVM, stopVM } from "../../src/cli/sandbox.ts";
 import {
   cleanupDaemon,
@@ -90,6 +93,30 @@ test(
       assert.equal(await agentHealth(agentSocket), "SERVING");
     } finally {
       await stopVM(shim, id);
+    }
+  },
+);
+
+test(
+  "the image's caa serve answers on its gRPC endpoint (grpc-js loads on the first connection)",
+  { skip: needsRoot() },
+  async () => {
+    const def = grpcServiceDefinition(HypervisorDefinition);
+    const Client = grpc.makeGenericClientConstructor(def, HypervisorDefinition.fullName);
+    const client = new Client(`unix://${daemon!.grpcSocket}`, grpc.credentials.createInsecure());
+    try {
+      const res = await new Promise<VersionResponse>((resolve, reject) =>
+        client.makeUnaryRequest(
+          def.version.path,
+          def.version.requestSerialize,
+          def.version.responseDeserialize,
+          { version: "" },
+          (err, r) => (err || !r ? reject(err ?? new Error("no response")) : resolve(r as VersionResponse)),
+        ),
+      );
+      assert.equal(res.version, "0.0.0");
+    } finally {
+      client.close();
     }
   },
 );

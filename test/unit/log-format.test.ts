@@ -46,3 +46,20 @@ test("credentials, keys and user-data are redacted in both formats", () => {
     }
   }
 });
+
+test("the text destination writes one line per entry, each with its own second", () => {
+  const { logger, text } = capture("text");
+  logger.info({ component: "adaptor/cloud", sandbox: "a" }, "first");
+  logger.warn("second");
+  const lines = text().split("\n");
+  assert.equal(lines.length, 3);
+  assert.match(lines[0], /^\d{4}\/\d\d\/\d\d \d\d:\d\d:\d\d \[adaptor\/cloud\] first sandbox=a$/);
+  assert.match(lines[1], /^\d{4}\/\d\d\/\d\d \d\d:\d\d:\d\d \[adaptor\] warn: second$/);
+  // Formatting each second once must not stick to it.
+  const at = (s: number) =>
+    formatLine({ time: new Date(2026, 10, 22, 9, 5, s, 999).getTime(), level: 30, msg: "m" }).slice(0, 19);
+  assert.deepEqual(
+    [at(7), at(7), at(8), at(7)],
+    ["2026/11/22 09:05:07", "2026/11/22 09:05:07", "2026/11/22 09:05:08", "2026/11/22 09:05:07"],
+  );
+});
