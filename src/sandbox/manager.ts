@@ -11,7 +11,7 @@ import type { SandboxRecord, SandboxView } from "./model.ts";
 import type { CreateVMInput } from "./record.ts";
 import { countOf, emptyReport, RECOVERY_CONCURRENCY, type RecoveryReport } from "./recovery.ts";
 import { AgentSessions } from "./sessions.ts";
-import { StopRetries, type StopRetryOptions } from "./stop-retries.ts";
+import { StopRetries } from "./stop-retries.ts";
 import { podDirNames, removeStrayPodDirs } from "./stray-pod-dirs.ts";
 
 export type ManagerConfig = LifecycleConfig;
@@ -29,11 +29,11 @@ export class SandboxManager {
   private readonly lifecycle: Lifecycle;
   private readonly stopRetries: StopRetries;
 
-  constructor(deps: ManagerDeps, stopRetry?: StopRetryOptions) {
+  constructor(deps: ManagerDeps) {
     this.deps = deps;
     this.sessions = new AgentSessions(deps.agent, deps.logger);
     this.lifecycle = new Lifecycle(deps, this.sessions, this.waiters);
-    this.stopRetries = new StopRetries((id) => this.retryStop(id), deps.logger, stopRetry);
+    this.stopRetries = new StopRetries((id) => this.retryStop(id), deps.logger);
   }
 
   async createVM(input: CreateVMInput): Promise<{ agentSocketPath: string }> {
