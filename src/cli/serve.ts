@@ -1,6 +1,7 @@
 // `caa serve [provider] [-flag value …]`: the daemon. Flags and env names are upstream's
 // (`cloud-api-adaptor <provider> -socket …`), so the same DaemonSet settings work.
-import { runtimeRoot, serveOptionSpecs } from "../config/daemon.ts";
+import { serveOptionSpecs } from "../config/daemon.ts";
+import { runtimeRoot } from "../config/runtime-root.ts";
 import { flagLines } from "../config/help.ts";
 import { ConfigError, parseFlags } from "../config/options.ts";
 import { BUILTIN_PROVIDERS, providerOptions } from "../../providers/registry.ts";

@@ -11,8 +11,6 @@ import { capacityOptions } from "../capacity/options.ts";
 import { handoverOptions } from "../handover/options.ts";
 import { TLS_OPTIONS } from "../tls/options.ts";
 
-export { runtimeRoot };
-
 export function daemonOptions(root = runtimeRoot()) {
   return {
     cloudProvider: str(

@@ -8,13 +8,9 @@
 // backoff, until the delete succeeds or the sandbox leaves "stopping" another way.
 import type { Logger } from "../log/logger.ts";
 
-export interface StopRetryOptions {
-  /** The first retry's delay; each next one doubles, up to maxMs. */
-  firstMs: number;
-  maxMs: number;
-}
-
-export const STOP_RETRY_DEFAULTS: StopRetryOptions = { firstMs: 5_000, maxMs: 5 * 60_000 };
+/** The first retry's delay; each next one doubles, up to MAX_RETRY_MS. */
+const FIRST_RETRY_MS = 5_000;
+const MAX_RETRY_MS = 5 * 60_000;
 
 /**
  * One StopVM attempt for a sandbox: resolves "stopped" once it is, "stopping" when the delete
@@ -28,18 +24,16 @@ export class StopRetries {
   private closed = false;
   private readonly attempt: StopAttempt;
   private readonly logger: Logger;
-  private readonly opts: StopRetryOptions;
 
-  constructor(attempt: StopAttempt, logger: Logger, opts: StopRetryOptions = STOP_RETRY_DEFAULTS) {
+  constructor(attempt: StopAttempt, logger: Logger) {
     this.attempt = attempt;
     this.logger = logger;
-    this.opts = opts;
   }
 
   /** Retry the stop of `id` after a failed attempt (the `failures`-th in a row). */
   schedule(id: string, failures = 1): void {
     if (this.closed || this.timers.has(id)) return;
-    const delay = Math.min(this.opts.firstMs * 2 ** (failures - 1), this.opts.maxMs);
+    const delay = Math.min(FIRST_RETRY_MS * 2 ** (failures - 1), MAX_RETRY_MS);
     this.logger.warn(
       { sandbox: id, failures, retryInMs: delay },
       `StopVM of sandbox ${id} failed; the daemon retries it in ${Math.round(delay / 1000)} s`,

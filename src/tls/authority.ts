@@ -131,8 +131,8 @@ export async function loadOrCreatePair(
   }
   const pair = await create();
   // Key first: a crash in between leaves a key without a cert, which the branch above recovers from.
-  await writeFileAtomic(files.key, pair.keyPem, 0o600);
-  await writeFileAtomic(files.cert, pair.certPem, 0o600);
+  await writeFileAtomic(files.key, pair.keyPem, { mode: 0o600 });
+  await writeFileAtomic(files.cert, pair.certPem, { mode: 0o600 });
   logger?.info({ file: files.cert }, `created ${files.what}`);
   return pair;
 }

@@ -18,9 +18,9 @@ export interface AtomicWriteOptions {
 export async function writeFileAtomic(
   file: string,
   data: string | Uint8Array,
-  opts: AtomicWriteOptions | number = {},
+  opts: AtomicWriteOptions = {},
 ): Promise<void> {
-  const { mode = 0o600, durable = true, syncDir } = typeof opts === "number" ? { mode: opts } : opts;
+  const { mode = 0o600, durable = true, syncDir } = opts;
   const tmp = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
   // "wx": the temp file is always new, never something planted at its name (a symlink, say).
   const fh = await open(tmp, "wx", mode);

@@ -39,7 +39,10 @@ const cell = (s: string) => s.replace(/\|/g, "\\|").replace(/\n/g, " ");
 /** The most common shapes of the findings' messages, counted. */
 function shapes(list: Finding[], max = 3): string {
   const n = new Map<string, number>();
-  for (const f of list) n.set(shapeOf(f.what), (n.get(shapeOf(f.what)) ?? 0) + 1);
+  for (const f of list) {
+    const shape = shapeOf(f.what);
+    n.set(shape, (n.get(shape) ?? 0) + 1);
+  }
   return [...n.entries()]
     .sort((a, b) => b[1] - a[1])
     .slice(0, max)

@@ -48,7 +48,8 @@ describe(
     let proxy: FaultProxy;
     let world: MotoWorld;
     let dir: string;
-    let vms: ChildProcess[][] = [];
+    /** The one VM played at a time (each sandbox's in turn, on the same port). */
+    let vm: ChildProcess[] = [];
     /** While true, every TerminateInstances gets a 503. */
     let terminateFails = false;
 
@@ -63,7 +64,7 @@ describe(
       dir = await makeDaemonDir();
     });
     after(async () => {
-      for (const vm of vms) await stopFakeVm(vm);
+      await stopFakeVm(vm);
       ec2?.destroy();
       await proxy?.stop();
       await moto?.stop();
@@ -91,15 +92,13 @@ describe(
       const attr = await ec2.send(
         new DescribeInstanceAttributeCommand({ InstanceId: instance.InstanceId, Attribute: "userData" }),
       );
-      vms.forEach((vm) => void stopFakeVm(vm));
-      vms = [
-        await bootFakeVm(
-          dir,
-          Buffer.from(attr.UserData?.Value ?? "", "base64").toString("utf8"),
-          port,
-          id.slice(0, 8),
-        ),
-      ];
+      await stopFakeVm(vm);
+      vm = await bootFakeVm(
+        dir,
+        Buffer.from(attr.UserData?.Value ?? "", "base64").toString("utf8"),
+        port,
+        id.slice(0, 8),
+      );
       const [started] = await start;
       assert.equal(started.code, 0, started.message);
       return id;
