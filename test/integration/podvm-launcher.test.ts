@@ -1,0 +1,146 @@
+// The pod VM's forwarder as dist/podvm/caa-podvm runs it: node with the pod VM's flags
+// (src/podvm/node-flags.ts), and a serving path that leaves out the node modules it does not need
+// (src/util/lean-fs.ts): both are what keeps a pod VM's forwarder small (footprint bench).
+import assert from "node:assert/strict";
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { test } from "node:test";
+import { AgentProxy } from "../../src/agentproxy/index.ts";
+import { agentHealth } from "../../src/cli/agent-health.ts";
+import { silentLogger } from "../../src/log/logger.ts";
+import { bundlePodVm, PODVM_LAUNCHER_NAME } from "../../src/podvm/bundle.ts";
+import { PODVM_NODE_FLAGS } from "../../src/podvm/node-flags.ts";
+import { CertAuthority, buildClientTls } from "../../src/tls/index.ts";
+import { renderApfJson } from "../../src/userdata/apf-config.ts";
+import { closedPort, tlsConfig } from "../fixtures/test-agent-env.ts";
+
+const repo = path.resolve(import.meta.dirname, "../..");
+const VM = "podvm-launcher-00000000";
+
+interface Rig {
+  dir: string;
+  loader: string;
+  args: (port: number) => string[];
+  clientTls: ReturnType<typeof buildClientTls>;
+}
+
+/** The pod-VM build, a CA, an apf.json and a stand-in kata agent, all under one temp dir. */
+async function rig(t: { after(fn: () => Promise<void> | void): void }): Promise<Rig> {
+  const dir = await mkdtemp(path.join(tmpdir(), "caa-launcher-"));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const loader = await bundlePodVm(path.join(dir, "podvm"));
+  const ca = await CertAuthority.loadOrCreate(path.join(dir, "tls"));
+  const server = await ca.issueServerCert(VM);
+  const apf = path.join(dir, "apf.json");
+  await writeFile(
+    apf,
+    renderApfJson({
+      "pod-network": null,
+      "pod-namespace": "default",
+      "pod-name": "launcher",
+      "tls-server-key": server.keyPem,
+      "tls-server-cert": server.certPem,
+      "tls-client-ca": ca.clientCaPem,
+    }),
+  );
+  const agentSocket = path.join(dir, "agent.sock");
+  const agent = spawn(
+    process.execPath,
+    [path.join(repo, "providers/local/kata-agent.ts"), "--socket", agentSocket],
+    {
+      stdio: ["ignore", "ignore", "pipe"],
+    },
+  );
+  t.after(() => void agent.kill("SIGTERM"));
+  await waitFor(agent, "listening");
+  return {
+    dir,
+    loader,
+    clientTls: buildClientTls(tlsConfig(), ca, VM),
+    args: (port) => [
+      ...["forwarder", "-config", apf, "-skip-provision", "-no-pod-network"],
+      ...["-listen", `127.0.0.1:${port}`, "-kata-agent-socket", agentSocket],
+    ],
+  };
+}
+
+function waitFor(child: ChildProcess, text: string): Promise<void> {
+  let out = "";
+  return new Promise((resolve, reject) => {
+    const onData = (d: Buffer): void => {
+      out += d.toString();
+      if (out.includes(text)) resolve();
+    };
+    child.stdout?.on("data", onData);
+    child.stderr?.on("data", onData);
+    child.once("exit", (code) => reject(new Error(`exited ${code} before "${text}": ${out}`)));
+  });
+}
+
+async function stop(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((r) => child.once("exit", r));
+  child.kill("SIGTERM");
+  await exited;
+}
+
+/** One Health/Check through an AgentProxy to the forwarder on `port`. */
+async function healthCheck(r: Rig, port: number): Promise<string> {
+  const proxy = new AgentProxy({
+    socketPath: path.join(r.dir, `proxy-${port}/agent.ttrpc`),
+    host: "127.0.0.1",
+    port,
+    tls: r.clientTls,
+    timeoutMs: 15_000,
+    logger: silentLogger(),
+    sandboxId: "launcher",
+  });
+  try {
+    await proxy.start();
+    return await agentHealth(proxy.socketPath);
+  } finally {
+    await proxy.close();
+  }
+}
+
+test("the launcher runs the forwarder under node with the pod VM's flags, and it serves", async (t) => {
+  const r = await rig(t);
+  const launcher = path.join(path.dirname(r.loader), PODVM_LAUNCHER_NAME);
+  assert.equal((await stat(launcher)).mode & 0o777, 0o755);
+  const port = await closedPort();
+  // The launcher runs the `node` on PATH, as a pod VM's does.
+  const env = { ...process.env, PATH: `${path.dirname(process.execPath)}:${process.env.PATH ?? ""}` };
+  const child = spawn(launcher, r.args(port), { stdio: ["ignore", "pipe", "pipe"], env });
+  t.after(() => stop(child));
+  await waitFor(child, "listening on");
+  const argv = (await readFile(`/proc/${child.pid}/cmdline`, "utf8")).split("\0");
+  assert.equal(argv[0], "node", "the shell did not exec node in its place");
+  assert.deepEqual(argv.slice(1, 1 + PODVM_NODE_FLAGS.length), [...PODVM_NODE_FLAGS]);
+  assert.equal(argv[1 + PODVM_NODE_FLAGS.length], r.loader);
+  assert.equal(await healthCheck(r, port), "SERVING");
+});
+
+test("a serving forwarder has not loaded node:fs/promises or perf_hooks", async (t) => {
+  const r = await rig(t);
+  // A preload that writes the node modules loaded so far when the forwarder is told to stop.
+  const dump = path.join(r.dir, "modules.txt");
+  const preload = path.join(r.dir, "dump-modules.cjs");
+  await writeFile(
+    preload,
+    `process.prependListener("SIGTERM", () => require("node:fs").writeFileSync(${JSON.stringify(dump)}, process.moduleLoadList.join("\\n")));\n`,
+  );
+  const port = await closedPort();
+  const child = spawn(process.execPath, ["--require", preload, r.loader, ...r.args(port)], {
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  t.after(() => stop(child));
+  await waitFor(child, "listening on");
+  assert.equal(await healthCheck(r, port), "SERVING");
+  await stop(child);
+  const loaded = (await readFile(dump, "utf8")).split("\n");
+  assert.ok(loaded.includes("NativeModule tls"), "the dump does not list what the forwarder loaded");
+  for (const unwanted of ["NativeModule fs/promises", "NativeModule perf_hooks"])
+    assert.ok(!loaded.includes(unwanted), `the forwarder loaded ${unwanted.split(" ")[1]}`);
+});
