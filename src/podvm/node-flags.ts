@@ -7,4 +7,12 @@
 //   per unary call, and streaming still above socat (agent bench, BENCHMARKS.md).
 // - Semi-spaces of 1 MB (V8 grows them to 16 MB): the relay's garbage dies young, and a grown young
 //   generation stays resident; another 1.3 MiB after 3000 calls. Only settable on the command line.
-export const PODVM_NODE_FLAGS: readonly string[] = ["--no-opt", "--no-maglev", "--max-semi-space-size=1"];
+// - The relay's GC setting (src/relay/gc.ts), which it would otherwise set through node:v8.
+import { RELAY_GC_FLAG } from "../relay/gc.ts";
+
+export const PODVM_NODE_FLAGS: readonly string[] = [
+  "--no-opt",
+  "--no-maglev",
+  "--max-semi-space-size=1",
+  RELAY_GC_FLAG,
+];

@@ -1,6 +1,7 @@
 // The pod VM's forwarder as dist/podvm/caa-podvm runs it: node with the pod VM's flags
 // (src/podvm/node-flags.ts), and a serving path that leaves out the node modules it does not need
-// (src/util/lean-fs.ts): both are what keeps a pod VM's forwarder small (footprint bench).
+// (src/util/lean-fs.ts, src/relay/gc.ts): both are what keeps a pod VM's forwarder small
+// (footprint bench).
 import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
@@ -122,7 +123,7 @@ test("the launcher runs the forwarder under node with the pod VM's flags, and it
   assert.equal(await healthCheck(r, port), "SERVING");
 });
 
-test("a serving forwarder has not loaded node:fs/promises or perf_hooks", async (t) => {
+test("a serving forwarder with the pod VM's flags has not loaded node:fs/promises, perf_hooks or node:v8", async (t) => {
   const r = await rig(t);
   // A preload that writes the node modules loaded so far when the forwarder is told to stop.
   const dump = path.join(r.dir, "modules.txt");
@@ -132,15 +133,19 @@ test("a serving forwarder has not loaded node:fs/promises or perf_hooks", async 
     `process.prependListener("SIGTERM", () => require("node:fs").writeFileSync(${JSON.stringify(dump)}, process.moduleLoadList.join("\\n")));\n`,
   );
   const port = await closedPort();
-  const child = spawn(process.execPath, ["--require", preload, r.loader, ...r.args(port)], {
-    stdio: ["ignore", "pipe", "pipe"],
-  });
+  const child = spawn(
+    process.execPath,
+    [...PODVM_NODE_FLAGS, "--require", preload, r.loader, ...r.args(port)],
+    {
+      stdio: ["ignore", "pipe", "pipe"],
+    },
+  );
   t.after(() => stop(child));
   await waitFor(child, "listening on");
   assert.equal(await healthCheck(r, port), "SERVING");
   await stop(child);
   const loaded = (await readFile(dump, "utf8")).split("\n");
   assert.ok(loaded.includes("NativeModule tls"), "the dump does not list what the forwarder loaded");
-  for (const unwanted of ["NativeModule fs/promises", "NativeModule perf_hooks"])
+  for (const unwanted of ["NativeModule fs/promises", "NativeModule perf_hooks", "NativeModule v8"])
     assert.ok(!loaded.includes(unwanted), `the forwarder loaded ${unwanted.split(" ")[1]}`);
 });
