@@ -20,6 +20,12 @@ export interface LiteOptions {
 
 interface Destination {
   write(line: string): unknown;
+  /**
+   * Given, each entry comes here as the object JSON.parse would make of its line (same keys, order
+   * and values), not as the line: a destination that formats lines of its own (the text format)
+   * then needs no JSON round trip per line.
+   */
+  writeEntry?(entry: Record<string, unknown>): unknown;
 }
 
 /** Redaction paths as a tree: a key → null (censor it) or the paths below it. "*" is any key. */
@@ -134,13 +140,23 @@ class LiteLogger {
   readonly #shape: Shape | undefined;
   readonly #censor: string;
   readonly #bindings: string;
+  /** The bindings as entry fields, for a destination with writeEntry. */
+  readonly #bound: readonly [string, unknown][];
 
-  constructor(level: string, out: Destination, shape: Shape | undefined, censor: string, bindings: string) {
+  constructor(
+    level: string,
+    out: Destination,
+    shape: Shape | undefined,
+    censor: string,
+    bindings: string,
+    bound: readonly [string, unknown][] = [],
+  ) {
     this.#value = levelValue(level);
     this.#out = out;
     this.#shape = shape;
     this.#censor = censor;
     this.#bindings = bindings;
+    this.#bound = bound;
   }
 
   get level(): string {
@@ -157,12 +173,16 @@ class LiteLogger {
 
   child(bindings: Record<string, unknown>): LiteLogger {
     let text = this.#bindings;
+    const bound = [...this.#bound];
     for (const key in bindings) {
       if (!Object.hasOwn(bindings, key) || bindings[key] === undefined || key === "level") continue;
-      const value = this.#field(key, key === "err" ? serializeError(bindings[key] as Error) : bindings[key]);
-      if (value !== undefined) text += `,${JSON.stringify(key)}:${value}`;
+      const given = key === "err" ? serializeError(bindings[key] as Error) : bindings[key];
+      const value = this.#field(key, given);
+      if (value === undefined) continue;
+      text += `,${JSON.stringify(key)}:${value}`;
+      bound.push([key, JSON.parse(value)]);
     }
-    return new LiteLogger(this.level, this.#out, this.#shape, this.#censor, text);
+    return new LiteLogger(this.level, this.#out, this.#shape, this.#censor, text, bound);
   }
 
   trace = this.#method(LEVELS.trace);
@@ -194,6 +214,16 @@ class LiteLogger {
     return stringify(redacted(value, shapeBelow(this.#shape, key), this.#censor));
   }
 
+  /** A field's value as JSON.parse gives it back from the line: censored, redacted, normalised. */
+  #plain(key: string, value: unknown): unknown {
+    if (this.#shape?.get(key) === null) return this.#censor;
+    const v = this.#shape === undefined ? value : redacted(value, shapeBelow(this.#shape, key), this.#censor);
+    if (typeof v === "string" || typeof v === "boolean" || v === null) return v;
+    if (typeof v === "number") return Number.isFinite(v) ? v : null;
+    const text = stringify(v);
+    return text === undefined ? undefined : JSON.parse(text);
+  }
+
   #write(given: unknown, msg: unknown, num: number): void {
     let obj: Record<string, unknown>;
     if (given === undefined || given === null) obj = {};
@@ -205,21 +235,32 @@ class LiteLogger {
       if (msg === undefined && obj.msg === undefined && obj.err)
         msg = (obj.err as { message?: unknown }).message;
     }
-    let line = `{"level":${num},"time":${Date.now()}${this.#bindings}`;
+    const entry: Record<string, unknown> | undefined = this.#out.writeEntry
+      ? { level: num, time: Date.now() }
+      : undefined;
+    let line = entry ? "" : `{"level":${num},"time":${Date.now()}${this.#bindings}`;
+    if (entry) for (const [key, value] of this.#bound) entry[key] = value;
+    const add = (key: string, value: unknown): void => {
+      if (entry) {
+        const plain = this.#plain(key, value);
+        if (plain !== undefined) entry[key] = plain;
+        return;
+      }
+      const text = this.#field(key, value);
+      if (text !== undefined) line += `,${JSON.stringify(key)}:${text}`;
+    };
     for (const key in obj) {
       let value = obj[key];
       if (!Object.hasOwn(obj, key) || value === undefined) continue;
       if (key === "err") value = serializeError(value as Error);
       if (typeof value === "function") continue;
       if (typeof value === "number" && !Number.isFinite(value)) value = null;
-      const text = this.#field(key, value);
-      if (text !== undefined) line += `,${JSON.stringify(key)}:${text}`;
+      add(key, value);
     }
-    if (msg !== undefined && typeof msg !== "function") {
-      const text = this.#field("msg", typeof msg === "number" && !Number.isFinite(msg) ? null : msg);
-      if (text !== undefined) line += `,"msg":${text}`;
-    }
-    this.#out.write(`${line}}\n`);
+    if (msg !== undefined && typeof msg !== "function")
+      add("msg", typeof msg === "number" && !Number.isFinite(msg) ? null : msg);
+    if (entry) this.#out.writeEntry?.(entry);
+    else this.#out.write(`${line}}\n`);
   }
 }
 

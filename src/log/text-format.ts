@@ -59,8 +59,15 @@ export function formatLine(entry: Record<string, unknown>): string {
  * A pino destination that writes upstream-style text lines to `out`: a plain `write`, which is all
  * pino asks of a destination (a Writable in between cost a stream's bookkeeping per line).
  */
-export function textDestination(out: NodeJS.WritableStream = process.stderr): { write(chunk: string): void } {
+export function textDestination(out: NodeJS.WritableStream = process.stderr): {
+  write(chunk: string): void;
+  writeEntry(entry: Record<string, unknown>): void;
+} {
   return {
+    // pino-lite hands over the entry itself: no JSON line to build and parse again.
+    writeEntry(entry: Record<string, unknown>) {
+      out.write(formatLine(entry));
+    },
     write(chunk: string) {
       for (const line of chunk.split("\n")) {
         if (line === "") continue;

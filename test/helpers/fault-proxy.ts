@@ -179,12 +179,17 @@ export async function startFaultProxy(target: string, initial: FaultPlan = {}): 
         return;
       }
       const headers = { ...up.headers };
-      delete headers["transfer-encoding"];
+      // Hop-by-hop headers (RFC 9110 §7.6.1) are the proxy's own to set: moto's server closes
+      // every connection, EC2 keeps them open, and the client must see EC2's behaviour.
+      for (const h of ["connection", "keep-alive", "transfer-encoding"]) delete headers[h];
       headers["content-length"] = String(up.body.length);
       res.writeHead(up.status, headers);
       res.end(up.body);
     })().catch(() => req.socket.destroy());
   });
+  // EC2 keeps a client's idle connections for long; a short server timeout would race the SDK's
+  // reuse of an idle socket (a reset no real endpoint causes that often).
+  server.keepAliveTimeout = 120_000;
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const addr = server.address();
   const port = typeof addr === "object" && addr ? addr.port : 0;

@@ -103,3 +103,47 @@ test("silent, level changes and the text format", () => {
   assert.match(formatLine(entry), /^\d{4}\/\d\d\/\d\d \d\d:\d\d:\d\d \[adaptor\] shown\n$/);
   assert.throws(() => lite({ level: "loud" }), /unknown level loud/);
 });
+
+test("a destination taking entries gets what JSON.parse makes of each line", () => {
+  // Made once, so that both see the same stacks.
+  const e = Object.assign(new Error("boom"), { code: "E1" });
+  const bound = new TypeError("bound");
+  const calls = (log: ReturnType<typeof lite>) => {
+    log.info("plain");
+    log.debug({ a: 1, gone: undefined, f: () => 1, n: null, nan: NaN, inf: -Infinity }, "fields %s", "x");
+    log.info({ nested: { b: 1, a: [1, "two", { c: true, d: undefined }] }, s: 'q"\\\n\u2028' }, "nested");
+    log.info({ when: new Date(0), big: { n: 10n }, sym: Symbol("s"), neg: -0 }, "odd values");
+    log.fatal({ level: 7, time: 5 }, "reserved names");
+    log.error(e, "with a message");
+    log.error({ err: e });
+    log.info(
+      { key: "k", tlsKey: { key: "nested" }, headers: { authorization: "x", accept: "*/*" } },
+      "redacted",
+    );
+    const c = log.child({
+      component: "adaptor/cloud",
+      sandbox: "s1",
+      secret: "s",
+      cfg: { sessionToken: "t" },
+    });
+    c.info({ sandbox: "s2", stage: "created" }, "child %d", 3);
+    c.child({ err: bound }).warn({ component: "other" }, "grandchild");
+    log.info({ "1": "integer key", b: 2 }, "key order");
+    log.info({ msg: "from the object" });
+  };
+  const opts = { level: "debug", redact: { paths: REDACT_PATHS, censor: "[redacted]" }, base: undefined };
+  const lines: string[] = [];
+  calls(lite(opts, { write: (s: string) => lines.push(s) }));
+  const entries: Record<string, unknown>[] = [];
+  calls(lite(opts, { write: () => assert.fail("a line"), writeEntry: (e) => entries.push(e) }));
+  const untimed = (e: Record<string, unknown>) => ({ ...e, time: typeof e.time === "number" ? 0 : e.time });
+  assert.equal(entries.length, lines.length);
+  assert.deepEqual(
+    entries.map((e) => JSON.stringify(untimed(e))),
+    lines.map((l) => JSON.stringify(untimed(JSON.parse(l) as Record<string, unknown>))),
+  );
+  assert.deepEqual(
+    entries.map((e) => formatLine(untimed(e)).slice(20)),
+    lines.map((l) => formatLine(untimed(JSON.parse(l) as Record<string, unknown>)).slice(20)),
+  );
+});
