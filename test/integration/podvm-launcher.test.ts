@@ -1,9 +1,11 @@
 // The pod VM's forwarder as dist/podvm/caa-podvm runs it: node with the pod VM's flags
 // (src/podvm/node-flags.ts), and a serving path that leaves out the node modules it does not need
-// (src/util/lean-fs.ts, src/relay/gc.ts): both are what keeps a pod VM's forwarder small
-// (footprint bench).
+// (src/util/lean-fs.ts, src/relay/gc.ts, src/forwarder/http-text.ts): both are what keeps a pod
+// VM's forwarder small (footprint bench).
 import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
+import http from "node:http";
+import type { AddressInfo } from "node:net";
 import { mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -15,6 +17,8 @@ import { bundlePodVm, PODVM_LAUNCHER_NAME } from "../../src/podvm/bundle.ts";
 import { PODVM_NODE_FLAGS } from "../../src/podvm/node-flags.ts";
 import { CertAuthority, buildClientTls } from "../../src/tls/index.ts";
 import { renderApfJson } from "../../src/userdata/apf-config.ts";
+import { renderCloudConfig } from "../../src/userdata/cloud-config.ts";
+import { PEERPOD_PATHS } from "../../src/userdata/paths.ts";
 import { closedPort, tlsConfig } from "../fixtures/test-agent-env.ts";
 
 const repo = path.resolve(import.meta.dirname, "../..");
@@ -23,6 +27,7 @@ const VM = "podvm-launcher-00000000";
 interface Rig {
   dir: string;
   loader: string;
+  apfJson: string;
   args: (port: number) => string[];
   clientTls: ReturnType<typeof buildClientTls>;
 }
@@ -35,17 +40,15 @@ async function rig(t: { after(fn: () => Promise<void> | void): void }): Promise<
   const ca = await CertAuthority.loadOrCreate(path.join(dir, "tls"));
   const server = await ca.issueServerCert(VM);
   const apf = path.join(dir, "apf.json");
-  await writeFile(
-    apf,
-    renderApfJson({
-      "pod-network": null,
-      "pod-namespace": "default",
-      "pod-name": "launcher",
-      "tls-server-key": server.keyPem,
-      "tls-server-cert": server.certPem,
-      "tls-client-ca": ca.clientCaPem,
-    }),
-  );
+  const apfJson = renderApfJson({
+    "pod-network": null,
+    "pod-namespace": "default",
+    "pod-name": "launcher",
+    "tls-server-key": server.keyPem,
+    "tls-server-cert": server.certPem,
+    "tls-client-ca": ca.clientCaPem,
+  });
+  await writeFile(apf, apfJson);
   const agentSocket = path.join(dir, "agent.sock");
   const agent = spawn(
     process.execPath,
@@ -59,6 +62,7 @@ async function rig(t: { after(fn: () => Promise<void> | void): void }): Promise<
   return {
     dir,
     loader,
+    apfJson,
     clientTls: buildClientTls(tlsConfig(), ca, VM),
     args: (port) => [
       ...["forwarder", "-config", apf, "-skip-provision", "-no-pod-network"],
@@ -123,9 +127,15 @@ test("the launcher runs the forwarder under node with the pod VM's flags, and it
   assert.equal(await healthCheck(r, port), "SERVING");
 });
 
-test("a serving forwarder with the pod VM's flags has not loaded node:fs/promises, perf_hooks or node:v8", async (t) => {
-  const r = await rig(t);
-  // A preload that writes the node modules loaded so far when the forwarder is told to stop.
+/**
+ * The node modules a forwarder (with the pod VM's flags, `forwarder <args>`) had loaded once it
+ * served one call, as process.moduleLoadList names them ("NativeModule tls").
+ */
+async function modulesOnceServing(
+  t: { after(fn: () => Promise<void> | void): void },
+  r: Rig,
+  args: (port: number) => string[],
+): Promise<string[]> {
   const dump = path.join(r.dir, "modules.txt");
   const preload = path.join(r.dir, "dump-modules.cjs");
   await writeFile(
@@ -135,7 +145,7 @@ test("a serving forwarder with the pod VM's flags has not loaded node:fs/promise
   const port = await closedPort();
   const child = spawn(
     process.execPath,
-    [...PODVM_NODE_FLAGS, "--require", preload, r.loader, ...r.args(port)],
+    [...PODVM_NODE_FLAGS, "--require", preload, r.loader, ...args(port)],
     {
       stdio: ["ignore", "pipe", "pipe"],
     },
@@ -146,6 +156,44 @@ test("a serving forwarder with the pod VM's flags has not loaded node:fs/promise
   await stop(child);
   const loaded = (await readFile(dump, "utf8")).split("\n");
   assert.ok(loaded.includes("NativeModule tls"), "the dump does not list what the forwarder loaded");
-  for (const unwanted of ["NativeModule fs/promises", "NativeModule perf_hooks", "NativeModule v8"])
-    assert.ok(!loaded.includes(unwanted), `the forwarder loaded ${unwanted.split(" ")[1]}`);
+  return loaded;
+}
+
+function assertNotLoaded(loaded: string[], unwanted: string[]): void {
+  for (const name of unwanted)
+    assert.ok(!loaded.includes(name), `the forwarder loaded ${name.split(" ")[1]}`);
+}
+
+const UNDICI = "NativeModule internal/deps/undici/undici";
+
+test("a serving forwarder with the pod VM's flags has not loaded node:fs/promises, perf_hooks, node:v8 or undici", async (t) => {
+  const r = await rig(t);
+  const loaded = await modulesOnceServing(t, r, r.args);
+  assertNotLoaded(loaded, ["NativeModule fs/promises", "NativeModule perf_hooks", "NativeModule v8", UNDICI]);
+});
+
+test("a forwarder that fetched its user-data from the AWS metadata service has not loaded undici", async (t) => {
+  const r = await rig(t);
+  const userData = renderCloudConfig([{ path: PEERPOD_PATHS.apfConfig, content: r.apfJson }]);
+  const requests: string[] = [];
+  const imds = http.createServer((req, res) => {
+    requests.push(`${req.method} ${req.url}`);
+    res.end(req.url === "/latest/api/token" ? "token-1" : userData);
+  });
+  await new Promise<void>((done) => imds.listen(0, "127.0.0.1", done));
+  t.after(() => new Promise<void>((done) => imds.close(() => done())));
+  const { port: imdsPort } = imds.address() as AddressInfo;
+  const root = path.join(r.dir, "root");
+  const loaded = await modulesOnceServing(t, r, (port) =>
+    r
+      .args(port)
+      .filter((a, i, all) => a !== "-skip-provision" && a !== "-config" && all[i - 1] !== "-config")
+      .concat(["-root-dir", root, "-cidata-dir", path.join(r.dir, "no-cidata")])
+      .concat(["-imds", "aws", "-imds-url", `http://127.0.0.1:${imdsPort}`]),
+  );
+  assert.deepEqual(requests, ["PUT /latest/api/token", "GET /latest/user-data"]);
+  // Compared without printing: it holds the VM's TLS key.
+  const written = await readFile(path.join(root, PEERPOD_PATHS.apfConfig), "utf8");
+  assert.ok(written.trim() === r.apfJson.trim(), "the provisioned apf.json is not the user-data's");
+  assertNotLoaded(loaded, [UNDICI, "NativeModule perf_hooks", "NativeModule v8"]);
 });
