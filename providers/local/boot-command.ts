@@ -8,6 +8,7 @@ import { readdir, rename, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { PODVM_NODE_FLAGS } from "../../src/podvm/node-flags.ts";
 import type { ProviderLogger as Logger } from "../types.ts";
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -63,12 +64,16 @@ async function bundleFromSource(): Promise<string> {
   return file;
 }
 
-/** `node <bundle> podvm`, or `node <cli> podvm` with a log line saying why not the bundle. */
+/**
+ * `node <pod VM's flags> <bundle> podvm` (as dist/podvm/caa-podvm runs it), or `node <cli> podvm`
+ * with a log line saying why not the bundle.
+ */
 export async function podVmBootCommand(logger: Logger): Promise<string> {
   const node = process.execPath;
+  const flags = PODVM_NODE_FLAGS.join(" ");
   if (!FROM_SOURCE) {
     const bundle = path.join(ROOT, "podvm", BUNDLE_NAME);
-    if (await exists(bundle)) return `${node} ${bundle} podvm`;
+    if (await exists(bundle)) return `${node} ${flags} ${bundle} podvm`;
     logger.warn(
       { bundle },
       `local provider: pod-VM bundle ${bundle} is missing (npm run build makes it); VMs boot from ${CLI}, which starts slower`,
@@ -78,7 +83,7 @@ export async function podVmBootCommand(logger: Logger): Promise<string> {
   try {
     const bundle = await bundleFromSource();
     logger.info({ bundle }, "local provider: VMs boot the pod-VM bundle built from the sources");
-    return `${node} ${bundle} podvm`;
+    return `${node} ${flags} ${bundle} podvm`;
   } catch (err) {
     logger.warn(
       { err: (err as Error).message },

@@ -6,7 +6,7 @@
 // and DestroySandbox unmounts them in reverse order. Paths are under `root` ("/" in a VM; a local
 // VM's directory otherwise). LUKS volumes need the confidential-data-hub's secure mount, which this
 // forwarder does not call: they are refused with that reason instead of being mounted in clear.
-import { chmod, chown, mkdir, readFile } from "node:fs/promises";
+import { chmod, chown, mkdir, readFile } from "../util/lean-fs.ts";
 import path from "node:path";
 import type { Logger } from "../log/logger.ts";
 import { CommandError, run } from "../podnetwork/exec.ts";

@@ -5,7 +5,7 @@
 // sysfs address (host:channel:target:lun) has that LUN on a host other than 0 (Azure keeps the OS
 // and temporary disks on host 0). Data disks appear some seconds after boot, so the search is
 // retried. Every path is under `root` ("/" in a VM) so that a test can lay out its own /dev links.
-import { readdir, realpath, stat } from "node:fs/promises";
+import { readdir, realpath, stat } from "../util/lean-fs.ts";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 

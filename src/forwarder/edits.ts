@@ -4,14 +4,14 @@
 // as its bind source; a bind source that does not exist is created (`mkdir -p`, as upstream);
 // CreateSandbox's DNS servers are dropped so the VM's own /etc/resolv.conf is left alone (CAA issue
 // #98); DestroySandbox unmounts the cloud volumes. Undeclared fields survive as unknown fields.
-import { mkdir, stat } from "node:fs/promises";
+import { mkdir, stat } from "../util/lean-fs.ts";
 import path from "node:path";
 import { CreateSandboxRequest, type CreateContainerRequest } from "../gen/agent/agent.ts";
 import type { Logger } from "../log/logger.ts";
 import { AGENT_SERVICE, decodeCreateContainer, encodeCreateContainer } from "../relay/agent.ts";
 import type { PayloadEdit, SyncPayloadEdit } from "../relay/relay.ts";
 import { CLOUD_VOLUMES_ANNOTATION, parseCloudVolumes, type CloudVolume } from "../sandbox/cloud-volumes.ts";
-import { Code, TtrpcError } from "../ttrpc/index.ts";
+import { Code, TtrpcError } from "../ttrpc/status.ts";
 import type { CloudVolumeMounter } from "./cloud-volumes.ts";
 
 function joinPodNetwork(req: CreateContainerRequest, podNsPath: string, log: Logger): boolean {

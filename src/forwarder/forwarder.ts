@@ -1,7 +1,7 @@
 // The pod VM side (upstream's process-user-data + agent-protocol-forwarder; docs/upstream-compat.md §5):
 // provision files from the user-data, load apf.json, set up the pod network, then accept the
 // daemon's mTLS connections on :15150 and relay their agent calls to the kata agent socket.
-import { readFile } from "node:fs/promises";
+import { readFile } from "../util/lean-fs.ts";
 import net from "node:net";
 import path from "node:path";
 import tls from "node:tls";

@@ -1,7 +1,7 @@
 // Warm-pool mode of the forwarder (protocol in src/userdata/pool.ts): a VM that booted with only the
 // pool bootstrap file waits for one Bind carrying the pod's user-data (pool-serve.ts) before it starts
 // as after a cold boot. This file is the check every boot makes; the rest loads only on a pooled VM.
-import { readFile } from "node:fs/promises";
+import { readFile } from "../util/lean-fs.ts";
 import path from "node:path";
 import type { Logger } from "../log/logger.ts";
 import { POOL_PATHS, parsePoolBootstrap, type PoolBootstrap } from "../userdata/pool.ts";

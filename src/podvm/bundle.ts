@@ -5,14 +5,17 @@
 // parses nor compiles the bundle again after the first start (the cache cannot cover the file that
 // turns it on, and a launcher may not set NODE_COMPILE_CACHE). CommonJS and minified because both
 // start faster and take less memory than the same code as an ES module.
-import { mkdir, writeFile } from "node:fs/promises";
+import { chmod, mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";
 import type { Plugin } from "esbuild";
+import { PODVM_NODE_FLAGS } from "./node-flags.ts";
 
 const ENTRY = path.join(import.meta.dirname, "entry.ts");
 const PINO_LITE = path.join(import.meta.dirname, "../log/pino-lite.ts");
-/** What a pod VM runs: `node caa-podvm.cjs forwarder …`. */
+/** The loader: `node caa-podvm.cjs forwarder …`. */
 export const PODVM_BUNDLE_NAME = "caa-podvm.cjs";
+/** What a pod VM runs: `caa-podvm forwarder …`, the loader with the pod VM's node flags. */
+export const PODVM_LAUNCHER_NAME = "caa-podvm";
 const BODY_NAME = "caa-podvm.bundle.cjs";
 
 /** Where the loader keeps node's compile cache when NODE_COMPILE_CACHE is not set, for root. */
@@ -41,6 +44,12 @@ else {
 require("./${BODY_NAME}");
 `;
 
+const LAUNCHER = `#!/bin/sh
+# The pod-VM side of the peer-pod cloud-api-adaptor with the node flags a pod VM runs it with
+# (src/podvm/node-flags.ts says why).
+exec node ${PODVM_NODE_FLAGS.join(" ")} "$(dirname "$0")/${PODVM_BUNDLE_NAME}" "$@"
+`;
+
 /** pino's API on a small footprint (src/log/pino-lite.ts): pino's tree is most of the bundle's start-up. */
 const pinoLite: Plugin = {
   name: "pino-lite",
@@ -50,8 +59,8 @@ const pinoLite: Plugin = {
 };
 
 /**
- * Writes `dir`/caa-podvm.cjs and the bundle beside it; returns the former. esbuild is a build-time
- * dependency: the import fails where it is not installed (production).
+ * Writes `dir`/caa-podvm.cjs, the bundle and the launcher beside it; returns the loader. esbuild
+ * is a build-time dependency: the import fails where it is not installed (production).
  */
 export async function bundlePodVm(dir: string): Promise<string> {
   const esbuild = await import("esbuild");
@@ -72,5 +81,8 @@ export async function bundlePodVm(dir: string): Promise<string> {
   });
   const entry = path.join(dir, PODVM_BUNDLE_NAME);
   await writeFile(entry, LOADER);
+  const launcher = path.join(dir, PODVM_LAUNCHER_NAME);
+  await writeFile(launcher, LAUNCHER);
+  await chmod(launcher, 0o755);
   return entry;
 }

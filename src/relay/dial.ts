@@ -35,7 +35,7 @@ export async function withBackoff<T>(
   attempt: (signal: AbortSignal) => Promise<T>,
   opts: BackoffOptions,
 ): Promise<T> {
-  const start = performance.now();
+  const start = Date.now();
   const deadline = AbortSignal.timeout(Math.max(1, opts.timeoutMs));
   const signal = opts.signal ? AbortSignal.any([deadline, opts.signal]) : deadline;
   let lastError: Error | undefined;
@@ -61,7 +61,7 @@ export async function withBackoff<T>(
     );
   } catch (err) {
     if (opts.signal?.aborted) throw opts.signal.reason;
-    if (deadline.aborted) throw new DialTimeoutError(performance.now() - start, lastError);
+    if (deadline.aborted) throw new DialTimeoutError(Date.now() - start, lastError);
     throw err;
   }
 }

@@ -5,7 +5,8 @@
 // - streaming throughput (1 MiB WriteStdin/ReadStdout calls, 8 in flight) through our mTLS relay vs.
 //   socat doing the same relay (unix → TLS → unix, same certificates, same client and agent),
 //   alternating which goes first from round to round.
-// Agent, forwarder, socats and the load client run as separate processes; the proxy runs here.
+// Agent, forwarder (the sources, or what opts.forwarder names: `npm run bench` runs the pod VM's),
+// socats and the load client run as separate processes; the proxy runs here.
 // BENCH_FWD_NODE_ARGS passes node flags to the forwarder (e.g. "--trace-gc" or "--cpu-prof").
 import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
@@ -194,7 +195,14 @@ function medians(rounds: AgentPathRound[]): AgentPathBench["median"] {
 }
 
 export async function benchAgentPath(
-  opts: { calls?: number; streamMs?: number; rounds?: number; onRound?: (r: AgentPathRound) => void } = {},
+  opts: {
+    calls?: number;
+    streamMs?: number;
+    rounds?: number;
+    onRound?: (r: AgentPathRound) => void;
+    /** Node's arguments that start the forwarder, before its flags; default the sources. */
+    forwarder?: string[];
+  } = {},
 ): Promise<AgentPathBench> {
   const calls = opts.calls ?? 3000;
   const streamMs = opts.streamMs ?? 2000;
@@ -238,7 +246,7 @@ export async function benchAgentPath(
     const fwdPort = await closedPort();
     const forwarder = start(process.execPath, [
       ...(process.env.BENCH_FWD_NODE_ARGS ?? "").split(" ").filter(Boolean),
-      path.join(repo, "src/forwarder/main.ts"),
+      ...(opts.forwarder ?? [path.join(repo, "src/forwarder/main.ts")]),
       ...["-config", f("apf.json"), "-skip-provision", "-no-pod-network"],
       ...["-listen", `127.0.0.1:${fwdPort}`, "-kata-agent-socket", agentSock],
     ]);

@@ -13,6 +13,7 @@ import { AgentProxy } from "../../src/agentproxy/index.ts";
 import { agentHealth } from "../../src/cli/agent-health.ts";
 import { createVM, podAnnotations, startVM, stopVM } from "../../src/cli/sandbox.ts";
 import { silentLogger } from "../../src/log/logger.ts";
+import { PODVM_NODE_FLAGS } from "../../src/podvm/node-flags.ts";
 import { CertAuthority, buildClientTls } from "../../src/tls/index.ts";
 import { renderApfJson } from "../../src/userdata/apf-config.ts";
 import { closedPort, tlsConfig } from "../fixtures/test-agent-env.ts";
@@ -74,7 +75,7 @@ function wallMs(argv: string[], runs: number, cwd = repo): number {
 export interface ForwarderStart {
   /** Spawn to "listening on", ms (median). */
   startMs: number;
-  /** RSS after serving one Health/Check over mTLS, MiB (median). */
+  /** RSS after serving `calls` Health/Checks over mTLS (one by default), MiB (median). */
   rssMiB: number;
 }
 
@@ -86,28 +87,39 @@ export interface ForwarderEntry {
 
 export interface ForwarderRound {
   nodeBaselineMs: number;
+  /** As a pod VM runs it: the bundle with PODVM_NODE_FLAGS. */
   bundle: ForwarderStart;
   source: ForwarderStart;
+  /** RSS after SUSTAINED_CALLS calls: as a pod VM runs it, and with node's default flags. */
+  sustained: { podVmMiB: number; defaultFlagsMiB: number };
 }
+
+/** Calls after which the sustained RSS is read: optimising compilers and young-generation growth have run by then. */
+export const SUSTAINED_CALLS = 3000;
 
 /** `rounds` rounds of `runs` starts each of `node -e 0`, the bundle and the sources, so the spread shows. */
 export async function benchForwarderStart(bundle: string, runs = 5, rounds = 3): Promise<ForwarderRound[]> {
   return withForwarderRig(async (measure) => {
+    const podVm = { argv: [...PODVM_NODE_FLAGS, bundle, "forwarder"] };
     // One unmeasured start fills the compile cache, as the first boot of a pod-VM image would.
-    await measure({ argv: [bundle, "forwarder"] }, 1);
+    await measure(podVm, 1);
     const out: ForwarderRound[] = [];
     for (let r = 0; r < rounds; r++) {
       out.push({
         nodeBaselineMs: wallMs([process.execPath, "-e", "0"], runs),
-        bundle: await measure({ argv: [bundle, "forwarder"] }, runs),
+        bundle: await measure(podVm, runs),
         source: await measure({ argv: [path.join(repo, "src/forwarder/main.ts")] }, runs),
+        sustained: {
+          podVmMiB: (await measure(podVm, 1, SUSTAINED_CALLS)).rssMiB,
+          defaultFlagsMiB: (await measure({ argv: [bundle, "forwarder"] }, 1, SUSTAINED_CALLS)).rssMiB,
+        },
       });
     }
     return out;
   });
 }
 
-type Measure = (entry: ForwarderEntry, runs: number) => Promise<ForwarderStart>;
+type Measure = (entry: ForwarderEntry, runs: number, calls?: number) => Promise<ForwarderStart>;
 
 /** A stand-in agent, a CA and an apf.json; `body` starts forwarders against them. */
 export async function withForwarderRig<T>(body: (measure: Measure) => Promise<T>): Promise<T> {
@@ -147,7 +159,7 @@ export async function withForwarderRig<T>(body: (measure: Measure) => Promise<T>
     );
     const clientTls = buildClientTls(tlsConfig(), ca, VM);
     let proxies = 0;
-    const once = async (entry: ForwarderEntry): Promise<{ startMs: number; rssMiB: number }> => {
+    const once = async (entry: ForwarderEntry, calls: number): Promise<ForwarderStart> => {
       const port = await closedPort();
       const t0 = performance.now();
       const child = spawn(
@@ -181,8 +193,10 @@ export async function withForwarderRig<T>(body: (measure: Measure) => Promise<T>
       try {
         const startMs = await listening;
         await proxy.start();
-        const status = await agentHealth(proxy.socketPath);
-        if (status !== "SERVING") throw new Error(`bench: forwarder answered ${status}`);
+        for (let i = 0; i < calls; i++) {
+          const status = await agentHealth(proxy.socketPath);
+          if (status !== "SERVING") throw new Error(`bench: forwarder answered ${status}`);
+        }
         return { startMs, rssMiB: await rssMiB(child.pid!) };
       } finally {
         await proxy.close();
@@ -191,11 +205,11 @@ export async function withForwarderRig<T>(body: (measure: Measure) => Promise<T>
         await exited;
       }
     };
-    return await body(async (entry, runs) => {
+    return await body(async (entry, runs, calls = 1) => {
       const starts: number[] = [];
       const rss: number[] = [];
       for (let i = 0; i < runs; i++) {
-        const r = await once(entry);
+        const r = await once(entry, calls);
         starts.push(r.startMs);
         rss.push(r.rssMiB);
       }

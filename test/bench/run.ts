@@ -14,8 +14,10 @@ import {
   benchForwarderStart,
   benchServeRss,
   buildOutput,
+  SUSTAINED_CALLS,
   type BuildOutput,
 } from "./footprint.ts";
+import { PODVM_NODE_FLAGS } from "../../src/podvm/node-flags.ts";
 import { benchPool } from "./pool.ts";
 import { benchAzureEarlyDial } from "./azure-early-dial.ts";
 import { AWS_BUDGET_SCENARIOS, BUDGET_HEADER, benchAwsBudget, budgetRow } from "./aws-budget.ts";
@@ -49,15 +51,18 @@ if (want("footprint") || only.includes("forwarder")) {
   const b = await build();
   const rounds = await benchForwarderStart(b.bundle);
   line(
-    `## Forwarder start (spawn to listening) and RSS once it served an mTLS agent call, ${rounds.length} rounds, medians of 5 each (${load()})`,
+    `## Forwarder start (spawn to listening) and RSS once it served an mTLS agent call, ${rounds.length} rounds, medians of 5 each; RSS after ${SUSTAINED_CALLS} calls, one run each (${load()})`,
   );
   line(
-    "| round | `node -e 0` (baseline) | pod-VM bundle (dist/podvm/caa-podvm.cjs) | RSS | sources (src/forwarder/main.ts) | RSS |",
+    `The pod VM's forwarder is dist/podvm/caa-podvm: the bundle with \`node ${PODVM_NODE_FLAGS.join(" ")}\` (src/podvm/node-flags.ts).`,
   );
-  line("|---|---|---|---|---|---|");
+  line(
+    `| round | \`node -e 0\` (baseline) | pod VM's forwarder | RSS | sources (src/forwarder/main.ts) | RSS | pod VM's forwarder after ${SUSTAINED_CALLS} calls | the bundle with node's default flags after ${SUSTAINED_CALLS} calls |`,
+  );
+  line("|---|---|---|---|---|---|---|---|");
   rounds.forEach((f, i) =>
     line(
-      `| ${i + 1} | ${ms(f.nodeBaselineMs)} | ${ms(f.bundle.startMs)} | ${f.bundle.rssMiB.toFixed(1)} MiB | ${ms(f.source.startMs)} | ${f.source.rssMiB.toFixed(1)} MiB |`,
+      `| ${i + 1} | ${ms(f.nodeBaselineMs)} | ${ms(f.bundle.startMs)} | ${f.bundle.rssMiB.toFixed(1)} MiB | ${ms(f.source.startMs)} | ${f.source.rssMiB.toFixed(1)} MiB | ${f.sustained.podVmMiB.toFixed(1)} MiB | ${f.sustained.defaultFlagsMiB.toFixed(1)} MiB |`,
     ),
   );
   line();
@@ -141,6 +146,9 @@ if (want("agent")) {
     "## Agent path: Go client → proxy → mTLS → forwarder → agent, vs. the agent directly and vs. socat doing the same two hops (unix → TLS → unix), three rounds",
   );
   line(
+    `The forwarder runs as a pod VM runs it: the pod-VM bundle with \`node ${PODVM_NODE_FLAGS.join(" ")}\`; the proxy runs in the bench process.`,
+  );
+  line(
     "Unary grpc.Health/Check, 3000 sequential calls: added = through the relay − direct; CPU µs/call = user + system CPU of the two relay processes per call (warm-up included). Streaming: 1 MiB WriteStdin (upload) / ReadStdout (download), 8 in flight, 2 s each, ours and socat alternating within the round; CPU ms/MiB = user + system CPU of the two relay processes (ours: the proxy's process + the forwarder; socat: both socats) per MiB moved.",
   );
   line();
@@ -156,6 +164,7 @@ if (want("agent")) {
     `${t.oursCpuUsPerCall.toFixed(0)} / ${t.socatCpuUsPerCall.toFixed(0)}`;
   let n = 0;
   const a = await benchAgentPath({
+    forwarder: [...PODVM_NODE_FLAGS, (await build()).bundle, "forwarder"],
     onRound: (r) =>
       line(
         `| ${++n} | ${us(r.direct.p50Us)} / ${us(r.direct.p99Us)} | ${us(r.addedP50Us)} / ${us(r.addedP99Us)} | ${us(r.socatAddedP50Us)} / ${us(r.socatAddedP99Us)} | ${perCall(r)} | ${tp(r.upload)} | ${r.upload.ratio.toFixed(2)} | ${cpu(r.upload)} | ${tp(r.download)} | ${r.download.ratio.toFixed(2)} | ${cpu(r.download)} | ${r.load.toFixed(1)} |`,

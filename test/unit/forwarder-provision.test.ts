@@ -37,7 +37,9 @@ write_files:
 
 type Handler = (req: http.IncomingMessage, res: http.ServerResponse, body: string) => void;
 
-async function serve(handler: Handler): Promise<{ url: string; close(): Promise<void>; requests: string[] }> {
+async function serve(
+  handler: Handler,
+): Promise<{ url: string; close(): Promise<void>; closeAll(): void; requests: string[] }> {
   const requests: string[] = [];
   const server = http.createServer((req, res) => {
     let body = "";
@@ -53,6 +55,7 @@ async function serve(handler: Handler): Promise<{ url: string; close(): Promise<
     url: `http://127.0.0.1:${port}`,
     requests,
     close: () => new Promise((done) => server.close(() => done())),
+    closeAll: () => server.closeAllConnections(),
   };
 }
 
@@ -66,6 +69,16 @@ describe("provisionFiles", () => {
   afterEach(async () => {
     await rm(dir, { recursive: true, force: true });
   });
+  /** No cidata: user-data from `cloud`'s metadata service at `url`, retried every 100 ms. */
+  const fromImds = (cloud: "aws" | "azure", url: string, fetchTimeoutMs: number) =>
+    provisionFiles({
+      cidataDir: dir,
+      imds: { cloud, baseUrl: url },
+      fetchTimeoutMs,
+      retryIntervalMs: 100,
+      rootDir: root,
+      logger: silentLogger(),
+    });
 
   test("cidata: writes the allowed files under rootDir, skips the others with a log line", async () => {
     await mkdir(path.join(dir, "cidata"));
@@ -193,25 +206,42 @@ describe("provisionFiles", () => {
   test("user-data upstream would reject (unknown key) is retried, then fails naming the source and error", async () => {
     const imds = await serve((_req, res) => res.end("#cloud-config\nruncmd:\n  - reboot\n"));
     try {
-      await assert.rejects(
-        provisionFiles({
-          cidataDir: dir,
-          imds: { cloud: "aws", baseUrl: imds.url },
-          fetchTimeoutMs: 3000,
-          retryIntervalMs: 100,
-          rootDir: root,
-          logger: silentLogger(),
-        }),
-        (err: Error) => {
-          assert.ok(err instanceof ProvisionError);
-          assert.match(
-            err.message,
-            /^failed to retrieve cloud config from aws within 3s: yaml: unmarshal errors:\n {2}line 2: field runcmd not found/,
-          );
-          return true;
-        },
-      );
+      await assert.rejects(fromImds("aws", imds.url, 3000), (err: Error) => {
+        assert.ok(err instanceof ProvisionError);
+        assert.match(
+          err.message,
+          /^failed to retrieve cloud config from aws within 3s: yaml: unmarshal errors:\n {2}line 2: field runcmd not found/,
+        );
+        return true;
+      });
       assert.ok(imds.requests.filter((r) => r.startsWith("GET")).length >= 2);
+    } finally {
+      await imds.close();
+    }
+  });
+
+  test("a metadata service that never answers: provisioning gives up at the fetch timeout", async () => {
+    const imds = await serve(() => undefined);
+    try {
+      const t0 = Date.now();
+      await assert.rejects(
+        fromImds("azure", imds.url, 1500),
+        (err: Error) => err instanceof ProvisionError && /from azure within 1.5s/.test(err.message),
+      );
+      assert.ok(Date.now() - t0 < 10_000, "the hung request outlived the fetch timeout");
+    } finally {
+      imds.closeAll();
+      await imds.close();
+    }
+  });
+
+  test("an answer over 1 MiB is refused, not buffered", async () => {
+    const imds = await serve((_req, res) => res.end(Buffer.alloc(2 << 20, "a")));
+    try {
+      await assert.rejects(
+        fromImds("aws", imds.url, 1000),
+        (err: Error) => err instanceof ProvisionError && /over 1 MiB/.test(err.message),
+      );
     } finally {
       await imds.close();
     }
