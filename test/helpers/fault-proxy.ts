@@ -45,7 +45,10 @@ export interface FaultProxy {
   injected(): Record<string, number>;
   /** Calls refused by the EC2 buckets, per Action. */
   throttled(): Record<string, number>;
-  /** RunInstances calls per InstanceType asked for (faulted and refused ones included). */
+  /**
+   * Creates that asked RunInstances for each InstanceType: a ClientToken counts once per type,
+   * however often it is retried (faulted and refused calls included).
+   */
   runInstanceTypes(): Record<string, number>;
   setPlan(plan: FaultPlan): void;
   resetCounts(): void;
@@ -119,6 +122,7 @@ export async function startFaultProxy(target: string, initial: FaultPlan = {}): 
   const injected: Record<string, number> = {};
   const throttled: Record<string, number> = {};
   const runTypes: Record<string, number> = {};
+  const runKeys = new Set<string>();
 
   const choose = (action: string, n: number, params: URLSearchParams): Fault | undefined => {
     const scripted = plan.script?.(action, n, params);
@@ -140,8 +144,13 @@ export async function startFaultProxy(target: string, initial: FaultPlan = {}): 
       const action = form.get("Action") ?? "Unknown";
       const n = (counts[action] = (counts[action] ?? 0) + 1);
       if (action === "RunInstances") {
+        // A retried request carries its create's ClientToken again: counted once.
         const type = form.get("InstanceType") ?? "";
-        runTypes[type] = (runTypes[type] ?? 0) + 1;
+        const key = `${type}\0${form.get("ClientToken") ?? `untokened-${n}`}`;
+        if (!runKeys.has(key)) {
+          runKeys.add(key);
+          runTypes[type] = (runTypes[type] ?? 0) + 1;
+        }
       }
       if (buckets && !buckets.admit(action, form)) {
         throttled[action] = (throttled[action] ?? 0) + 1;
@@ -208,6 +217,7 @@ export async function startFaultProxy(target: string, initial: FaultPlan = {}): 
     resetCounts() {
       for (const table of [counts, injected, throttled, runTypes])
         for (const k of Object.keys(table)) delete table[k];
+      runKeys.clear();
     },
     async stop() {
       server.closeAllConnections();
