@@ -23,15 +23,22 @@ export async function listenUnix(
   if (existing && !existing.isSocket())
     throw new Error(`${socketPath} exists and is not a socket; refusing to replace it`);
   const tmp = path.join(dir, `.agent-${process.pid.toString(36)}-${(counter++).toString(36)}`);
-  await unlink(tmp).catch(() => undefined);
   // Half-open: a shim that shuts down its write side still gets the answers to its calls.
   const server = net.createServer({ allowHalfOpen: true }, onConnection);
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(tmp, () => {
-      server.off("error", reject);
-      resolve();
+  const listen = () =>
+    new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(tmp, () => {
+        server.off("error", reject);
+        resolve();
+      });
     });
+  // A socket at the temp name is one a crashed process of the same pid left: replaced, and only
+  // then (an unlink of a name that is almost never there cost a call per sandbox).
+  await listen().catch(async (err: NodeJS.ErrnoException) => {
+    if (err.code !== "EADDRINUSE") throw err;
+    await unlink(tmp);
+    await listen();
   });
   try {
     await chmod(tmp, mode);

@@ -64,6 +64,16 @@ test("ensurePrivateDir makes a 0700 directory and refuses a symlink or a file at
   await writeFile(join(dir, "file"), "");
   await assert.rejects(ensurePrivateDir(join(dir, "file")), /not a directory/);
   assert.deepEqual(await readdir(target), []);
+  // A dangling symlink is refused too, and its target is not made.
+  await symlink(join(dir, "nowhere"), join(dir, "dangling"));
+  await assert.rejects(ensurePrivateDir(join(dir, "dangling")), UnsafePathError);
+  await assert.rejects(stat(join(dir, "nowhere")), /ENOENT/);
+  // An existing directory is kept and its mode put right; one under a missing parent gets both.
+  await mkdir(join(dir, "open"), { mode: 0o755 });
+  await ensurePrivateDir(join(dir, "open"));
+  assert.equal((await stat(join(dir, "open"))).mode & 0o777, 0o700);
+  await ensurePrivateDir(join(dir, "x", "y", "z"), 0o750);
+  assert.equal((await stat(join(dir, "x", "y", "z"))).mode & 0o777, 0o750);
 });
 
 test("an unreadable warm-pool record is moved aside and the others load", async (t) => {
