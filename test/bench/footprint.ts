@@ -6,7 +6,7 @@
 //   run a light agent (a sleeping shell: the daemon's memory does not depend on the agent).
 // The build output runs with the node flags of the image's `caa` shim (Dockerfile), as on a node.
 import { spawn, spawnSync } from "node:child_process";
-import { copyFile, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { AgentProxy } from "../../src/agentproxy/index.ts";
@@ -24,33 +24,7 @@ import { timedPool } from "./stats.ts";
 const repo = path.resolve(import.meta.dirname, "../..");
 const VM = "podvm-footprint-00000000";
 
-export interface BuildOutput {
-  /** What the image's `caa` shim runs (Dockerfile): dist/caa/main.js. */
-  cli: string;
-  /** dist/podvm/caa-podvm.cjs */
-  bundle: string;
-  cleanup(): Promise<void>;
-}
-
-/** scripts/build.ts into a temp dir laid out as the image (/app/dist, package.json, node_modules). */
-export async function buildOutput(): Promise<BuildOutput> {
-  const app = await mkdtemp(path.join(tmpdir(), "caa-bench-app-"));
-  const res = spawnSync(
-    process.execPath,
-    [path.join(repo, "scripts/build.ts"), "--out-dir", path.join(app, "dist")],
-    {
-      encoding: "utf8",
-    },
-  );
-  if (res.status !== 0) throw new Error(`bench: scripts/build.ts failed:\n${res.stdout}${res.stderr}`);
-  await copyFile(path.join(repo, "package.json"), path.join(app, "package.json"));
-  await symlink(path.join(repo, "node_modules"), path.join(app, "node_modules"));
-  return {
-    cli: path.join(app, path.relative("/app", imageShim().script)),
-    bundle: path.join(app, "dist/podvm/caa-podvm.cjs"),
-    cleanup: () => rm(app, { recursive: true, force: true }),
-  };
-}
+export { buildOutput, type BuildOutput } from "../helpers/build-output.ts";
 
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 

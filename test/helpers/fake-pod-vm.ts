@@ -4,19 +4,23 @@
 // cloud's addresses).
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdir, writeFile } from "node:fs/promises";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { CLI } from "./daemon.ts";
 import { teeChild } from "./test-logs.ts";
 
 const TEST_AGENT = fileURLToPath(new URL("../../providers/local/kata-agent.ts", import.meta.url));
 
-/** Boot one fake VM under dir/<name>; stop it with stopFakeVm. */
+/**
+ * Boot one fake VM under dir/<name>; stop it with stopFakeVm. `forwarder` is the command before the
+ * forwarder's flags: `caa forwarder` from the sources, or e.g. a build's pod-VM launcher.
+ */
 export async function bootFakeVm(
   dir: string,
   userData: string,
   port: number,
   name = "vm",
+  forwarder: readonly string[] = [process.execPath, CLI, "forwarder"],
 ): Promise<ChildProcess[]> {
   const root = join(dir, `${name}-root`);
   const cidata = join(dir, `${name}-cidata`);
@@ -25,11 +29,11 @@ export async function bootFakeVm(
   await writeFile(join(cidata, "user-data"), userData, { mode: 0o600 });
   const agentSocket = join(root, "run/kata-containers/agent.sock");
   const agent = spawn(process.execPath, [TEST_AGENT, "--socket", agentSocket], { stdio: "ignore" });
-  const forwarder = spawn(
-    process.execPath,
+  const [command, ...args] = forwarder;
+  const fwd = spawn(
+    command,
     [
-      CLI,
-      "forwarder",
+      ...args,
       "-listen",
       `127.0.0.1:${port}`,
       "-cidata-dir",
@@ -42,10 +46,14 @@ export async function bootFakeVm(
       "none",
       "-no-pod-network",
     ],
-    { stdio: ["ignore", "pipe", "pipe"] },
+    // A pod-VM launcher runs the `node` on PATH, as in a pod VM: this one.
+    {
+      stdio: ["ignore", "pipe", "pipe"],
+      env: { ...process.env, PATH: `${dirname(process.execPath)}:${process.env.PATH ?? ""}` },
+    },
   );
-  teeChild(forwarder, `fake-pod-vm-${name}-forwarder`);
-  return [agent, forwarder];
+  teeChild(fwd, `fake-pod-vm-${name}-forwarder`);
+  return [agent, fwd];
 }
 
 /** SIGTERM each process and wait until it has exited (its port is free again). */

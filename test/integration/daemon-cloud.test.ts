@@ -2,6 +2,8 @@
 // socket by containerd's Go client. Cloud "VMs" don't run anything, so the test plays the pod VM:
 // it reads the user-data back from the cloud API, boots our forwarder with it on 127.0.0.1
 // (FORWARDER_HOST points the daemon there, never at the cloud's addresses) and lets StartVM finish.
+// The lifecycles run from the sources and from the build output (the image's daemon bundle, whose
+// cloud SDKs are chunks loaded on first use, and the pod-VM launcher).
 import assert from "node:assert/strict";
 import type { ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -13,7 +15,8 @@ import { agentHealth } from "../../src/cli/agent-health.ts";
 import { goShimLifecycle } from "../helpers/go-peer.ts";
 import { startMoto, type Moto } from "../helpers/moto.ts";
 import { awsEnv, instancesOfSandbox, motoClient, seedWorld } from "../helpers/moto-fixtures.ts";
-import { bootFakeVm } from "../helpers/fake-pod-vm.ts";
+import { buildOutput, type BuildOutput } from "../helpers/build-output.ts";
+import { bootFakeVm, stopFakeVm } from "../helpers/fake-pod-vm.ts";
 import {
   cleanupDaemon,
   daemonEnv,
@@ -27,6 +30,15 @@ import { azureProviderEnv } from "../azure-emulator/env.ts";
 import { generatedPublicKey } from "../../providers/azure/ssh-key.ts";
 
 const POD = { "io.kubernetes.cri.sandbox-name": "cloudy", "io.kubernetes.cri.sandbox-namespace": "default" };
+
+// The build output, made once for the tests that run it (the SDKs load from the bundle's chunks).
+let built: Promise<BuildOutput> | undefined;
+const build = (): Promise<BuildOutput> => (built ??= buildOutput());
+after(async () => (await built)?.cleanup());
+
+/** The fake VM's forwarder: the build's pod-VM launcher, or `caa forwarder` from the sources. */
+const fakeVmForwarder = (b?: BuildOutput): string[] | undefined =>
+  b ? [b.launcher, "forwarder"] : undefined;
 
 describe("caa serve with CLOUD_PROVIDER=aws against moto", () => {
   let moto: Moto;
@@ -45,7 +57,7 @@ describe("caa serve with CLOUD_PROVIDER=aws against moto", () => {
     await cleanupDaemon({ dir, bridge: "" });
   });
 
-  test("CreateVM → StartVM → agent health → StopVM, with the user-data the VM reads", async () => {
+  const lifecycle = (build?: BuildOutput) => async () => {
     const world = await seedWorld(ec2);
     const port = await freePort();
     const env = daemonEnv(dir, {
@@ -59,7 +71,7 @@ describe("caa serve with CLOUD_PROVIDER=aws against moto", () => {
       FORWARDER_PORT: String(port),
       CLUSTER_NAME: "ci",
     });
-    const daemon = await startDaemon(dir, env, 60_000);
+    const daemon = await startDaemon(dir, env, 60_000, { cli: build?.cli });
     try {
       const id = randomBytes(32).toString("hex");
       const [create] = await goShimLifecycle(daemon.socket, {
@@ -90,7 +102,7 @@ describe("caa serve with CLOUD_PROVIDER=aws against moto", () => {
       const userData = Buffer.from(attr.UserData?.Value ?? "", "base64").toString("utf8");
       assert.match(userData, /^#cloud-config\n\nwrite_files:\n {2}- path: \/run\/peerpod\/apf.json\n/);
 
-      vm = await bootFakeVm(dir, userData, port);
+      vm = await bootFakeVm(dir, userData, port, "vm", fakeVmForwarder(build));
       const [started] = await start;
       assert.equal(started.code, 0, started.message);
       assert.equal(await agentHealth(create.agentSocketPath!), "SERVING");
@@ -100,8 +112,13 @@ describe("caa serve with CLOUD_PROVIDER=aws against moto", () => {
       assert.deepEqual(await instancesOfSandbox(ec2, id, ["pending", "running"]), [], "terminated");
     } finally {
       await daemon.kill("SIGTERM");
+      await stopFakeVm(vm);
     }
-  });
+  };
+
+  test("CreateVM → StartVM → agent health → StopVM, with the user-data the VM reads", lifecycle());
+  test("the same from the build output: the daemon bundle, and the pod-VM launcher as the VM's forwarder", async () =>
+    lifecycle(await build())());
 
   test("a VM that never answers fails StartVM naming AWS_REQUIRE_IMDSV2, the setting older images need", async () => {
     const world = await seedWorld(ec2);
@@ -160,7 +177,7 @@ describe("caa serve with CLOUD_PROVIDER=azure against the ARM emulator", () => {
     await cleanupDaemon({ dir, bridge: "" });
   });
 
-  test("CreateVM → StartVM → agent health → StopVM, leaving no VM, NIC, disk or IP", async () => {
+  const lifecycle = (build?: BuildOutput) => async () => {
     const keyFile = join(dir, "id_rsa.pub");
     await writeFile(keyFile, (await generatedPublicKey(2048)) + "\n");
     const port = await freePort();
@@ -171,7 +188,7 @@ describe("caa serve with CLOUD_PROVIDER=azure against the ARM emulator", () => {
       FORWARDER_HOST: "127.0.0.1",
       FORWARDER_PORT: String(port),
     });
-    const daemon = await startDaemon(dir, env, 60_000);
+    const daemon = await startDaemon(dir, env, 60_000, { cli: build?.cli });
     try {
       const id = randomBytes(32).toString("hex");
       const [create] = await goShimLifecycle(daemon.socket, { id, annotations: POD, steps: ["create"] });
@@ -184,7 +201,7 @@ describe("caa serve with CLOUD_PROVIDER=azure against the ARM emulator", () => {
       const tags = (entry.resource as { tags?: Record<string, string> }).tags ?? {};
       assert.equal(tags["peerpod-sandbox-id"], id);
 
-      vm = await bootFakeVm(dir, userData, port);
+      vm = await bootFakeVm(dir, userData, port, "vm", fakeVmForwarder(build));
       const [started] = await start;
       assert.equal(started.code, 0, started.message);
       assert.equal(await agentHealth(create.agentSocketPath!), "SERVING");
@@ -194,6 +211,11 @@ describe("caa serve with CLOUD_PROVIDER=azure against the ARM emulator", () => {
       assert.deepEqual(emu.snapshot(), { vms: [], nics: [], publicIps: [], disks: [] });
     } finally {
       await daemon.kill("SIGTERM");
+      await stopFakeVm(vm);
     }
-  });
+  };
+
+  test("CreateVM → StartVM → agent health → StopVM, leaving no VM, NIC, disk or IP", lifecycle());
+  test("the same from the build output: the daemon bundle, and the pod-VM launcher as the VM's forwarder", async () =>
+    lifecycle(await build())());
 });
