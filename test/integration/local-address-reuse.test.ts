@@ -21,6 +21,7 @@ import {
   startDaemon,
   type DaemonProcess,
 } from "../helpers/daemon.ts";
+import { ipIn } from "../helpers/ip-in-netns.ts";
 import { needsRoot } from "../helpers/requires.ts";
 
 const exec = promisify(execFile);
@@ -28,10 +29,7 @@ const sfx = randomBytes(3).toString("hex");
 const NS = `c12s-${sfx}`;
 const BRIDGE = `c12b${sfx}`;
 
-async function ipn(...args: string[]): Promise<string> {
-  const { stdout } = await exec("ip", ["-n", NS, ...args], { encoding: "utf8" });
-  return stdout;
-}
+const ipn = ipIn(NS);
 
 /** The MAC the host's neighbour entry for `ip` names, if it has one. */
 async function neighbourMac(ip: string): Promise<string | undefined> {

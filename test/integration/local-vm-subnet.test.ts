@@ -20,6 +20,7 @@ import {
   startDaemon,
   type DaemonProcess,
 } from "../helpers/daemon.ts";
+import { ipIn } from "../helpers/ip-in-netns.ts";
 import { needsRoot } from "../helpers/requires.ts";
 
 const exec = promisify(execFile);
@@ -28,10 +29,7 @@ const NS = `c11s-${sfx}`;
 const BRIDGE = `c11b${sfx}`;
 const skip = needsRoot();
 
-async function ipn(...args: string[]): Promise<string> {
-  const { stdout } = await exec("ip", ["-n", NS, ...args], { encoding: "utf8" });
-  return stdout;
-}
+const ipn = ipIn(NS);
 
 interface Bridge {
   ifname: string;

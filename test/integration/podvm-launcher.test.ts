@@ -28,7 +28,8 @@ interface Rig {
   dir: string;
   loader: string;
   apfJson: string;
-  args: (port: number) => string[];
+  /** `forwarder <flags>` on `port`; `source`: where the VM's config comes from (default the apf.json, no provisioning). */
+  args: (port: number, source?: string[]) => string[];
   clientTls: ReturnType<typeof buildClientTls>;
 }
 
@@ -64,8 +65,8 @@ async function rig(t: { after(fn: () => Promise<void> | void): void }): Promise<
     loader,
     apfJson,
     clientTls: buildClientTls(tlsConfig(), ca, VM),
-    args: (port) => [
-      ...["forwarder", "-config", apf, "-skip-provision", "-no-pod-network"],
+    args: (port, source = ["-config", apf, "-skip-provision"]) => [
+      ...["forwarder", ...source, "-no-pod-network"],
       ...["-listen", `127.0.0.1:${port}`, "-kata-agent-socket", agentSocket],
     ],
   };
@@ -168,7 +169,7 @@ const UNDICI = "NativeModule internal/deps/undici/undici";
 
 test("a serving forwarder with the pod VM's flags has not loaded node:fs/promises, perf_hooks, node:v8 or undici", async (t) => {
   const r = await rig(t);
-  const loaded = await modulesOnceServing(t, r, r.args);
+  const loaded = await modulesOnceServing(t, r, (port) => r.args(port));
   assertNotLoaded(loaded, ["NativeModule fs/promises", "NativeModule perf_hooks", "NativeModule v8", UNDICI]);
 });
 
@@ -185,11 +186,10 @@ test("a forwarder that fetched its user-data from the AWS metadata service has n
   const { port: imdsPort } = imds.address() as AddressInfo;
   const root = path.join(r.dir, "root");
   const loaded = await modulesOnceServing(t, r, (port) =>
-    r
-      .args(port)
-      .filter((a, i, all) => a !== "-skip-provision" && a !== "-config" && all[i - 1] !== "-config")
-      .concat(["-root-dir", root, "-cidata-dir", path.join(r.dir, "no-cidata")])
-      .concat(["-imds", "aws", "-imds-url", `http://127.0.0.1:${imdsPort}`]),
+    r.args(port, [
+      ...["-root-dir", root, "-cidata-dir", path.join(r.dir, "no-cidata")],
+      ...["-imds", "aws", "-imds-url", `http://127.0.0.1:${imdsPort}`],
+    ]),
   );
   assert.deepEqual(requests, ["PUT /latest/api/token", "GET /latest/user-data"]);
   // Compared without printing: it holds the VM's TLS key.
