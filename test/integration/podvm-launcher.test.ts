@@ -20,6 +20,7 @@ import { renderApfJson } from "../../src/userdata/apf-config.ts";
 import { renderCloudConfig } from "../../src/userdata/cloud-config.ts";
 import { PEERPOD_PATHS } from "../../src/userdata/paths.ts";
 import { closedPort, tlsConfig } from "../fixtures/test-agent-env.ts";
+import { stopFakeVm } from "../helpers/fake-pod-vm.ts";
 
 const repo = path.resolve(import.meta.dirname, "../..");
 const VM = "podvm-launcher-00000000";
@@ -85,13 +86,6 @@ function waitFor(child: ChildProcess, text: string): Promise<void> {
   });
 }
 
-async function stop(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise((r) => child.once("exit", r));
-  child.kill("SIGTERM");
-  await exited;
-}
-
 /** One Health/Check through an AgentProxy to the forwarder on `port`. */
 async function healthCheck(r: Rig, port: number): Promise<string> {
   const proxy = new AgentProxy({
@@ -119,7 +113,7 @@ test("the launcher runs the forwarder under node with the pod VM's flags, and it
   // The launcher runs the `node` on PATH, as a pod VM's does.
   const env = { ...process.env, PATH: `${path.dirname(process.execPath)}:${process.env.PATH ?? ""}` };
   const child = spawn(launcher, r.args(port), { stdio: ["ignore", "pipe", "pipe"], env });
-  t.after(() => stop(child));
+  t.after(() => stopFakeVm([child]));
   await waitFor(child, "listening on");
   const argv = (await readFile(`/proc/${child.pid}/cmdline`, "utf8")).split("\0");
   assert.equal(argv[0], "node", "the shell did not exec node in its place");
@@ -151,10 +145,10 @@ async function modulesOnceServing(
       stdio: ["ignore", "pipe", "pipe"],
     },
   );
-  t.after(() => stop(child));
+  t.after(() => stopFakeVm([child]));
   await waitFor(child, "listening on");
   assert.equal(await healthCheck(r, port), "SERVING");
-  await stop(child);
+  await stopFakeVm([child]);
   const loaded = (await readFile(dump, "utf8")).split("\n");
   assert.ok(loaded.includes("NativeModule tls"), "the dump does not list what the forwarder loaded");
   return loaded;

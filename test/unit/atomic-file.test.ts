@@ -1,21 +1,15 @@
 // Atomic record writes (src/util/atomic-file.ts): the directory fsync that concurrent writers share
 // covers every rename done before it was asked for, and a write without fsync is still atomic.
 import assert from "node:assert/strict";
-import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { test } from "node:test";
 import { DirSync, fsyncPath, writeFileAtomic } from "../../src/util/atomic-file.ts";
 import { mustSync } from "../../src/sandbox/recovery.ts";
-
-async function tempDir(t: { after(fn: () => Promise<void>): void }): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), "caa-atomic-"));
-  t.after(() => rm(dir, { recursive: true, force: true }));
-  return dir;
-}
+import { tempDir } from "../helpers/temp-dir.ts";
 
 test("concurrent writers share directory fsyncs, each started after the writer asked", async (t) => {
-  const dir = await tempDir(t);
+  const dir = await tempDir(t, "caa-atomic-");
   const starts: number[] = [];
   const sync = new DirSync(dir, async (d) => {
     starts.push(performance.now());
@@ -43,7 +37,7 @@ test("concurrent writers share directory fsyncs, each started after the writer a
 });
 
 test("a failed directory fsync rejects its callers and the next one runs again", async (t) => {
-  const dir = await tempDir(t);
+  const dir = await tempDir(t, "caa-atomic-");
   let calls = 0;
   const sync = new DirSync(join(dir, "missing"), async (d) => {
     calls++;
@@ -56,7 +50,7 @@ test("a failed directory fsync rejects its callers and the next one runs again",
 });
 
 test("a write without fsync replaces the file whole and leaves no temp file", async (t) => {
-  const dir = await tempDir(t);
+  const dir = await tempDir(t, "caa-atomic-");
   const file = join(dir, "rec.json");
   await writeFileAtomic(file, '{"stage":"created"}');
   await writeFileAtomic(file, '{"stage":"running"}', { durable: false });

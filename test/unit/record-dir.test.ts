@@ -2,22 +2,16 @@
 // daemon, a symlink planted at a record's or a directory's name is never followed, and the warm
 // pool's records get the same treatment as the sandbox records.
 import assert from "node:assert/strict";
-import { lstat, mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { lstat, mkdir, readdir, readFile, stat, symlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { test } from "node:test";
 import { PoolStore } from "../../src/pool/store.ts";
 import { ensurePrivateDir, UnsafePathError } from "../../src/util/private-dir.ts";
 import { loadRecords } from "../../src/util/record-dir.ts";
-
-async function tempDir(t: { after(fn: () => Promise<void>): void }): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), "caa-record-dir-"));
-  t.after(() => rm(dir, { recursive: true, force: true }));
-  return dir;
-}
+import { tempDir } from "../helpers/temp-dir.ts";
 
 test("records load; empty, corrupt, misnamed and symlinked ones are quarantined; temp files go", async (t) => {
-  const dir = await tempDir(t);
+  const dir = await tempDir(t, "caa-record-dir-");
   const outside = join(dir, "outside.json");
   await writeFile(outside, JSON.stringify({ id: "linked" }));
   const records = join(dir, "records");
@@ -54,7 +48,7 @@ test("records load; empty, corrupt, misnamed and symlinked ones are quarantined;
 });
 
 test("ensurePrivateDir makes a 0700 directory and refuses a symlink or a file at its name", async (t) => {
-  const dir = await tempDir(t);
+  const dir = await tempDir(t, "caa-record-dir-");
   await ensurePrivateDir(join(dir, "a", "b"));
   assert.equal((await stat(join(dir, "a", "b"))).mode & 0o777, 0o700);
   const target = join(dir, "target");
@@ -77,7 +71,7 @@ test("ensurePrivateDir makes a 0700 directory and refuses a symlink or a file at
 });
 
 test("an unreadable warm-pool record is moved aside and the others load", async (t) => {
-  const dir = await tempDir(t);
+  const dir = await tempDir(t, "caa-record-dir-");
   const good = { slot: "pool-0a", key: "k", instanceType: "t", image: "", name: "n", fingerprint: "f" };
   await writeFile(join(dir, "pool-0a.json"), JSON.stringify({ ...good, state: "ready", createdAt: "" }));
   await writeFile(join(dir, "pool-0b.json"), "");
