@@ -1,10 +1,10 @@
 # The cloud-api-adaptor image: `caa serve` is the per-node daemon (deploy/base/daemonset.yaml);
 # `caa forwarder` is the agent-protocol-forwarder. Pod-VM image builds take the pod-VM side as one
-# directory from here: /app/dist/podvm/ (`caa-podvm forwarder -listen …`: a shell launcher that runs
-# `node <the pod VM's node flags, src/podvm/node-flags.ts> caa-podvm.cjs`, which loads the bundle
-# beside it, caa-podvm.bundle.cjs, through node's compile cache, in $NODE_COMPILE_CACHE or a
-# directory only its user can write, /var/cache/caa-podvm for root), which needs node and nothing
-# else (no node_modules); the local provider boots the same files with the same flags.
+# directory from here, /app/dist/podvm/, which needs node and nothing else (no node_modules): the
+# bundle, its loader, and shell launchers that run node with the pod VM's node flags
+# (src/podvm/node-flags.ts), among them `agent-protocol-forwarder` and `process-user-data` for
+# upstream's systemd units (docs/pod-vm-image.md); the local provider boots the same files with the
+# same flags.
 
 # Build: compile TypeScript to dist/ and bundle the pod-VM side (scripts/build.ts; esbuild's
 # platform binary is an npm optional dependency, so --ignore-scripts still installs it).

@@ -1,12 +1,18 @@
 #!/usr/bin/env node
 // `caa`: the daemon (`serve`), a shim-playing client (`sandbox`), the pod-VM side (`podvm`,
-// `forwarder`) and the provider conformance suite. Each subcommand imports its code when it runs,
-// so `caa version` or `caa sandbox list` does not load the daemon, the SDKs or the forwarder.
+// `forwarder`, `process-user-data`) and the provider conformance suite. Each subcommand imports its
+// code when it runs, so `caa version` or `caa sandbox list` does not load the daemon, the SDKs or
+// the forwarder.
 import { join } from "node:path";
 import { Command } from "@commander-js/extra-typings";
 import { runtimeRoot } from "../config/runtime-root.ts";
 import { HYPERVISOR_VERSION } from "../hypervisor/version.ts";
-import { forwarderCommand, podVmCommand } from "../podvm/commands.ts";
+import {
+  forwarderCommand,
+  passThroughCommand,
+  podVmCommand,
+  processUserDataCommand,
+} from "../podvm/commands.ts";
 import { TtrpcError } from "../ttrpc/status.ts";
 import type { ShimOptions } from "./sandbox.ts";
 
@@ -124,18 +130,15 @@ export function buildCli(): Command {
         .catch(fail);
     });
   program.addCommand(forwarderCommand());
+  program.addCommand(processUserDataCommand());
 
-  program
-    .command("conformance")
-    .description("run the provider conformance suite (-h lists its flags)")
-    .helpOption(false)
-    .allowUnknownOption()
-    .allowExcessArguments()
-    .argument("[args...]")
-    .action(async (args: string[]) => {
-      const { conformanceMain } = await import("../conformance/command.ts");
-      process.exitCode = await conformanceMain(args);
-    });
+  program.addCommand(
+    passThroughCommand(
+      "conformance",
+      "run the provider conformance suite (-h lists its flags)",
+      async () => (await import("../conformance/command.ts")).conformanceMain,
+    ),
+  );
 
   program.addCommand(podVmCommand());
   return program;

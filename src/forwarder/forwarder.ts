@@ -19,7 +19,6 @@ import { parseListenAddress } from "./listen.ts";
 import { FORWARDER_OPTIONS, type ForwarderConfig } from "./options.ts";
 import type { PodNetworkHandle } from "./pod-network.ts";
 import { bindIfPooled } from "./pool-bind.ts";
-import type { ProvisionOptions } from "./provision.ts";
 
 export class ForwarderError extends Error {
   override name = "ForwarderError";
@@ -34,11 +33,15 @@ export interface ForwarderHandle {
   close(): Promise<void>;
 }
 
-/** Flags as upstream's (`-listen 0.0.0.0:15150 …`), or an already resolved (partial) config. */
+/**
+ * Flags as upstream's (`-listen 0.0.0.0:15150 …`), or an already resolved (partial) config.
+ * `onReady` runs once, when the forwarder first listens: on the agent port, or on a warm-pool VM on
+ * the same port for its bind (which may come much later).
+ */
 export async function runForwarder(
   args: readonly string[] | Partial<ForwarderConfig>,
   logger: Logger,
-  opts: { signal?: AbortSignal } = {},
+  opts: { signal?: AbortSignal; onReady?: () => void } = {},
 ): Promise<ForwarderHandle> {
   const cfg = Array.isArray(args)
     ? resolve(FORWARDER_OPTIONS, { env: {}, flags: parseFlags(args, [FORWARDER_OPTIONS]) })
@@ -49,11 +52,16 @@ export async function runForwarder(
   if (!cfg.skipProvision) {
     // process-user-data's step (YAML, TOML, gzip) loads only when it runs; upstream runs it as a
     // unit of its own before the forwarder.
-    const { provisionFiles } = await import("./provision.ts");
+    const { provisionFiles, provisionOptions } = await import("./provision.ts");
     await provisionFiles(provisionOptions(cfg, log));
   }
   const configPath = cfg.config !== "" ? cfg.config : path.join(cfg.rootDir, PEERPOD_PATHS.apfConfig);
-  await bindIfPooled(cfg, listenAt, log, opts.signal);
+  let ready = false;
+  const onReady = (): void => {
+    if (!ready) opts.onReady?.();
+    ready = true;
+  };
+  await bindIfPooled(cfg, listenAt, log, opts.signal, onReady);
   const apf = await loadApfConfig(configPath);
   const serverTls = buildServerTls(cfg, {
     tlsServerCert: apf["tls-server-cert"],
@@ -112,6 +120,7 @@ export async function runForwarder(
   const address =
     bound.family === "IPv6" ? `[${bound.address}]:${bound.port}` : `${bound.address}:${bound.port}`;
   log.info({ tls: serverTls !== null, mutual: serverTls?.requestCert === true }, `listening on ${address}`);
+  onReady();
 
   let closing: Promise<void> | undefined;
   return {
@@ -146,24 +155,6 @@ async function loadApfConfig(file: string): Promise<ApfConfig> {
   } catch (err) {
     throw new ForwarderError(`forwarder: malformed config ${file}: ${(err as Error).message}`);
   }
-}
-
-function provisionOptions(cfg: ForwarderConfig, logger: Logger): ProvisionOptions {
-  let imds: ProvisionOptions["imds"];
-  if (cfg.imds === "none") imds = false;
-  else if (cfg.imds === "aws" || cfg.imds === "azure")
-    imds = { cloud: cfg.imds, baseUrl: cfg.imdsUrl !== "" ? cfg.imdsUrl : undefined };
-  else if (cfg.imds !== "auto")
-    throw new ForwarderError(
-      `forwarder: invalid -imds ${JSON.stringify(cfg.imds)} (auto, aws, azure or none)`,
-    );
-  return {
-    cidataDir: cfg.cidataDir,
-    imds,
-    fetchTimeoutMs: cfg.userDataFetchTimeout * 1000,
-    rootDir: cfg.rootDir,
-    logger,
-  };
 }
 
 function dialUnix(socketPath: string, signal: AbortSignal): Promise<net.Socket> {

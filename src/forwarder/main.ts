@@ -1,7 +1,10 @@
 // `caa forwarder` as a process: run until SIGTERM/SIGINT, exit non-zero with a one-line error when
 // start-up fails (missing or malformed apf.json, bad flags, listen error), as upstream's APF exits.
+// Under a systemd unit of Type=notify (upstream's image runs it so) it reports READY=1 once it
+// listens and STOPPING=1 when it stops (src/util/sd-notify.ts).
 import { flagLines } from "../config/help.ts";
 import { createLogger, type Logger } from "../log/logger.ts";
+import { sdNotify } from "../util/sd-notify.ts";
 import { runForwarder } from "./forwarder.ts";
 import { FORWARDER_OPTIONS } from "./options.ts";
 
@@ -25,17 +28,19 @@ export async function forwarderMain(
     process.stdout.write(`${forwarderHelp()}\n`);
     return 0;
   }
+  const log = logger.child({ component: "forwarder" });
   let handle;
   try {
-    handle = await runForwarder(argv, logger);
+    handle = await runForwarder(argv, logger, { onReady: () => void sdNotify("READY=1", log) });
   } catch (err) {
-    logger.child({ component: "forwarder" }).error(err instanceof Error ? err.message : String(err));
+    log.error(err instanceof Error ? err.message : String(err));
     return 1;
   }
   await new Promise<void>((resolve) => {
     process.once("SIGTERM", resolve);
     process.once("SIGINT", resolve);
   });
+  await sdNotify("STOPPING=1", log);
   await handle.close();
   return 0;
 }

@@ -37,6 +37,7 @@ export async function bindIfPooled(
   listen: PoolBindOptions["listen"],
   logger: Logger,
   signal: AbortSignal | undefined,
+  onListening?: () => void,
 ): Promise<void> {
   const bootstrap = await readPoolBootstrap(cfg.rootDir);
   if (bootstrap === undefined) return;
@@ -45,5 +46,12 @@ export async function bindIfPooled(
   const { PoolBindError, awaitPoolBind } = await import("./pool-serve.ts");
   if (marker !== undefined)
     throw new PoolBindError("pool VM: a bind was interrupted before it finished; this VM must be deleted");
-  await awaitPoolBind(bootstrap, { rootDir: cfg.rootDir, listen, tpmDevice: cfg.tpmDevice, logger, signal });
+  await awaitPoolBind(bootstrap, {
+    rootDir: cfg.rootDir,
+    listen,
+    tpmDevice: cfg.tpmDevice,
+    logger,
+    signal,
+    onListening,
+  });
 }

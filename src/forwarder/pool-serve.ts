@@ -35,6 +35,8 @@ export interface PoolBindOptions {
   tpmDevice: string;
   logger: Logger;
   signal?: AbortSignal;
+  /** Runs once the VM listens for its bind. */
+  onListening?: () => void;
 }
 
 export class PoolBindError extends Error {
@@ -133,6 +135,7 @@ export async function awaitPoolBind(bootstrap: PoolBootstrap, opts: PoolBindOpti
   });
   const port = (listener.address() as net.AddressInfo).port;
   log.info({ port, vm: self }, "pool VM unbound: waiting for a bind");
+  opts.onListening?.();
 
   const onAbort = (): void => failed(new PoolBindError("stopped while waiting for a bind"));
   opts.signal?.addEventListener("abort", onAbort, { once: true });

@@ -18,6 +18,7 @@ import {
   type CloudKind,
 } from "./imds.ts";
 import { processInitdata } from "./initdata.ts";
+import type { ForwarderConfig } from "./options.ts";
 import { writeProvisioned } from "./write.ts";
 
 export const DEFAULT_CIDATA_DIR = "/media/cidata";
@@ -54,6 +55,26 @@ export class ProvisionError extends Error {
 interface Source {
   name: string;
   fetch(signal: AbortSignal): Promise<string>;
+}
+
+/** The options from the forwarder's (and process-user-data's) flags. */
+export function provisionOptions(
+  cfg: Pick<ForwarderConfig, "cidataDir" | "imds" | "imdsUrl" | "userDataFetchTimeout" | "rootDir">,
+  logger: Logger,
+): ProvisionOptions {
+  let imds: ProvisionOptions["imds"];
+  if (cfg.imds === "none") imds = false;
+  else if (cfg.imds === "aws" || cfg.imds === "azure")
+    imds = { cloud: cfg.imds, baseUrl: cfg.imdsUrl !== "" ? cfg.imdsUrl : undefined };
+  else if (cfg.imds !== "auto")
+    throw new ProvisionError(`invalid -imds ${JSON.stringify(cfg.imds)} (auto, aws, azure or none)`);
+  return {
+    cidataDir: cfg.cidataDir,
+    imds,
+    fetchTimeoutMs: cfg.userDataFetchTimeout * 1000,
+    rootDir: cfg.rootDir,
+    logger,
+  };
 }
 
 export async function provisionFiles(opts: ProvisionOptions): Promise<ProvisionResult> {

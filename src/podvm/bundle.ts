@@ -44,11 +44,24 @@ else {
 require("./${BODY_NAME}");
 `;
 
-const LAUNCHER = `#!/bin/sh
+/**
+ * Launchers with upstream's names, so that a pod-VM image built for upstream runs ours with its own
+ * systemd units unchanged (docs/pod-vm-image.md): upstream's forwarder never provisions, its
+ * process-user-data unit has done that before.
+ */
+export const UPSTREAM_LAUNCHERS: Readonly<Record<string, readonly string[]>> = {
+  "agent-protocol-forwarder": ["forwarder", "-skip-provision"],
+  "process-user-data": ["process-user-data"],
+};
+
+// readlink -f: the launchers may be symlinked into /usr/local/bin, the loader stays beside them.
+function launcher(args: readonly string[]): string {
+  return `#!/bin/sh
 # The pod-VM side of the peer-pod cloud-api-adaptor with the node flags a pod VM runs it with
 # (src/podvm/node-flags.ts says why).
-exec node ${PODVM_NODE_FLAGS.join(" ")} "$(dirname "$0")/${PODVM_BUNDLE_NAME}" "$@"
+exec node ${PODVM_NODE_FLAGS.join(" ")} "$(dirname "$(readlink -f "$0")")/${PODVM_BUNDLE_NAME}" ${args.map((a) => `${a} `).join("")}"$@"
 `;
+}
 
 /** pino's API on a small footprint (src/log/pino-lite.ts): pino's tree is most of the bundle's start-up. */
 const pinoLite: Plugin = {
@@ -59,7 +72,7 @@ const pinoLite: Plugin = {
 };
 
 /**
- * Writes `dir`/caa-podvm.cjs, the bundle and the launcher beside it; returns the loader. esbuild
+ * Writes `dir`/caa-podvm.cjs, the bundle and the launchers beside it; returns the loader. esbuild
  * is a build-time dependency: the import fails where it is not installed (production).
  */
 export async function bundlePodVm(dir: string): Promise<string> {
@@ -81,8 +94,11 @@ export async function bundlePodVm(dir: string): Promise<string> {
   });
   const entry = path.join(dir, PODVM_BUNDLE_NAME);
   await writeFile(entry, LOADER);
-  const launcher = path.join(dir, PODVM_LAUNCHER_NAME);
-  await writeFile(launcher, LAUNCHER);
-  await chmod(launcher, 0o755);
+  const launchers = { [PODVM_LAUNCHER_NAME]: [], ...UPSTREAM_LAUNCHERS };
+  for (const [name, args] of Object.entries(launchers)) {
+    const file = path.join(dir, name);
+    await writeFile(file, launcher(args));
+    await chmod(file, 0o755);
+  }
   return entry;
 }

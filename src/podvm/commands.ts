@@ -1,5 +1,6 @@
-// The pod-VM side's commands (`podvm`, `forwarder`), shared by `caa` and by the pod-VM bundle
-// (src/podvm/entry.ts), so both parse the same flags. Each loads its code only when it runs.
+// The pod-VM side's commands (`podvm`, `forwarder`, `process-user-data`), shared by `caa` and by
+// the pod-VM bundle (src/podvm/entry.ts), so both parse the same flags. Each loads its code only
+// when it runs.
 import { Command } from "@commander-js/extra-typings";
 
 function fail(err: unknown): never {
@@ -7,18 +8,40 @@ function fail(err: unknown): never {
   process.exit(1);
 }
 
-export function forwarderCommand(): Command<[string[]]> {
-  return new Command("forwarder")
-    .description("the agent-protocol-forwarder that runs in the pod VM (flags as upstream's; -h lists them)")
+/**
+ * A command that hands its arguments, unparsed, to a main that parses its own (upstream's Go-style
+ * flags) and returns the exit code; `load` imports that main when the command runs.
+ */
+export function passThroughCommand(
+  name: string,
+  description: string,
+  load: () => Promise<(args: string[]) => Promise<number>>,
+): Command<[string[]]> {
+  return new Command(name)
+    .description(description)
     .helpOption(false)
     .allowUnknownOption()
     .allowExcessArguments()
     .argument("[args...]")
     .action(async (args: string[]) => {
-      const { forwarderMain } = await import("../forwarder/main.ts");
-      process.exitCode = await forwarderMain(args);
+      const main = await load();
+      process.exitCode = await main(args);
     });
 }
+
+export const forwarderCommand = (): Command<[string[]]> =>
+  passThroughCommand(
+    "forwarder",
+    "the agent-protocol-forwarder that runs in the pod VM (flags as upstream's; -h lists them)",
+    async () => (await import("../forwarder/main.ts")).forwarderMain,
+  );
+
+export const processUserDataCommand = (): Command<[string[]]> =>
+  passThroughCommand(
+    "process-user-data",
+    "provision-files: the pod VM's files from its user-data (upstream's command; -h lists the flags)",
+    async () => (await import("../forwarder/process-user-data.ts")).processUserDataMain,
+  );
 
 export function podVmCommand() {
   return new Command("podvm")

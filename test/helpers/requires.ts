@@ -56,3 +56,14 @@ export function needsLoopMount(): false | string {
     ),
   );
 }
+
+/** systemd-notify (Debian: systemd) sending for another PID (root), and socat to play systemd's notify socket. */
+export function needsSystemdNotify(): false | string {
+  return once("systemd-notify", () =>
+    requirement(
+      "systemd-notify",
+      isRoot && runs("systemd-notify", ["--version"]) && runs("socat", ["-V"]),
+      "root, apt-get install systemd socat",
+    ),
+  );
+}

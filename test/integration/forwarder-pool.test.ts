@@ -49,6 +49,8 @@ interface PoolVm extends PoolVmAddress {
   bootstrapKey: string;
   /** Resolves once the forwarder serves the agent (after the bind). */
   started: Promise<ForwarderHandle>;
+  /** How often the forwarder reported ready (systemd's READY=1 in `caa forwarder`). */
+  readyCount: () => number;
   stop: AbortController;
 }
 
@@ -78,6 +80,7 @@ describe("forwarder in warm-pool mode", () => {
     const port = await freePort();
     const log = captureLogger();
     const stop = new AbortController();
+    let ready = 0;
     const started = runForwarder(
       {
         listen: `127.0.0.1:${port}`,
@@ -90,7 +93,7 @@ describe("forwarder in warm-pool mode", () => {
         tpmDevice: path.join(dir, name, "no-tpm"),
       },
       log.logger,
-      { signal: stop.signal },
+      { signal: stop.signal, onReady: () => ready++ },
     );
     started.catch(() => undefined);
     const vm: PoolVm = {
@@ -103,6 +106,7 @@ describe("forwarder in warm-pool mode", () => {
       log,
       bootstrapKey: boot.keyPem,
       started,
+      readyCount: () => ready,
       stop,
     };
     vms.push(vm);
@@ -254,9 +258,12 @@ describe("forwarder in warm-pool mode", () => {
 
   test("a bind writes what the cold path writes, then the agent is served with the pod's TLS", async () => {
     const vm = await bootPoolVm("podvm-pool-aa000006");
+    // Ready as soon as it listens for the bind, which may come long after a unit's start timeout.
+    assert.equal(vm.readyCount(), 1);
     const res = await bindPoolVm(vm, pool, podUserData);
     assert.equal(res["initdata-digest"], initdataDigest(INITDATA_TOML, "sha384"));
     const handle = await vm.started;
+    assert.equal(vm.readyCount(), 1, "reported ready a second time once bound");
 
     // The same user-data through the cold path's provisioning, into another root.
     const coldRoot = path.join(dir, "cold-root");

@@ -3,110 +3,24 @@
 // (src/util/lean-fs.ts, src/relay/gc.ts, src/forwarder/http-text.ts): both are what keeps a pod
 // VM's forwarder small (footprint bench).
 import assert from "node:assert/strict";
-import { spawn, type ChildProcess } from "node:child_process";
+import { spawn } from "node:child_process";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
-import { mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { readFile, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { test } from "node:test";
-import { AgentProxy } from "../../src/agentproxy/index.ts";
-import { agentHealth } from "../../src/cli/agent-health.ts";
-import { silentLogger } from "../../src/log/logger.ts";
-import { bundlePodVm, PODVM_LAUNCHER_NAME } from "../../src/podvm/bundle.ts";
+import { PODVM_LAUNCHER_NAME } from "../../src/podvm/bundle.ts";
 import { PODVM_NODE_FLAGS } from "../../src/podvm/node-flags.ts";
-import { CertAuthority, buildClientTls } from "../../src/tls/index.ts";
-import { renderApfJson } from "../../src/userdata/apf-config.ts";
 import { renderCloudConfig } from "../../src/userdata/cloud-config.ts";
 import { PEERPOD_PATHS } from "../../src/userdata/paths.ts";
-import { closedPort, tlsConfig } from "../fixtures/test-agent-env.ts";
+import { closedPort } from "../fixtures/test-agent-env.ts";
 import { stopFakeVm } from "../helpers/fake-pod-vm.ts";
+import { healthCheck, podVmRig, waitFor, type Rig } from "../helpers/podvm-rig.ts";
 
-const repo = path.resolve(import.meta.dirname, "../..");
 const VM = "podvm-launcher-00000000";
 
-interface Rig {
-  dir: string;
-  loader: string;
-  apfJson: string;
-  /** `forwarder <flags>` on `port`; `source`: where the VM's config comes from (default the apf.json, no provisioning). */
-  args: (port: number, source?: string[]) => string[];
-  clientTls: ReturnType<typeof buildClientTls>;
-}
-
-/** The pod-VM build, a CA, an apf.json and a stand-in kata agent, all under one temp dir. */
-async function rig(t: { after(fn: () => Promise<void> | void): void }): Promise<Rig> {
-  const dir = await mkdtemp(path.join(tmpdir(), "caa-launcher-"));
-  t.after(() => rm(dir, { recursive: true, force: true }));
-  const loader = await bundlePodVm(path.join(dir, "podvm"));
-  const ca = await CertAuthority.loadOrCreate(path.join(dir, "tls"));
-  const server = await ca.issueServerCert(VM);
-  const apf = path.join(dir, "apf.json");
-  const apfJson = renderApfJson({
-    "pod-network": null,
-    "pod-namespace": "default",
-    "pod-name": "launcher",
-    "tls-server-key": server.keyPem,
-    "tls-server-cert": server.certPem,
-    "tls-client-ca": ca.clientCaPem,
-  });
-  await writeFile(apf, apfJson);
-  const agentSocket = path.join(dir, "agent.sock");
-  const agent = spawn(
-    process.execPath,
-    [path.join(repo, "providers/local/kata-agent.ts"), "--socket", agentSocket],
-    {
-      stdio: ["ignore", "ignore", "pipe"],
-    },
-  );
-  t.after(() => void agent.kill("SIGTERM"));
-  await waitFor(agent, "listening");
-  return {
-    dir,
-    loader,
-    apfJson,
-    clientTls: buildClientTls(tlsConfig(), ca, VM),
-    args: (port, source = ["-config", apf, "-skip-provision"]) => [
-      ...["forwarder", ...source, "-no-pod-network"],
-      ...["-listen", `127.0.0.1:${port}`, "-kata-agent-socket", agentSocket],
-    ],
-  };
-}
-
-function waitFor(child: ChildProcess, text: string): Promise<void> {
-  let out = "";
-  return new Promise((resolve, reject) => {
-    const onData = (d: Buffer): void => {
-      out += d.toString();
-      if (out.includes(text)) resolve();
-    };
-    child.stdout?.on("data", onData);
-    child.stderr?.on("data", onData);
-    child.once("exit", (code) => reject(new Error(`exited ${code} before "${text}": ${out}`)));
-  });
-}
-
-/** One Health/Check through an AgentProxy to the forwarder on `port`. */
-async function healthCheck(r: Rig, port: number): Promise<string> {
-  const proxy = new AgentProxy({
-    socketPath: path.join(r.dir, `proxy-${port}/agent.ttrpc`),
-    host: "127.0.0.1",
-    port,
-    tls: r.clientTls,
-    timeoutMs: 15_000,
-    logger: silentLogger(),
-    sandboxId: "launcher",
-  });
-  try {
-    await proxy.start();
-    return await agentHealth(proxy.socketPath);
-  } finally {
-    await proxy.close();
-  }
-}
-
 test("the launcher runs the forwarder under node with the pod VM's flags, and it serves", async (t) => {
-  const r = await rig(t);
+  const r = await podVmRig(t, VM);
   const launcher = path.join(path.dirname(r.loader), PODVM_LAUNCHER_NAME);
   assert.equal((await stat(launcher)).mode & 0o777, 0o755);
   const port = await closedPort();
@@ -162,13 +76,13 @@ function assertNotLoaded(loaded: string[], unwanted: string[]): void {
 const UNDICI = "NativeModule internal/deps/undici/undici";
 
 test("a serving forwarder with the pod VM's flags has not loaded node:fs/promises, perf_hooks, node:v8 or undici", async (t) => {
-  const r = await rig(t);
+  const r = await podVmRig(t, VM);
   const loaded = await modulesOnceServing(t, r, (port) => r.args(port));
   assertNotLoaded(loaded, ["NativeModule fs/promises", "NativeModule perf_hooks", "NativeModule v8", UNDICI]);
 });
 
 test("a forwarder that fetched its user-data from the AWS metadata service has not loaded undici", async (t) => {
-  const r = await rig(t);
+  const r = await podVmRig(t, VM);
   const userData = renderCloudConfig([{ path: PEERPOD_PATHS.apfConfig, content: r.apfJson }]);
   const requests: string[] = [];
   const imds = http.createServer((req, res) => {
