@@ -1,6 +1,7 @@
 // Footprint benchmarks, each beside its baseline in the same run:
 // - the forwarder (what every pod VM runs): spawn to "listening on", and its RSS once it serves an
-//   agent call over mTLS; the pod-VM bundle against the sources, baseline `node -e 0`;
+//   agent call over mTLS; the pod-VM bundle against the sources, baseline `node -e 0`; its RSS when
+//   it provisioned itself instead of reading what process-user-data wrote (docs/pod-vm-image.md);
 // - `caa version` wall from the build output and from the sources, baseline `node -e 0`;
 // - `caa serve` (build output, local provider) RSS idle and with 100 running sandboxes whose VMs
 //   run a light agent (a sleeping shell: the daemon's memory does not depend on the agent).
@@ -16,6 +17,8 @@ import { silentLogger } from "../../src/log/logger.ts";
 import { PODVM_NODE_FLAGS } from "../../src/podvm/node-flags.ts";
 import { CertAuthority, buildClientTls } from "../../src/tls/index.ts";
 import { renderApfJson } from "../../src/userdata/apf-config.ts";
+import { renderCloudConfig } from "../../src/userdata/cloud-config.ts";
+import { PEERPOD_PATHS } from "../../src/userdata/paths.ts";
 import { closedPort, tlsConfig } from "../fixtures/test-agent-env.ts";
 import { cleanupDaemon, daemonEnv, makeDaemonDir, startDaemon } from "../helpers/daemon.ts";
 import { imageShim } from "../helpers/image.ts";
@@ -57,6 +60,12 @@ export interface ForwarderStart {
 export interface ForwarderEntry {
   argv: string[];
   env?: Record<string, string>;
+  /**
+   * Provision in the forwarder's own process, from user-data on a cidata volume, as
+   * `caa-podvm forwarder` does; by default it reads the apf.json that process-user-data would
+   * have written (-skip-provision, as under upstream's units).
+   */
+  provision?: boolean;
 }
 
 export interface ForwarderRound {
@@ -66,6 +75,8 @@ export interface ForwarderRound {
   source: ForwarderStart;
   /** RSS after SUSTAINED_CALLS calls: as a pod VM runs it, and with node's default flags. */
   sustained: { podVmMiB: number; defaultFlagsMiB: number };
+  /** RSS after one call of the pod VM's forwarder that provisioned itself (ForwarderEntry.provision). */
+  provisionedInProcessMiB: number;
 }
 
 /** Calls after which the sustained RSS is read: optimising compilers and young-generation growth have run by then. */
@@ -87,6 +98,7 @@ export async function benchForwarderStart(bundle: string, runs = 5, rounds = 3):
           podVmMiB: (await measure(podVm, 1, SUSTAINED_CALLS)).rssMiB,
           defaultFlagsMiB: (await measure({ argv: [bundle, "forwarder"] }, 1, SUSTAINED_CALLS)).rssMiB,
         },
+        provisionedInProcessMiB: (await measure({ ...podVm, provision: true }, runs)).rssMiB,
       });
     }
     return out;
@@ -132,6 +144,12 @@ export async function withForwarderRig<T>(body: (measure: Measure) => Promise<T>
       }),
     );
     const clientTls = buildClientTls(tlsConfig(), ca, VM);
+    const cidata = path.join(dir, "cidata");
+    await mkdir(cidata);
+    await writeFile(
+      path.join(cidata, "user-data"),
+      renderCloudConfig([{ path: PEERPOD_PATHS.apfConfig, content: await readFile(apf, "utf8") }]),
+    );
     let proxies = 0;
     const once = async (entry: ForwarderEntry, calls: number): Promise<ForwarderStart> => {
       const port = await closedPort();
@@ -140,7 +158,10 @@ export async function withForwarderRig<T>(body: (measure: Measure) => Promise<T>
         process.execPath,
         [
           ...entry.argv,
-          ...["-config", apf, "-skip-provision", "-no-pod-network", "-listen", `127.0.0.1:${port}`],
+          ...(entry.provision
+            ? ["-root-dir", path.join(dir, "root"), "-cidata-dir", cidata, "-imds", "none"]
+            : ["-config", apf, "-skip-provision"]),
+          ...["-no-pod-network", "-listen", `127.0.0.1:${port}`],
           ...["-kata-agent-socket", path.join(dir, "agent.sock")],
         ],
         { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...entry.env } },

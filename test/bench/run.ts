@@ -54,15 +54,15 @@ if (want("footprint") || only.includes("forwarder")) {
     `## Forwarder start (spawn to listening) and RSS once it served an mTLS agent call, ${rounds.length} rounds, medians of 5 each; RSS after ${SUSTAINED_CALLS} calls, one run each (${load()})`,
   );
   line(
-    `The pod VM's forwarder is dist/podvm/caa-podvm: the bundle with \`node ${PODVM_NODE_FLAGS.join(" ")}\` (src/podvm/node-flags.ts).`,
+    `The pod VM's forwarder is dist/podvm/caa-podvm: the bundle with \`node ${PODVM_NODE_FLAGS.join(" ")}\` (src/podvm/node-flags.ts), reading the apf.json that process-user-data wrote (-skip-provision, as under upstream's units); the last column: \`caa-podvm forwarder\` writing it itself from user-data on a cidata volume, median of 5.`,
   );
   line(
-    `| round | \`node -e 0\` (baseline) | pod VM's forwarder | RSS | sources (src/forwarder/main.ts) | RSS | pod VM's forwarder after ${SUSTAINED_CALLS} calls | the bundle with node's default flags after ${SUSTAINED_CALLS} calls |`,
+    `| round | \`node -e 0\` (baseline) | pod VM's forwarder | RSS | sources (src/forwarder/main.ts) | RSS | pod VM's forwarder after ${SUSTAINED_CALLS} calls | the bundle with node's default flags after ${SUSTAINED_CALLS} calls | RSS of the pod VM's forwarder provisioning in its own process |`,
   );
-  line("|---|---|---|---|---|---|---|---|");
+  line("|---|---|---|---|---|---|---|---|---|");
   rounds.forEach((f, i) =>
     line(
-      `| ${i + 1} | ${ms(f.nodeBaselineMs)} | ${ms(f.bundle.startMs)} | ${f.bundle.rssMiB.toFixed(1)} MiB | ${ms(f.source.startMs)} | ${f.source.rssMiB.toFixed(1)} MiB | ${f.sustained.podVmMiB.toFixed(1)} MiB | ${f.sustained.defaultFlagsMiB.toFixed(1)} MiB |`,
+      `| ${i + 1} | ${ms(f.nodeBaselineMs)} | ${ms(f.bundle.startMs)} | ${f.bundle.rssMiB.toFixed(1)} MiB | ${ms(f.source.startMs)} | ${f.source.rssMiB.toFixed(1)} MiB | ${f.sustained.podVmMiB.toFixed(1)} MiB | ${f.sustained.defaultFlagsMiB.toFixed(1)} MiB | ${f.provisionedInProcessMiB.toFixed(1)} MiB |`,
     ),
   );
   line();
