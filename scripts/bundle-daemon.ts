@@ -53,6 +53,9 @@ export async function bundleDaemon(outDir: string): Promise<string> {
     banner: {
       js: 'import{createRequire as __caaRequire}from"node:module";const require=__caaRequire(import.meta.url);',
     },
+    // A build-time tool: only the local provider's bundle-from-source fallback imports it, never the
+    // image (which has no devDependencies and ships the pod-VM bundle built).
+    external: ["esbuild"],
     plugins: [perFileUrls(dir, outDir)],
   });
   return path.join(dir, "main.js");
