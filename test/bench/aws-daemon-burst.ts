@@ -72,9 +72,17 @@ function sandboxId(i: number): string {
   return `aw${(i + 1).toString(16).padStart(6, "0")}`.padEnd(64, "0");
 }
 
-/** `cli`: the `caa` entry the daemon runs (default the sources; the bench passes the build output). */
-export async function benchAwsDaemonBurst(n: number, cli?: string): Promise<AwsBurstResult> {
-  const dir = await makeDaemonDir();
+/**
+ * `cli`: the `caa` entry the daemon runs (default the sources; the bench passes the build output).
+ * `stateOn`: where its state directory (and sockets) live: "disk" (the machine's temp dir) or "tmpfs"
+ * (/dev/shm), as the default /run/peerpod is on a node.
+ */
+export async function benchAwsDaemonBurst(
+  n: number,
+  cli?: string,
+  stateOn: "disk" | "tmpfs" = "disk",
+): Promise<AwsBurstResult> {
+  const dir = await makeDaemonDir(stateOn === "tmpfs" ? "/dev/shm" : undefined);
   const agentSocket = path.join(dir, "agent.sock");
   const agent = spawn(
     process.execPath,
@@ -126,7 +134,8 @@ export async function benchAwsDaemonBurst(n: number, cli?: string): Promise<AwsB
 }
 
 if (import.meta.main) {
-  const r = await benchAwsDaemonBurst(Number(process.argv[2] ?? 100));
+  const stateOn = process.argv[3] === "tmpfs" ? "tmpfs" : "disk";
+  const r = await benchAwsDaemonBurst(Number(process.argv[2] ?? 100), undefined, stateOn);
   console.log(
     `daemon CPU per sandbox ${r.cpuMsPerSandbox.toFixed(2)} ms; wall ${r.wallMs.toFixed(0)} ms; ` +
       `EC2 calls per sandbox ${r.ec2CallsPerSandbox.toFixed(2)}; failed ${r.failed}; ${JSON.stringify(r.callsByAction)}`,

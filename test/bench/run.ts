@@ -190,7 +190,8 @@ if (want("aws")) {
   line(`## AWS burst: 100 sandboxes at once against moto (${load()})`);
   line(
     "Provider level: the provider's create + delete in the bench process, its CPU (the baseline). " +
-      "Daemon level: CreateVM + StartVM + StopVM through `caa serve`'s ttrpc socket (build output), the daemon process's CPU.",
+      "Daemon level: CreateVM + StartVM + StopVM through `caa serve`'s ttrpc socket (build output), the daemon process's CPU, " +
+      "its state directory on this machine's disk (ext4) or on tmpfs (/dev/shm), as the default /run/peerpod is on a node.",
   );
   line(
     "| level | wall | create p50 / p99 | delete p50 / p99 | EC2 calls per sandbox | CPU per sandbox | failed |",
@@ -198,7 +199,8 @@ if (want("aws")) {
   line("|---|---|---|---|---|---|---|");
   const rows: Array<[string, AwsBurstResult]> = [
     ["provider (baseline)", await benchAwsBurst({ n: 100 })],
-    ["daemon", await benchAwsDaemonBurst(100, (await build()).cli)],
+    ["daemon, state on disk", await benchAwsDaemonBurst(100, (await build()).cli, "disk")],
+    ["daemon, state on tmpfs", await benchAwsDaemonBurst(100, (await build()).cli, "tmpfs")],
   ];
   for (const [level, r] of rows) {
     line(

@@ -53,8 +53,9 @@ function testSubnet(): string {
 import { freePort } from "./ports.ts";
 export { freePort };
 
-export async function makeDaemonDir(): Promise<string> {
-  return mkdtemp(join(tmpdir(), "caa-"));
+/** A temp dir for a daemon's sockets and state; `base` e.g. /dev/shm for tmpfs, as /run/peerpod on a node. */
+export async function makeDaemonDir(base = tmpdir()): Promise<string> {
+  return mkdtemp(join(base, "caa-"));
 }
 
 export function daemonEnv(dir: string, extra: Record<string, string> = {}): Record<string, string> {
