@@ -10,6 +10,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { PODVM_NODE_FLAGS } from "../../src/podvm/node-flags.ts";
 import type { ProviderLogger as Logger } from "../types.ts";
+import { podNetnsOf } from "./vm-network.ts";
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const FROM_SOURCE = import.meta.url.endsWith(".ts");
@@ -91,4 +92,23 @@ export async function podVmBootCommand(logger: Logger): Promise<string> {
     );
     return `${node} ${CLI} podvm`;
   }
+}
+
+/**
+ * The arguments of `podvm` for one VM. The cidata path is also the VM's mark: a daemon killed
+ * between the spawn and the save of the pid finds the process by it when the VM is deleted.
+ */
+export function podVmArgs(vm: {
+  cidata: string;
+  root: string;
+  listen: string;
+  agentCommand: string;
+  bootDelayMs: number;
+  netns?: string;
+}): string[] {
+  const args = ["--cidata", vm.cidata, "--root", vm.root, "--listen", vm.listen];
+  args.push("--agent-command", vm.agentCommand, "--boot-delay", `${vm.bootDelayMs}ms`);
+  if (vm.netns)
+    args.push("--vm-netns", vm.netns, "--pod-netns", podNetnsOf(vm.netns), "--host-interface", "eth0");
+  return args;
 }

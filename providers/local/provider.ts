@@ -2,7 +2,7 @@
 // on a bridge, running the pod-VM boot chain with the user-data in its cidata directory. Without
 // root it falls back to processes on loopback addresses, and says so.
 import { randomBytes } from "node:crypto";
-import { open, readFile, rm } from "node:fs/promises";
+import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import { InsufficientCapacityError, NotFoundError, ProviderError } from "../errors.ts";
 import type {
@@ -22,8 +22,9 @@ import { ensurePrivateDir } from "../../src/util/private-dir.ts";
 import { loadRecords } from "../../src/util/record-dir.ts";
 import { hostAddress, hostCount, parseSubnet, subnetText, type Subnet } from "./addresses.ts";
 import { LOCAL_INSTANCE_TYPES, type LOCAL_OPTIONS } from "./config.ts";
-import { podVmBootCommand } from "./boot-command.ts";
-import { createVmNetwork, deleteVmNetwork } from "./vm-network.ts";
+import { podVmArgs, podVmBootCommand } from "./boot-command.ts";
+import { cidataDir, readCidataUserData, writeCidata } from "./cidata.ts";
+import { createVmNetwork, deleteVmNetwork, podNetnsOf } from "./vm-network.ts";
 import { prepareBridgeNetwork } from "./vm-subnet.ts";
 import { removeStrayVmDirs } from "./stray-vm-dirs.ts";
 import { isAlive, killVm, processesUnder, spawnVm, type VmProcess } from "./vm-process.ts";
@@ -189,7 +190,7 @@ export class LocalProvider implements Provider {
   async readUserData(id: string): Promise<string> {
     const rec = this.vms.get(id);
     if (!rec) throw new NotFoundError(`local VM ${id} not found`);
-    return readFile(join(cidataOf(rec), "user-data"), "utf8");
+    return readCidataUserData(rec.dir);
   }
 
   async list(owner: Partial<OwnerTags>): Promise<Instance[]> {
@@ -253,10 +254,7 @@ export class LocalProvider implements Provider {
   }
 
   private async boot(rec: VmRecord, userData: string): Promise<void> {
-    const cidata = cidataOf(rec);
-    await ensurePrivateDir(cidata);
-    await writeNew(join(cidata, "user-data"), userData);
-    await writeNew(join(cidata, "meta-data"), `instance-id: ${rec.id}\nlocal-hostname: ${rec.name}\n`);
+    await writeCidata(rec, userData);
     if (rec.netns && rec.hostVeth) {
       await createVmNetwork({
         netns: rec.netns,
@@ -267,23 +265,14 @@ export class LocalProvider implements Provider {
         bridge: this.config.bridge,
       });
     }
-    const vmArgs = [
-      // Also the VM's mark: a daemon killed between the spawn and the save of the pid finds the
-      // process by this argument when the VM is deleted (destroy).
-      "--cidata",
-      cidata,
-      "--root",
-      join(rec.dir, "root"),
-      "--listen",
-      `${rec.netns ? "0.0.0.0" : rec.ip}:${this.config.forwarderPort}`,
-      "--agent-command",
-      this.config.agentCommand,
-      "--boot-delay",
-      `${this.config.bootDelayMs}ms`,
-    ];
-    if (rec.netns) {
-      vmArgs.push("--vm-netns", rec.netns, "--pod-netns", podNetnsOf(rec.netns), "--host-interface", "eth0");
-    }
+    const vmArgs = podVmArgs({
+      cidata: cidataDir(rec.dir),
+      root: join(rec.dir, "root"),
+      listen: `${rec.netns ? "0.0.0.0" : rec.ip}:${this.config.forwarderPort}`,
+      agentCommand: this.config.agentCommand,
+      bootDelayMs: this.config.bootDelayMs,
+      netns: rec.netns,
+    });
     this.bootCommand ??=
       this.config.vmCommand !== ""
         ? Promise.resolve(this.config.vmCommand)
@@ -320,28 +309,5 @@ export class LocalProvider implements Provider {
       tags: { ...rec.tags },
       createdAt: new Date(rec.createdAt),
     };
-  }
-}
-
-/**
- * Named namespaces are global on a host, so each local VM's pod namespace gets its own name
- * (a real VM has just one: /run/netns/podns).
- */
-export function podNetnsOf(vmNetns: string): string {
-  return `${vmNetns}-pod`;
-}
-
-function cidataOf(rec: VmRecord): string {
-  return join(rec.dir, "cidata");
-}
-
-/** A new file, never through a symlink or over an existing file. */
-async function writeNew(file: string, data: string): Promise<void> {
-  await rm(file, { force: true });
-  const fh = await open(file, "wx", 0o600);
-  try {
-    await fh.writeFile(data);
-  } finally {
-    await fh.close();
   }
 }

@@ -102,3 +102,11 @@ export async function netnsExists(netns: string): Promise<boolean> {
   if (out.trim() === "") return false;
   return (JSON.parse(out) as { name: string }[]).some((n) => n.name === netns);
 }
+
+/**
+ * Named namespaces are global on a host, so each local VM's pod namespace gets its own name
+ * (a real VM has just one: /run/netns/podns).
+ */
+export function podNetnsOf(vmNetns: string): string {
+  return `${vmNetns}-pod`;
+}
