@@ -1,7 +1,8 @@
 // The agent data path, measured in rounds (three by default), each beside its baselines in the same
 // round so the spread across rounds shows how much the machine's load moves the figures:
 // - unary latency of grpc.Health/Check from containerd's Go client, straight to the (test) agent vs.
-//   through our AgentProxy + forwarder over mTLS on 127.0.0.1 vs. through socat's relay;
+//   through our AgentProxy + forwarder over mTLS on 127.0.0.1 vs. through the same proxy and Node's
+//   own TLS pipe in the forwarder's place (node-tls-pipe.ts, same node flags) vs. through socat's relay;
 // - streaming throughput (1 MiB WriteStdin/ReadStdout calls, 8 in flight) through our mTLS relay vs.
 //   socat doing the same relay (unix → TLS → unix, same certificates, same client and agent),
 //   alternating which goes first from round to round.
@@ -41,11 +42,16 @@ export interface ThroughputResult {
 export interface AgentPathRound {
   direct: GoBenchResult;
   viaProxy: GoBenchResult;
+  /** The same calls through the proxy and Node's own TLS pipe (node-tls-pipe.ts) in the forwarder's place. */
+  viaNodePipe: GoBenchResult;
   /** The same calls through the socat relay (unix → TLS → unix). */
   viaSocat: GoBenchResult;
   /** Added p50/p99 latency per call in microseconds (viaProxy − direct). */
   addedP50Us: number;
   addedP99Us: number;
+  /** What the proxy and Node's TLS pipe add (viaNodePipe − direct). */
+  nodePipeAddedP50Us: number;
+  nodePipeAddedP99Us: number;
   /** What socat's two hops add (viaSocat − direct). */
   socatAddedP50Us: number;
   socatAddedP99Us: number;
@@ -54,6 +60,8 @@ export interface AgentPathRound {
    * On a loaded machine p99 is mostly the scheduler's doing (the direct p99 moves as much); this is not.
    */
   oursCpuUsPerCall: number;
+  /** The proxy's process + Node's TLS pipe, counted as ours. */
+  nodePipeCpuUsPerCall: number;
   socatCpuUsPerCall: number;
   upload: ThroughputResult;
   download: ThroughputResult;
@@ -64,7 +72,7 @@ export interface AgentPathRound {
 export interface AgentPathBench {
   rounds: AgentPathRound[];
   /** Medians over the rounds of each figure. */
-  median: Omit<AgentPathRound, "direct" | "viaProxy" | "viaSocat">;
+  median: Omit<AgentPathRound, "direct" | "viaProxy" | "viaNodePipe" | "viaSocat">;
 }
 
 interface Child {
@@ -184,9 +192,12 @@ function medians(rounds: AgentPathRound[]): AgentPathBench["median"] {
   return {
     addedP50Us: m((r) => r.addedP50Us),
     addedP99Us: m((r) => r.addedP99Us),
+    nodePipeAddedP50Us: m((r) => r.nodePipeAddedP50Us),
+    nodePipeAddedP99Us: m((r) => r.nodePipeAddedP99Us),
     socatAddedP50Us: m((r) => r.socatAddedP50Us),
     socatAddedP99Us: m((r) => r.socatAddedP99Us),
     oursCpuUsPerCall: m((r) => r.oursCpuUsPerCall),
+    nodePipeCpuUsPerCall: m((r) => r.nodePipeCpuUsPerCall),
     socatCpuUsPerCall: m((r) => r.socatCpuUsPerCall),
     upload: t((r) => r.upload),
     download: t((r) => r.download),
@@ -209,7 +220,7 @@ export async function benchAgentPath(
   const rounds = opts.rounds ?? 3;
   const dir = await mkdtemp(path.join(tmpdir(), "caa-apb-"));
   const children: Child[] = [];
-  let proxy: AgentProxy | undefined;
+  const proxies: AgentProxy[] = [];
   try {
     const ca = await CertAuthority.loadOrCreate(path.join(dir, "tls"));
     const server = await ca.issueServerCert(VM);
@@ -243,25 +254,44 @@ export async function benchAgentPath(
     children.push(agent);
     await until(() => agent.out().includes("listening"), "test agent");
 
-    const fwdPort = await closedPort();
-    const forwarder = start(process.execPath, [
-      ...(process.env.BENCH_FWD_NODE_ARGS ?? "").split(" ").filter(Boolean),
-      ...(opts.forwarder ?? [path.join(repo, "src/forwarder/main.ts")]),
-      ...["-config", f("apf.json"), "-skip-provision", "-no-pod-network"],
-      ...["-listen", `127.0.0.1:${fwdPort}`, "-kata-agent-socket", agentSock],
-    ]);
-    children.push(forwarder);
-    await until(() => forwarder.out().includes("listening on"), "forwarder");
-    proxy = new AgentProxy({
-      socketPath: f("proxy/agent.ttrpc"),
-      host: "127.0.0.1",
-      port: fwdPort,
-      tls: buildClientTls(tlsConfig(), ca, VM),
-      timeoutMs: 15_000,
-      logger: silentLogger(),
-      sandboxId: "bench",
-    });
-    await proxy.start();
+    const nodeArgs = (process.env.BENCH_FWD_NODE_ARGS ?? "").split(" ").filter(Boolean);
+    const forwarderArgv = opts.forwarder ?? [path.join(repo, "src/forwarder/main.ts")];
+    /** A relay process in the forwarder's place on a port of its own, and a proxy of ours to it. */
+    const relayVia = async (argv: (port: number) => string[], name: string) => {
+      const port = await closedPort();
+      const relay = start(process.execPath, [...nodeArgs, ...argv(port)]);
+      children.push(relay);
+      await until(() => relay.out().includes("listening on"), name);
+      const proxy = new AgentProxy({
+        socketPath: f(`proxy-${name}/agent.ttrpc`),
+        host: "127.0.0.1",
+        port,
+        tls: buildClientTls(tlsConfig(), ca, VM),
+        timeoutMs: 15_000,
+        logger: silentLogger(),
+        sandboxId: "bench",
+      });
+      proxies.push(proxy);
+      await proxy.start();
+      return { relay, proxy };
+    };
+    const { relay: forwarder, proxy } = await relayVia(
+      (port) => [
+        ...forwarderArgv,
+        ...["-config", f("apf.json"), "-skip-provision", "-no-pod-network"],
+        ...["-listen", `127.0.0.1:${port}`, "-kata-agent-socket", agentSock],
+      ],
+      "forwarder",
+    );
+    // The pipe runs with the forwarder's node flags (what precedes its script in `forwarderArgv`).
+    const { relay: nodePipe, proxy: pipeProxy } = await relayVia(
+      (port) => [
+        ...forwarderArgv.filter((a) => a.startsWith("--")),
+        path.join(repo, "test/bench/node-tls-pipe.ts"),
+        ...[f("apf.json"), `127.0.0.1:${port}`, agentSock],
+      ],
+      "node-pipe",
+    );
 
     const unary = { n: calls, payloadSize: 0, warmup: 300, service: "grpc.Health", method: "Check" };
     // socat doing the same two hops: unix → TLS (client cert, CA, name check) → unix.
@@ -280,8 +310,9 @@ export async function benchAgentPath(
     await until(() => existsSync(socatSock), "socat");
     const socats = children.slice(-2).map((c) => c.proc.pid ?? 0);
     const oursCpu = (): number => selfCpuMs() + procCpuMs(forwarder.proc.pid ?? 0);
+    const nodePipeCpu = (): number => selfCpuMs() + procCpuMs(nodePipe.proc.pid ?? 0);
     const socatCpu = (): number => socats.reduce((sum, pid) => sum + procCpuMs(pid), 0);
-    const runOurs = (method: string): Promise<Run> => streamCpu(proxy!.socketPath, method, streamMs, oursCpu);
+    const runOurs = (method: string): Promise<Run> => streamCpu(proxy.socketPath, method, streamMs, oursCpu);
     const runSocat = (method: string): Promise<Run> => streamCpu(socatSock, method, streamMs, socatCpu);
     const pair = async (method: string, socatFirst: boolean): Promise<ThroughputResult> => {
       if (socatFirst) {
@@ -299,6 +330,11 @@ export async function benchAgentPath(
         unary,
         oursCpu,
       );
+      const { result: viaNodePipe, cpuUsPerCall: nodePipeCpuUsPerCall } = await unaryCpu(
+        pipeProxy.socketPath,
+        unary,
+        nodePipeCpu,
+      );
       const { result: viaSocat, cpuUsPerCall: socatCpuUsPerCall } = await unaryCpu(
         socatSock,
         unary,
@@ -309,12 +345,16 @@ export async function benchAgentPath(
       const round: AgentPathRound = {
         direct,
         viaProxy,
+        viaNodePipe,
         viaSocat,
         addedP50Us: viaProxy.p50Us - direct.p50Us,
         addedP99Us: viaProxy.p99Us - direct.p99Us,
+        nodePipeAddedP50Us: viaNodePipe.p50Us - direct.p50Us,
+        nodePipeAddedP99Us: viaNodePipe.p99Us - direct.p99Us,
         socatAddedP50Us: viaSocat.p50Us - direct.p50Us,
         socatAddedP99Us: viaSocat.p99Us - direct.p99Us,
         oursCpuUsPerCall,
+        nodePipeCpuUsPerCall,
         socatCpuUsPerCall,
         upload,
         download,
@@ -325,7 +365,7 @@ export async function benchAgentPath(
     }
     return { rounds: result, median: medians(result) };
   } finally {
-    await proxy?.close();
+    for (const p of proxies) await p.close();
     await stopAll(children);
     await rm(dir, { recursive: true, force: true });
   }

@@ -143,36 +143,40 @@ if (want("pool") && process.getuid?.() === 0) {
 
 if (want("agent")) {
   line(
-    "## Agent path: Go client → proxy → mTLS → forwarder → agent, vs. the agent directly and vs. socat doing the same two hops (unix → TLS → unix), three rounds",
+    "## Agent path: Go client → proxy → mTLS → forwarder → agent, vs. the agent directly, vs. Node's own TLS pipe in the forwarder's place and vs. socat doing the same two hops (unix → TLS → unix), three rounds",
   );
   line(
-    `The forwarder runs as a pod VM runs it: the pod-VM bundle with \`node ${PODVM_NODE_FLAGS.join(" ")}\`; the proxy runs in the bench process.`,
+    `The forwarder runs as a pod VM runs it: the pod-VM bundle with \`node ${PODVM_NODE_FLAGS.join(" ")}\`; the proxy runs in the bench process. Node's TLS pipe (test/bench/node-tls-pipe.ts: \`socket.pipe(agent).pipe(socket)\`, no ttrpc framing) runs with the same flags behind the same proxy: what a relay process in Node costs at least.`,
   );
   line(
     "Unary grpc.Health/Check, 3000 sequential calls: added = through the relay − direct; CPU µs/call = user + system CPU of the two relay processes per call (warm-up included). Streaming: 1 MiB WriteStdin (upload) / ReadStdout (download), 8 in flight, 2 s each, ours and socat alternating within the round; CPU ms/MiB = user + system CPU of the two relay processes (ours: the proxy's process + the forwarder; socat: both socats) per MiB moved.",
   );
   line();
   line(
-    "| round | direct p50 / p99 | added by ours p50 / p99 | added by socat p50 / p99 | CPU µs/call ours / socat | upload ours / socat MiB/s | ratio | CPU ms/MiB ours / socat | download ours / socat MiB/s | ratio | CPU ms/MiB ours / socat | load |",
+    "| round | direct p50 / p99 | added by ours p50 / p99 | added by proxy + Node's TLS pipe p50 / p99 | added by socat p50 / p99 | CPU µs/call ours / proxy + Node pipe / socat | upload ours / socat MiB/s | ratio | CPU ms/MiB ours / socat | download ours / socat MiB/s | ratio | CPU ms/MiB ours / socat | load |",
   );
-  line("|---|---|---|---|---|---|---|---|---|---|---|---|");
+  line("|---|---|---|---|---|---|---|---|---|---|---|---|---|");
   const us = (v: number): string => `${v.toFixed(0)} µs`;
   const tp = (t: { ours: number; socat: number }): string => `${t.ours.toFixed(0)} / ${t.socat.toFixed(0)}`;
   const cpu = (t: { oursCpuMsPerMiB: number; socatCpuMsPerMiB: number }): string =>
     `${t.oursCpuMsPerMiB.toFixed(1)} / ${t.socatCpuMsPerMiB.toFixed(1)}`;
-  const perCall = (t: { oursCpuUsPerCall: number; socatCpuUsPerCall: number }): string =>
-    `${t.oursCpuUsPerCall.toFixed(0)} / ${t.socatCpuUsPerCall.toFixed(0)}`;
+  const perCall = (t: {
+    oursCpuUsPerCall: number;
+    nodePipeCpuUsPerCall: number;
+    socatCpuUsPerCall: number;
+  }): string =>
+    `${t.oursCpuUsPerCall.toFixed(0)} / ${t.nodePipeCpuUsPerCall.toFixed(0)} / ${t.socatCpuUsPerCall.toFixed(0)}`;
   let n = 0;
   const a = await benchAgentPath({
     forwarder: [...PODVM_NODE_FLAGS, (await build()).bundle, "forwarder"],
     onRound: (r) =>
       line(
-        `| ${++n} | ${us(r.direct.p50Us)} / ${us(r.direct.p99Us)} | ${us(r.addedP50Us)} / ${us(r.addedP99Us)} | ${us(r.socatAddedP50Us)} / ${us(r.socatAddedP99Us)} | ${perCall(r)} | ${tp(r.upload)} | ${r.upload.ratio.toFixed(2)} | ${cpu(r.upload)} | ${tp(r.download)} | ${r.download.ratio.toFixed(2)} | ${cpu(r.download)} | ${r.load.toFixed(1)} |`,
+        `| ${++n} | ${us(r.direct.p50Us)} / ${us(r.direct.p99Us)} | ${us(r.addedP50Us)} / ${us(r.addedP99Us)} | ${us(r.nodePipeAddedP50Us)} / ${us(r.nodePipeAddedP99Us)} | ${us(r.socatAddedP50Us)} / ${us(r.socatAddedP99Us)} | ${perCall(r)} | ${tp(r.upload)} | ${r.upload.ratio.toFixed(2)} | ${cpu(r.upload)} | ${tp(r.download)} | ${r.download.ratio.toFixed(2)} | ${cpu(r.download)} | ${r.load.toFixed(1)} |`,
       ),
   });
   const m = a.median;
   line(
-    `| median | | ${us(m.addedP50Us)} / ${us(m.addedP99Us)} | ${us(m.socatAddedP50Us)} / ${us(m.socatAddedP99Us)} | ${perCall(m)} | ${tp(m.upload)} | ${m.upload.ratio.toFixed(2)} | ${cpu(m.upload)} | ${tp(m.download)} | ${m.download.ratio.toFixed(2)} | ${cpu(m.download)} | ${m.load.toFixed(1)} |`,
+    `| median | | ${us(m.addedP50Us)} / ${us(m.addedP99Us)} | ${us(m.nodePipeAddedP50Us)} / ${us(m.nodePipeAddedP99Us)} | ${us(m.socatAddedP50Us)} / ${us(m.socatAddedP99Us)} | ${perCall(m)} | ${tp(m.upload)} | ${m.upload.ratio.toFixed(2)} | ${cpu(m.upload)} | ${tp(m.download)} | ${m.download.ratio.toFixed(2)} | ${cpu(m.download)} | ${m.load.toFixed(1)} |`,
   );
   line();
 }
