@@ -6,6 +6,7 @@
 import { join } from "node:path";
 import { Command } from "@commander-js/extra-typings";
 import { runtimeRoot } from "../config/runtime-root.ts";
+import { CAA_VERSION as VERSION } from "../config/version.ts";
 import { HYPERVISOR_VERSION } from "../hypervisor/version.ts";
 import {
   forwarderCommand,
@@ -17,8 +18,6 @@ import { TtrpcError } from "../ttrpc/status.ts";
 import type { ShimOptions } from "./sandbox.ts";
 
 const shimClient = () => import("./sandbox.ts");
-
-const VERSION = "0.1.0";
 
 function shimOptions(o: { socket: string; admin: string }): ShimOptions {
   return { socket: o.socket, adminUrl: o.admin === "" ? undefined : o.admin };

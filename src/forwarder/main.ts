@@ -3,6 +3,7 @@
 // Under a systemd unit of Type=notify (upstream's image runs it so) it reports READY=1 once it
 // listens and STOPPING=1 when it stops (src/util/sd-notify.ts).
 import { flagLines } from "../config/help.ts";
+import { versionBanner } from "../config/version.ts";
 import { createLogger, type Logger } from "../log/logger.ts";
 import { sdNotify } from "../util/sd-notify.ts";
 import { runForwarder } from "./forwarder.ts";
@@ -26,6 +27,10 @@ export async function forwarderMain(
 ): Promise<number> {
   if (argv.includes("-h") || argv.includes("--help")) {
     process.stdout.write(`${forwarderHelp()}\n`);
+    return 0;
+  }
+  if (argv.some((a) => /^--?version(=true)?$/.test(a))) {
+    process.stdout.write(versionBanner("agent-protocol-forwarder"));
     return 0;
   }
   const log = logger.child({ component: "forwarder" });

@@ -55,6 +55,7 @@ export const FORWARDER_OPTIONS = {
   ),
   rootDir: str("root-dir", undefined, "/", "prefix of /run/peerpod and the other written paths"),
   tpmDevice: str("tpm-device", undefined, "/dev/tpmrm0", "TPM a warm-pool bind extends PCR 8 on, if present"),
+  version: bool("version", undefined, false, "print the version and exit"),
 };
 
 export type ForwarderConfig = Resolved<typeof FORWARDER_OPTIONS>;

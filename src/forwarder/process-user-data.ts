@@ -7,6 +7,7 @@
 // and -imds-url.
 import { flagLines } from "../config/help.ts";
 import { parseFlags, resolve } from "../config/options.ts";
+import { versionBanner } from "../config/version.ts";
 import { createLogger, type Logger } from "../log/logger.ts";
 import { FORWARDER_OPTIONS } from "./options.ts";
 
@@ -22,6 +23,7 @@ export function processUserDataHelp(): string {
     "",
     "Flags (default):",
     "  -t <n>  the same as -user-data-fetch-timeout",
+    "  -v, --version  print the version and exit",
     ...flagLines([PROCESS_USER_DATA_OPTIONS]),
   ].join("\n");
 }
@@ -41,6 +43,11 @@ export async function processUserDataMain(
   if (argv.length === 0 || argv.includes("-h") || argv.includes("--help")) {
     process.stdout.write(`${processUserDataHelp()}\n`);
     return argv.length === 0 ? 1 : 0;
+  }
+  // cobra's persistent -v/--version, in any place.
+  if (argv.includes("-v") || argv.includes("--version")) {
+    process.stdout.write(versionBanner("process-user-data"));
+    return 0;
   }
   const log = logger.child({ component: "process-user-data" });
   const [command, ...rest] = argv;

@@ -142,6 +142,18 @@ test("process-user-data provision-files refuses user-data that is not upstream's
   await assert.rejects(stat(path.join(img.root, PEERPOD_PATHS.apfConfig)), { code: "ENOENT" });
 });
 
+test("-version prints upstream's banner line and exits 0, as both of upstream's programs do", async (t) => {
+  const img = await image(t, "#cloud-config\n");
+  for (const [program, flag] of [
+    ["agent-protocol-forwarder", "-version"],
+    ["process-user-data", "--version"],
+  ]) {
+    const res = spawnSync(path.join(img.bin, program), [flag], { encoding: "utf8", env: img.env });
+    assert.equal(res.status, 0, res.stderr);
+    assert.match(res.stdout, new RegExp(`^${program} version \\d+\\.\\d+\\.\\d+\\n`));
+  }
+});
+
 test("process-user-data without provision-files prints its usage and fails; an unknown flag is named", async (t) => {
   const img = await image(t, "#cloud-config\n");
   const usage = spawnSync(path.join(img.bin, "process-user-data"), [], { encoding: "utf8", env: img.env });
