@@ -51,9 +51,14 @@ export async function runForwarder(
 
   if (!cfg.skipProvision) {
     // process-user-data's step (YAML, TOML, gzip) loads only when it runs; upstream runs it as a
-    // unit of its own before the forwarder.
+    // unit of its own before the forwarder, and measures the initdata after it (pcr8.ts).
     const { provisionFiles, provisionOptions } = await import("./provision.ts");
-    await provisionFiles(provisionOptions(cfg, log));
+    const { initdataDigest } = await provisionFiles(provisionOptions(cfg, log));
+    // A warm-pool VM has no initdata yet: its bind measures the pod's.
+    if (initdataDigest !== "") {
+      const { extendPcr8 } = await import("./pcr8.ts");
+      await extendPcr8(cfg.tpmDevice, initdataDigest, log);
+    }
   }
   const configPath = cfg.config !== "" ? cfg.config : path.join(cfg.rootDir, PEERPOD_PATHS.apfConfig);
   let ready = false;

@@ -54,7 +54,12 @@ export const FORWARDER_OPTIONS = {
     "pause between those looks (upstream's CAA_DISK_DETECT_RETRY_DELAY)",
   ),
   rootDir: str("root-dir", undefined, "/", "prefix of /run/peerpod and the other written paths"),
-  tpmDevice: str("tpm-device", undefined, "/dev/tpmrm0", "TPM a warm-pool bind extends PCR 8 on, if present"),
+  tpmDevice: str(
+    "tpm-device",
+    undefined,
+    "/dev/tpmrm0",
+    "TPM whose PCR 8 gets the initdata digest when the forwarder provisions or is bound, if present",
+  ),
   version: bool("version", undefined, false, "print the version and exit"),
 };
 

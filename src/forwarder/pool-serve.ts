@@ -5,11 +5,8 @@
 // processInitdata), so the forwarder then starts exactly as after a cold boot. Before the bind no
 // agent call is relayed; a bind for another VM (a replay) is refused. Nothing of a bind is logged
 // but paths and the initdata digest. Loaded only by a pooled VM: a cold boot does not pay for it.
-import { execFile } from "node:child_process";
-import { access } from "node:fs/promises";
 import type net from "node:net";
 import tls from "node:tls";
-import { promisify } from "node:util";
 import type { Logger } from "../log/logger.ts";
 import { Code, TtrpcError, TtrpcServer } from "../ttrpc/index.ts";
 import { parseUserData } from "../userdata/parse.ts";
@@ -25,6 +22,7 @@ import {
   type PoolVmState,
 } from "../userdata/pool.ts";
 import { processInitdata } from "./initdata.ts";
+import { extendPcr8 } from "./pcr8.ts";
 import { writeFiles } from "./provision.ts";
 import { writeProvisioned } from "./write.ts";
 
@@ -149,19 +147,4 @@ export async function awaitPoolBind(bootstrap: PoolBootstrap, opts: PoolBindOpti
     setTimeout(() => void server.close(), 2000).unref();
     if (state !== "bound") await server.close();
   }
-}
-
-const execFileAsync = promisify(execFile);
-
-/** As upstream's process-user-data unit: PCR 8 extended with the digest's first 64 hex digits. */
-async function extendPcr8(device: string, digest: string, log: Logger): Promise<void> {
-  const present = await access(device).then(
-    () => true,
-    () => false,
-  );
-  if (!present) return;
-  await execFileAsync("tpm2_pcrextend", [`8:sha256=${digest.slice(0, 64)}`], {
-    env: { ...process.env, TPM2TOOLS_TCTI: `device:${device}` },
-  });
-  log.info({ device }, "extended PCR 8 with the initdata digest");
 }

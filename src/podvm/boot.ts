@@ -54,6 +54,8 @@ export async function bootPodVm(opts: PodVmOptions, logger: Logger): Promise<Pod
         cidataDir: opts.cidata,
         imds: "none",
         noPodNetwork: opts.vmNetns === undefined,
+        // A local VM shares the host's /dev: never measure into the host's TPM.
+        tpmDevice: join(opts.root, "dev/tpmrm0"),
       },
       logger,
     );

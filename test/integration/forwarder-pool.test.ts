@@ -346,16 +346,53 @@ describe("forwarder in warm-pool mode", () => {
     await assert.rejects(runForwarder(base, silentLogger()), /bind was interrupted/);
   });
 
-  test("where the VM has a TPM, the bind extends PCR 8 with the initdata digest", async () => {
+  /** A stand-in tpm2_pcrextend first on PATH that records its TCTI and arguments, and a TPM device file. */
+  async function fakeTpm(): Promise<{ tpm: string; record: string; restore: () => void }> {
     const bin = path.join(dir, "bin");
     await mkdir(bin, { recursive: true });
     const record = path.join(dir, "pcrextend.args");
-    await writeFile(path.join(bin, "tpm2_pcrextend"), `#!/bin/sh\necho "$TPM2TOOLS_TCTI $*" > ${record}\n`);
+    await rm(record, { force: true });
+    await writeFile(path.join(bin, "tpm2_pcrextend"), `#!/bin/sh\necho "$TPM2TOOLS_TCTI $*" >> ${record}\n`);
     await chmod(path.join(bin, "tpm2_pcrextend"), 0o755);
     const tpm = path.join(dir, "tpmrm0");
     await writeFile(tpm, "");
     const savedPath = process.env.PATH;
     process.env.PATH = `${bin}:${savedPath}`;
+    return { tpm, record, restore: () => (process.env.PATH = savedPath) };
+  }
+
+  test("a forwarder that provisions itself (cold boot) extends PCR 8 with the initdata digest, as upstream's image does after process-user-data", async () => {
+    const { tpm, record, restore } = await fakeTpm();
+    try {
+      const cidata = path.join(dir, "cold-tpm-cidata");
+      await mkdir(cidata, { recursive: true });
+      await writeFile(path.join(cidata, "user-data"), podUserData);
+      const agent = await startAgentStandIn({ socketPath: path.join(dir, "cold-tpm-agent.sock") });
+      const handle = await runForwarder(
+        {
+          listen: `127.0.0.1:${await freePort()}`,
+          kataAgentSocket: agent.socketPath,
+          noPodNetwork: true,
+          rootDir: path.join(dir, "cold-tpm-root"),
+          cidataDir: cidata,
+          imds: "none",
+          tpmDevice: tpm,
+        },
+        silentLogger(),
+      );
+      await handle.close();
+      await agent.close();
+      assert.equal(
+        (await readFile(record, "utf8")).trim(),
+        `device:${tpm} 8:sha256=${initdataDigest(INITDATA_TOML, "sha384").slice(0, 64)}`,
+      );
+    } finally {
+      restore();
+    }
+  });
+
+  test("where the VM has a TPM, the bind extends PCR 8 with the initdata digest (the pooled boot does not)", async () => {
+    const { tpm, record, restore } = await fakeTpm();
     try {
       const vm = await bootPoolVm("podvm-pool-aa000009");
       vm.stop.abort();
@@ -383,6 +420,7 @@ describe("forwarder in warm-pool mode", () => {
           await new Promise((r) => setTimeout(r, 50));
         }
       }
+      await assert.rejects(readFile(record, "utf8"), { code: "ENOENT" }, "measured before the bind");
       const res = await bindPoolVm(addr, pool, podUserData);
       await (await started).close();
       assert.equal(
@@ -390,7 +428,7 @@ describe("forwarder in warm-pool mode", () => {
         `device:${tpm} 8:sha256=${res["initdata-digest"].slice(0, 64)}`,
       );
     } finally {
-      process.env.PATH = savedPath;
+      restore();
     }
   });
 
