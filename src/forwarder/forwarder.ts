@@ -56,8 +56,8 @@ export async function runForwarder(
     const { initdataDigest } = await provisionFiles(provisionOptions(cfg, log));
     // A warm-pool VM has no initdata yet: its bind measures the pod's.
     if (initdataDigest !== "") {
-      const { extendPcr8 } = await import("./pcr8.ts");
-      await extendPcr8(cfg.tpmDevice, initdataDigest, log);
+      const { extendPcr8Once } = await import("./pcr8.ts");
+      await extendPcr8Once(cfg.rootDir, cfg.tpmDevice, initdataDigest, log);
     }
   }
   const configPath = cfg.config !== "" ? cfg.config : path.join(cfg.rootDir, PEERPOD_PATHS.apfConfig);

@@ -3,16 +3,41 @@
 // hex digits>, CAA src/cloud-api-adaptor/podvm). Attestation binds the pod's initdata through PCR 8.
 // Done here where our forwarder provisions itself (caa-podvm forwarder) or is bound from the warm
 // pool; our process-user-data command, like upstream's binary, leaves it to that drop-in.
-import { access } from "node:fs/promises";
+import { access, readFile } from "node:fs/promises";
+import path from "node:path";
 import type { Logger } from "../log/logger.ts";
+import { writeProvisioned } from "./write.ts";
 
-/** Extends PCR 8 on `device` with `digest`, if that device exists (no TPM: nothing to do). */
-export async function extendPcr8(device: string, digest: string, log: Logger): Promise<void> {
+/**
+ * Written once PCR 8 holds this boot's initdata (under /run: gone at the next boot). A forwarder
+ * that provisions itself does so again each time systemd restarts it; a second extension would
+ * change PCR 8 and fail every later attestation. (A pool VM's "bound" marker does the same for it.)
+ */
+export const PCR8_MARKER = "/run/peerpod/initdata.pcr8";
+
+/** extendPcr8 once per boot of the VM whose files are under `root`. */
+export async function extendPcr8Once(
+  root: string,
+  device: string,
+  digest: string,
+  log: Logger,
+): Promise<void> {
+  const marker = await readFile(path.join(root, PCR8_MARKER), "utf8").catch(() => undefined);
+  if (marker !== undefined) {
+    if (marker.trim() !== digest)
+      log.warn({ device }, "PCR 8 holds another initdata digest of this boot; not extended again");
+    return;
+  }
+  if (await extendPcr8(device, digest, log)) await writeProvisioned(root, PCR8_MARKER, `${digest}\n`);
+}
+
+/** Extends PCR 8 on `device` with `digest` if that device exists (no TPM: nothing to do, false). */
+export async function extendPcr8(device: string, digest: string, log: Logger): Promise<boolean> {
   const present = await access(device).then(
     () => true,
     () => false,
   );
-  if (!present) return;
+  if (!present) return false;
   const { execFile } = process.getBuiltinModule("node:child_process");
   await new Promise<void>((resolve, reject) =>
     execFile(
@@ -24,4 +49,5 @@ export async function extendPcr8(device: string, digest: string, log: Logger): P
     ),
   );
   log.info({ device }, "extended PCR 8 with the initdata digest");
+  return true;
 }
