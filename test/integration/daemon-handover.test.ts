@@ -134,6 +134,9 @@ test("handover: 10 running sandboxes and 5 StartVMs in flight all end up running
       () => `${oldLogs()}\n---- new:\n${nextLogs()}`,
     );
     assert.equal(old.child.exitCode, null, "the old daemon stays up (Kubernetes stops its pod)");
+    // The new daemon opens the probe port once its predecessor has stopped listening, which the
+    // old daemon logs a moment before (a probe in between found nothing listening: CI, 2026-12-02).
+    await until("the new daemon's ops server", () => nextLogs().includes("ops server listening"), nextLogs);
     const probe = await startupProbe(probePort);
     assert.equal(probe.status, 200, `the new daemon answers the startup probe: ${probe.body}`);
 
