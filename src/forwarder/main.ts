@@ -3,6 +3,7 @@
 // Under a systemd unit of Type=notify (upstream's image runs it so) it reports READY=1 once it
 // listens and STOPPING=1 when it stops (src/util/sd-notify.ts).
 import { flagLines } from "../config/help.ts";
+import { parseFlags, resolve } from "../config/options.ts";
 import { versionBanner } from "../config/version.ts";
 import { createLogger, type Logger } from "../log/logger.ts";
 import { sdNotify } from "../util/sd-notify.ts";
@@ -29,14 +30,15 @@ export async function forwarderMain(
     process.stdout.write(`${forwarderHelp()}\n`);
     return 0;
   }
-  if (argv.some((a) => /^--?version(=true)?$/.test(a))) {
-    process.stdout.write(versionBanner("agent-protocol-forwarder"));
-    return 0;
-  }
   const log = logger.child({ component: "forwarder" });
   let handle;
   try {
-    handle = await runForwarder(argv, logger, { onReady: () => void sdNotify("READY=1", log) });
+    const cfg = resolve(FORWARDER_OPTIONS, { env: {}, flags: parseFlags(argv, [FORWARDER_OPTIONS]) });
+    if (cfg.version) {
+      process.stdout.write(versionBanner("agent-protocol-forwarder"));
+      return 0;
+    }
+    handle = await runForwarder(cfg, logger, { onReady: () => void sdNotify("READY=1", log) });
   } catch (err) {
     log.error(err instanceof Error ? err.message : String(err));
     return 1;
