@@ -15,7 +15,7 @@ import type {
   ProviderDeps,
 } from "../types.ts";
 import { OWNER_TAG_KEYS } from "../types.ts";
-import { writeFileAtomic } from "../../src/util/atomic-file.ts";
+import { DirSync, writeFileAtomic } from "../../src/util/atomic-file.ts";
 import { splitCommand } from "../../src/util/command.ts";
 import { KeyedLock } from "../../src/util/keyed-lock.ts";
 import { ensurePrivateDir } from "../../src/util/private-dir.ts";
@@ -56,12 +56,16 @@ export class LocalProvider implements Provider {
   private readonly vms = new Map<string, VmRecord>();
   /** Creates for one sandbox are serialised so a retry finds the VM the first call made. */
   private readonly createLock = new KeyedLock();
-  private readonly addressLock = new KeyedLock();
+  /** Host numbers of VMs whose record is being saved (not yet in `vms`). */
+  private readonly allocating = new Set<number>();
   private bootCommand: Promise<string> | undefined;
+  /** One directory fsync for the records that concurrent creates write together. */
+  private readonly dirSync: DirSync;
 
   constructor(config: LocalConfig, deps: ProviderDeps) {
     this.config = config;
     this.deps = deps;
+    this.dirSync = new DirSync(deps.stateDir);
     this.namespaces = process.getuid?.() === 0 && !config.forceLoopback;
     this.subnet = parseSubnet(config.loopbackSubnet);
   }
@@ -213,15 +217,18 @@ export class LocalProvider implements Provider {
   // ---------------------------------------------------------------------------------------------
 
   private async allocate(req: CreateRequest): Promise<VmRecord> {
-    return this.addressLock.run("addresses", async () => {
-      const used = new Set([...this.vms.values()].map((v) => v.hostNumber));
-      let n = 2;
-      while (used.has(n)) n++;
-      if (n > hostCount(this.subnet)) {
-        throw new ProviderError(`no free address in ${subnetText(this.subnet)}`, {
-          code: "InsufficientAddresses",
-        });
-      }
+    // The address is taken at once (no await between the choice and the reservation), so
+    // concurrent creates do not queue behind each other's durable record write.
+    const used = new Set([...this.vms.values()].map((v) => v.hostNumber));
+    let n = 2;
+    while (used.has(n) || this.allocating.has(n)) n++;
+    if (n > hostCount(this.subnet)) {
+      throw new ProviderError(`no free address in ${subnetText(this.subnet)}`, {
+        code: "InsufficientAddresses",
+      });
+    }
+    this.allocating.add(n);
+    try {
       const short = randomBytes(4).toString("hex");
       const id = `local-${short}`;
       const tags: Record<string, string> = { Name: req.name };
@@ -245,7 +252,9 @@ export class LocalProvider implements Provider {
         throw err;
       });
       return rec;
-    });
+    } finally {
+      this.allocating.delete(n);
+    }
   }
 
   /** A VM's namespace and host veth, named after its id's suffix (none for loopback VMs). */
@@ -297,7 +306,9 @@ export class LocalProvider implements Provider {
 
   private async save(rec: VmRecord): Promise<void> {
     await ensurePrivateDir(rec.dir);
-    await writeFileAtomic(join(this.deps.stateDir, `${rec.id}.json`), JSON.stringify(rec));
+    await writeFileAtomic(join(this.deps.stateDir, `${rec.id}.json`), JSON.stringify(rec), {
+      syncDir: () => this.dirSync.sync(),
+    });
     this.vms.set(rec.id, rec);
   }
 

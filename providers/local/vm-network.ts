@@ -15,6 +15,32 @@ async function ip(...args: string[]): Promise<string> {
   }
 }
 
+/**
+ * Run `ip` commands in one process (`ip -batch -`), in `netns` if given. It stops at the first that
+ * fails and the error names that command; with `force` it runs them all (errors are for the caller
+ * to ignore).
+ */
+async function ipBatch(commands: string[][], opts: { netns?: string; force?: boolean } = {}): Promise<void> {
+  const where = opts.netns ? ["-n", opts.netns] : [];
+  if (commands.some((c) => c.some((a) => a === "" || /\s/.test(a)))) {
+    throw new Error(`ip -batch: an argument is empty or has a space: ${JSON.stringify(commands)}`);
+  }
+  try {
+    const running = exec("ip", [...where, ...(opts.force ? ["-force"] : []), "-batch", "-"]);
+    running.child.stdin?.end(commands.map((c) => c.join(" ") + "\n").join(""));
+    await running;
+  } catch (err) {
+    const stderr = (err as { stderr?: string }).stderr ?? String(err);
+    // ip ends with "Command failed -:<line>" for a command the kernel refused; on a command it
+    // cannot parse it stops without saying which, so the error lists them all.
+    const line = /Command failed -:(\d+)/.exec(stderr)?.[1];
+    const failed = line ? commands[Number(line) - 1] : undefined;
+    const what = failed ? failed.join(" ") : `-batch (${commands.map((c) => c.join(" ")).join("; ")})`;
+    const message = stderr.replace(/Command failed -:\d+/g, "").trim();
+    throw new Error(`ip ${[...where, what].join(" ")}: ${message}`, { cause: err });
+  }
+}
+
 async function linkExists(name: string): Promise<boolean> {
   return exec("ip", ["link", "show", "dev", name]).then(
     () => true,
@@ -66,32 +92,42 @@ export interface VmNetworkSpec {
 }
 
 export async function createVmNetwork(spec: VmNetworkSpec): Promise<void> {
-  const peer = `${spec.hostVeth}p`;
+  // Two `ip -batch` runs instead of one `ip` per step: under 50 concurrent starts every spawn is a
+  // fork of the daemon, and eleven of them per VM made that a large share of a local pod start.
   try {
-    await ip("netns", "add", spec.netns);
-    await ip("link", "add", spec.hostVeth, "type", "veth", "peer", "name", peer);
-    await ip("link", "set", peer, "netns", spec.netns);
-    await ip("link", "set", spec.hostVeth, "master", spec.bridge);
-    await ip("link", "set", spec.hostVeth, "up");
-    // The address may be one a VM deleted a moment ago had. The host's neighbour entry for it is
-    // kept on the bridge (it stays up while other VMs are on it) and still names the old VM's MAC:
-    // until it expired (15-45 s, then 8 s of probes) nothing sent to the new VM reached it.
-    await ip("neigh", "flush", "to", spec.address, "dev", spec.bridge);
-    await ip("-n", spec.netns, "link", "set", peer, "name", "eth0");
-    await ip("-n", spec.netns, "addr", "add", `${spec.address}/${spec.prefix}`, "dev", "eth0");
-    await ip("-n", spec.netns, "link", "set", "eth0", "up");
-    await ip("-n", spec.netns, "link", "set", "lo", "up");
-    await ip("-n", spec.netns, "route", "add", "default", "via", spec.gateway);
+    await ipBatch([
+      ["netns", "add", spec.netns],
+      // The peer is made in the VM's namespace, already named eth0.
+      ["link", "add", spec.hostVeth, "type", "veth", "peer", "name", "eth0", "netns", spec.netns],
+      ["link", "set", spec.hostVeth, "master", spec.bridge],
+      ["link", "set", spec.hostVeth, "up"],
+      // The address may be one a VM deleted a moment ago had. The host's neighbour entry for it is
+      // kept on the bridge (it stays up while other VMs are on it) and still names the old VM's
+      // MAC: until it expired (15-45 s, then 8 s of probes) nothing sent to the new VM reached it.
+      ["neigh", "flush", "to", spec.address, "dev", spec.bridge],
+    ]);
+    await ipBatch(
+      [
+        ["addr", "add", `${spec.address}/${spec.prefix}`, "dev", "eth0"],
+        ["link", "set", "eth0", "up"],
+        ["link", "set", "lo", "up"],
+        ["route", "add", "default", "via", spec.gateway],
+      ],
+      { netns: spec.netns },
+    );
   } catch (err) {
     await deleteVmNetwork([spec.netns], spec.hostVeth);
     throw err;
   }
 }
 
-/** Remove a VM's namespaces and veth; safe to repeat. */
+/**
+ * Remove a VM's namespaces and veth; safe to repeat, so what is already gone is no error. The veth
+ * is deleted as well: its namespace end goes only once the VM's last process has exited.
+ */
 export async function deleteVmNetwork(namespaces: string[], hostVeth: string): Promise<void> {
-  for (const ns of namespaces) await exec("ip", ["netns", "del", ns]).catch(() => undefined);
-  if (await linkExists(hostVeth)) await ip("link", "del", hostVeth).catch(() => undefined);
+  const steps = [...namespaces.map((ns) => ["netns", "del", ns]), ["link", "del", hostVeth]];
+  await ipBatch(steps, { force: true }).catch(() => undefined);
 }
 
 export async function netnsExists(netns: string): Promise<boolean> {
