@@ -2,7 +2,10 @@
 // round so the spread across rounds shows how much the machine's load moves the figures:
 // - unary latency of grpc.Health/Check from containerd's Go client, straight to the (test) agent vs.
 //   through our AgentProxy + forwarder over mTLS on 127.0.0.1 vs. through the same proxy and Node's
-//   own TLS pipe in the forwarder's place (node-tls-pipe.ts, same node flags) vs. through socat's relay;
+//   own TLS pipe in the forwarder's place (node-tls-pipe.ts, same node flags) vs. through socat's relay,
+//   one call on each path in turn so that a moment of load on this 2-core machine falls on all four
+//   alike (it used to fall on whichever path was being measured); the relays' CPU per call comes from
+//   a run on each alone;
 // - streaming throughput (1 MiB WriteStdin/ReadStdout calls, 8 in flight) through our mTLS relay vs.
 //   socat doing the same relay (unix → TLS → unix, same certificates, same client and agent),
 //   alternating which goes first from round to round.
@@ -19,7 +22,12 @@ import { silentLogger } from "../../src/log/logger.ts";
 import { CertAuthority, buildClientTls } from "../../src/tls/index.ts";
 import { renderApfJson } from "../../src/userdata/apf-config.ts";
 import { closedPort, tlsConfig } from "../fixtures/test-agent-env.ts";
-import { goBenchClient, type GoBenchResult } from "../helpers/go-peer.ts";
+import {
+  goBenchClient,
+  goBenchClients,
+  type GoBenchOptions,
+  type GoBenchResult,
+} from "../helpers/go-peer.ts";
 
 const repo = path.resolve(import.meta.dirname, "../..");
 const VM = "podvm-bench-00000000";
@@ -123,15 +131,12 @@ function selfCpuMs(): number {
 }
 
 /** Runs the Go unary client; its latencies and the CPU µs per call that `cpuMs()` counted meanwhile. */
-async function unaryCpu(
-  socket: string,
-  unary: Parameters<typeof goBenchClient>[1],
-  cpuMs: () => number,
-): Promise<{ result: GoBenchResult; cpuUsPerCall: number }> {
+/** CPU µs per unary call that `cpuMs()` counts while the Go client makes `unary`'s calls on `socket`. */
+async function unaryCpu(socket: string, unary: GoBenchOptions, cpuMs: () => number): Promise<number> {
   const before = cpuMs();
-  const result = await goBenchClient(socket, unary);
+  await goBenchClient(socket, unary);
   await new Promise((r) => setTimeout(r, 200));
-  return { result, cpuUsPerCall: ((cpuMs() - before) * 1000) / (unary.n + (unary.warmup ?? 0)) };
+  return ((cpuMs() - before) * 1000) / (unary.n + (unary.warmup ?? 0));
 }
 
 /** Runs the stream client; MiB/s and the CPU ms per MiB that `cpuMs()` counted meanwhile. */
@@ -324,22 +329,15 @@ export async function benchAgentPath(
     };
     const result: AgentPathRound[] = [];
     for (let i = 0; i < rounds; i++) {
-      const direct = await goBenchClient(agentSock, unary);
-      const { result: viaProxy, cpuUsPerCall: oursCpuUsPerCall } = await unaryCpu(
-        proxy.socketPath,
+      // Latency: the four paths' calls in turn, over the same moments.
+      const [direct, viaProxy, viaNodePipe, viaSocat] = await goBenchClients(
+        [agentSock, proxy.socketPath, pipeProxy.socketPath, socatSock],
         unary,
-        oursCpu,
       );
-      const { result: viaNodePipe, cpuUsPerCall: nodePipeCpuUsPerCall } = await unaryCpu(
-        pipeProxy.socketPath,
-        unary,
-        nodePipeCpu,
-      );
-      const { result: viaSocat, cpuUsPerCall: socatCpuUsPerCall } = await unaryCpu(
-        socatSock,
-        unary,
-        socatCpu,
-      );
+      // CPU: each relay alone (the proxies share this process).
+      const oursCpuUsPerCall = await unaryCpu(proxy.socketPath, unary, oursCpu);
+      const nodePipeCpuUsPerCall = await unaryCpu(pipeProxy.socketPath, unary, nodePipeCpu);
+      const socatCpuUsPerCall = await unaryCpu(socatSock, unary, socatCpu);
       const upload = await pair("WriteStdin", i % 2 === 1);
       const download = await pair("ReadStdout", i % 2 === 1);
       const round: AgentPathRound = {

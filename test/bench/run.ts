@@ -149,7 +149,7 @@ if (want("agent")) {
     `The forwarder runs as a pod VM runs it: the pod-VM bundle with \`node ${PODVM_NODE_FLAGS.join(" ")}\`; the proxy runs in the bench process. Node's TLS pipe (test/bench/node-tls-pipe.ts: \`socket.pipe(agent).pipe(socket)\`, no ttrpc framing) runs with the same flags behind the same proxy: what a relay process in Node costs at least.`,
   );
   line(
-    "Unary grpc.Health/Check, 3000 sequential calls: added = through the relay − direct; CPU µs/call = user + system CPU of the two relay processes per call (warm-up included). Streaming: 1 MiB WriteStdin (upload) / ReadStdout (download), 8 in flight, 2 s each, ours and socat alternating within the round; CPU ms/MiB = user + system CPU of the two relay processes (ours: the proxy's process + the forwarder; socat: both socats) per MiB moved.",
+    "Unary grpc.Health/Check, 3000 sequential calls per path, the four paths' calls taken in turn (one direct, one through ours, one through the Node pipe, one through socat, and again), so that each path is measured over the same moments; added = through the relay − direct. CPU µs/call = user + system CPU of the two relay processes per call (warm-up included), from a run of 3000 calls on each relay alone. Streaming: 1 MiB WriteStdin (upload) / ReadStdout (download), 8 in flight, 2 s each, ours and socat alternating within the round; CPU ms/MiB = user + system CPU of the two relay processes (ours: the proxy's process + the forwarder; socat: both socats) per MiB moved.",
   );
   line();
   line(

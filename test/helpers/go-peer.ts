@@ -174,21 +174,42 @@ export interface GoBenchResult {
   p99Us: number;
   maxUs: number;
   meanUs: number;
+  /** The measured calls' time together. */
   totalMs: number;
   errors: number;
 }
 
-export async function goBenchClient(
-  socket: string,
-  opts: { n: number; payloadSize?: number; warmup?: number; service?: string; method?: string },
-): Promise<GoBenchResult> {
-  const args = ["bench-client", "-socket", socket, "-n", String(opts.n)];
+export interface GoBenchOptions {
+  n: number;
+  payloadSize?: number;
+  warmup?: number;
+  service?: string;
+  method?: string;
+}
+
+export async function goBenchClient(socket: string, opts: GoBenchOptions): Promise<GoBenchResult> {
+  const [result] = await goBenchClients([socket], opts);
+  return result;
+}
+
+/**
+ * One client on each socket, making its calls in turn with the others' (a call on the first, one on
+ * the second, …), so that every path is measured over the same moments: on a machine whose load
+ * comes and goes, the paths' differences are then their own, not the moments'. A result per socket.
+ */
+export async function goBenchClients(sockets: string[], opts: GoBenchOptions): Promise<GoBenchResult[]> {
+  if (sockets.some((s) => s.includes(",")))
+    throw new Error(`bench-client: a socket path with a comma: ${sockets}`);
+  const args = ["bench-client", "-socket", sockets.join(","), "-n", String(opts.n)];
   if (opts.payloadSize !== undefined) args.push("-payload-size", String(opts.payloadSize));
   if (opts.warmup !== undefined) args.push("-warmup", String(opts.warmup));
   if (opts.service) args.push("-service", opts.service);
   if (opts.method) args.push("-method", opts.method);
-  const [result] = await runGoPeerJson<GoBenchResult>(args, 300_000);
-  return result;
+  const results = await runGoPeerJson<GoBenchResult>(args, 300_000);
+  if (results.length !== sockets.length) {
+    throw new Error(`bench-client: ${results.length} results for ${sockets.length} sockets`);
+  }
+  return results;
 }
 
 export interface GoProcess {

@@ -11,7 +11,7 @@ import { FrameType, MAX_DATA_LENGTH, encodeFrame } from "../../src/ttrpc/frame.t
 import { MAX_INFLIGHT } from "../../src/ttrpc/connection.ts";
 import { Code, TtrpcClient, TtrpcError, TtrpcServer } from "../../src/ttrpc/index.ts";
 import type { CallContext } from "../../src/ttrpc/index.ts";
-import { goClientCall, goShimLifecycle, startGoServer } from "../helpers/go-peer.ts";
+import { goBenchClients, goClientCall, goShimLifecycle, startGoServer } from "../helpers/go-peer.ts";
 import type { GoProcess } from "../helpers/go-peer.ts";
 import { RawConn } from "../helpers/ttrpc-raw.ts";
 
@@ -459,5 +459,33 @@ describe("hostile input on our server", () => {
     raw.close();
     await raw.closed;
     await othersStillWork();
+  });
+});
+
+describe("the Go bench client on several sockets (the agent bench's interleaved latency)", () => {
+  let slow: TtrpcServer;
+  let slowSock = "";
+  before(async () => {
+    slowSock = path.join(dir, "slow.sock");
+    slow = new TtrpcServer();
+    slow.register("test.Echo", {
+      Echo: (p) => new Promise<Uint8Array>((resolve) => setTimeout(() => resolve(p), 3)),
+    });
+    await slow.listen(slowSock);
+  });
+  after(() => slow?.close());
+
+  test("gives one result per socket, in their order, each over its own calls", async () => {
+    const [fast, delayed] = await goBenchClients([ourSock, slowSock], {
+      n: 40,
+      warmup: 2,
+      payloadSize: 8,
+      service: "test.Echo",
+      method: "Echo",
+    });
+    assert.deepEqual([fast.n, fast.errors, delayed.n, delayed.errors], [40, 0, 40, 0]);
+    assert.ok(fast.p50Us < 3000, `the undelayed server's p50 ${fast.p50Us} µs`);
+    assert.ok(delayed.p50Us >= 3000, `the 3 ms server's p50 ${delayed.p50Us} µs`);
+    assert.ok(delayed.totalMs >= 40 * 3, `the 3 ms server's calls took ${delayed.totalMs} ms together`);
   });
 });
