@@ -199,7 +199,7 @@ export async function goBenchClient(socket: string, opts: GoBenchOptions): Promi
  */
 export async function goBenchClients(sockets: string[], opts: GoBenchOptions): Promise<GoBenchResult[]> {
   if (sockets.some((s) => s.includes(",")))
-    throw new Error(`bench-client: a socket path with a comma: ${sockets}`);
+    throw new Error(`bench-client: a socket path with a comma: ${sockets.join(" ")}`);
   const args = ["bench-client", "-socket", sockets.join(","), "-n", String(opts.n)];
   if (opts.payloadSize !== undefined) args.push("-payload-size", String(opts.payloadSize));
   if (opts.warmup !== undefined) args.push("-warmup", String(opts.warmup));
