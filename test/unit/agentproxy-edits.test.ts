@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { mkdir, mkdtemp, readdir, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import net from "node:net";
 import { describe, test } from "node:test";
 import {
   logCreateSandbox,
@@ -17,6 +18,7 @@ import {
 } from "../../src/agentproxy/index.ts";
 import { DialTimeoutError, withBackoff } from "../../src/relay/index.ts";
 import { formatGoDuration } from "../../src/util/duration.ts";
+import { closedPort } from "../fixtures/test-agent-env.ts";
 import {
   addPodNetworkNamespace,
   clearSandboxDns,
@@ -248,6 +250,63 @@ describe("dialling", () => {
     const gaps = at.slice(1).map((t, i) => t - at[i]);
     assert.ok(gaps[0] >= 95, `first gap ${gaps[0]}`);
     assert.ok(at[at.length - 1] < 1200 + 50, "no attempt starts after the timeout");
+  });
+
+  test("withBackoff comes back sooner while nobody listens yet (refused port, missing unix socket)", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "dial-"));
+    const port = await closedPort();
+    const sock = join(dir, "agent.sock");
+    const cases = [
+      {
+        listen: (s: net.Server) => s.listen(port, "127.0.0.1"),
+        connect: () => net.connect(port, "127.0.0.1"),
+      },
+      { listen: (s: net.Server) => s.listen(sock), connect: () => net.connect(sock) },
+    ];
+    try {
+      for (const { listen, connect } of cases) {
+        // It opens a moment later, as a booting VM's forwarder or agent does.
+        const server = net.createServer((c) => c.end());
+        const opening = setTimeout(() => listen(server), 300);
+        const delays: number[] = [];
+        const codes = new Set<string>();
+        try {
+          const c = await withBackoff(
+            (signal) =>
+              new Promise<net.Socket>((resolve, reject) => {
+                const c = connect();
+                signal.addEventListener("abort", () => (c.destroy(), reject(signal.reason as Error)), {
+                  once: true,
+                });
+                c.once("connect", () => resolve(c)).once("error", reject);
+              }),
+            {
+              timeoutMs: 5000,
+              maxDelayMs: 1000,
+              onRetry: (err, _n, delayMs) => {
+                codes.add((err as NodeJS.ErrnoException).code ?? "");
+                delays.push(delayMs);
+              },
+            },
+          );
+          c.destroy();
+        } finally {
+          clearTimeout(opening);
+          server.close();
+        }
+        // 25, 50, 100, then 200 ms (plus a tenth), where other failures wait 100, 200, 400 ms, ….
+        assert.ok(delays.length >= 3, `${delays.length} retries before it opened`);
+        assert.ok(delays[0] >= 25 && delays[0] < 30, `first delay ${delays[0]} ms`);
+        assert.ok(
+          delays.every((d) => d <= 220),
+          `delays ${delays.join(", ")}`,
+        );
+        assert.equal(codes.size, 1, [...codes].join());
+        assert.match([...codes][0], /^(ECONNREFUSED|ENOENT)$/);
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   test("withBackoff returns the first success and honours the caller's abort", async () => {
