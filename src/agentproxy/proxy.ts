@@ -48,6 +48,14 @@ function workerEdits(volumes: readonly CloudVolume[]): ReadonlyMap<string, Paylo
   ]);
 }
 
+/**
+ * How long one dial waits for the VM to answer its SYN. A VM still booting drops SYNs without a
+ * word, and on one connect the kernel sends the next only 1, 3, 7, 15, 31 s… after the first: a
+ * forwarder that opened 20 s into the dial was reached at 31 s (upstream's dial waits on one
+ * connect for up to PROXY_TIMEOUT). A fresh connect every 1.5 s reaches it within 1.5 s.
+ */
+export const CONNECT_ATTEMPT_MS = 1500;
+
 export class AgentProxy {
   readonly #opts: AgentProxyOptions;
   readonly #logger: Logger;
@@ -130,6 +138,12 @@ export class AgentProxy {
       ? tls.connect({ ...options, ...tcp } as tls.ConnectionOptions)
       : net.connect(tcp);
     const ready = options ? "secureConnect" : "connect";
+    // Until the TCP connect; the TLS handshake after it is bounded by the dial's own timeout.
+    const unanswered = setTimeout(() => {
+      const err = new Error(`connect ETIMEDOUT ${this.#address}: no answer in ${CONNECT_ATTEMPT_MS} ms`);
+      socket.destroy(Object.assign(err, { code: "ETIMEDOUT" }));
+    }, CONNECT_ATTEMPT_MS);
+    socket.once("connect", () => clearTimeout(unanswered));
     try {
       await new Promise<void>((resolve, reject) => {
         const onAbort = (): void => reject(signal.reason as Error);
@@ -146,6 +160,8 @@ export class AgentProxy {
     } catch (err) {
       socket.destroy();
       throw err;
+    } finally {
+      clearTimeout(unanswered);
     }
     return socket;
   }

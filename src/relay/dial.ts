@@ -2,7 +2,7 @@
 // interceptor.go dial): unlimited attempts with exponential backoff plus jitter, each delay capped,
 // the whole loop bounded by a timeout and an abort signal; sooner while nobody listens yet (below).
 // The loop is src/util/backoff.ts.
-import { backoffDelay, retry, type Backoff } from "../util/backoff.ts";
+import { backoffDelay, retry, type Backoff, type RetryDecision } from "../util/backoff.ts";
 
 export interface BackoffOptions {
   timeoutMs: number;
@@ -25,9 +25,14 @@ export interface BackoffOptions {
  */
 export const NOT_LISTENING_BACKOFF: Backoff = { attempts: Infinity, baseMs: 25, capMs: 200, jitter: 0 };
 
-function notListening(err: unknown): boolean {
+/** When to try again after `err`: sooner while nobody listens, at once after an unanswered connect. */
+function nextAttempt(err: unknown, attempt: number): RetryDecision {
   const code = (err as { code?: unknown }).code;
-  return code === "ECONNREFUSED" || code === "ENOENT";
+  if (code === "ECONNREFUSED" || code === "ENOENT")
+    return { retry: true, afterMs: backoffDelay(NOT_LISTENING_BACKOFF, attempt) };
+  // The attempt itself waited for an answer (a connect that timed out, src/agentproxy/proxy.ts).
+  if (code === "ETIMEDOUT") return { retry: true, afterMs: 0 };
+  return { retry: true };
 }
 
 /** The loop gave up: time ran out. `lastError` is the last attempt's failure. */
@@ -70,8 +75,7 @@ export async function withBackoff<T>(
       { attempts: Infinity, baseMs: opts.initialDelayMs ?? 100, capMs: opts.maxDelayMs ?? 5000, jitter: 100 },
       {
         signal,
-        decide: (err, n) =>
-          notListening(err) ? { retry: true, afterMs: backoffDelay(NOT_LISTENING_BACKOFF, n) } : true,
+        decide: nextAttempt,
         onRetry: ({ attempt: n, delayMs }) => {
           if (lastError) opts.onRetry?.(lastError, n, delayMs);
         },
