@@ -87,19 +87,22 @@ export async function createInstance(
   } catch (err) {
     // Upstream's partial Instance: it exists, so record it for the undo that follows.
     const partial = partialInstance(err);
-    if (partial && !early.detached()) await steps.recordInstance(record, partial);
+    if (partial && !early.detached()) await steps.recordInstance(record, partial, { durable: false });
     throw err;
   }
 }
 
-/** The instance StartVM runs on goes on the record, on disk, before anything is built on it. */
+/**
+ * The instance StartVM runs on goes on the record before anything is built on it; without an
+ * fsync, as it carries the sandbox's owner tags (LifecycleSteps.recordInstance).
+ */
 export async function adoptInstance(
   d: LifecycleDeps,
   steps: LifecycleSteps,
   record: SandboxRecord,
   instance: Instance,
 ): Promise<void> {
-  await steps.recordInstance(record, instance);
+  await steps.recordInstance(record, instance, { durable: false });
   d.logger.info(
     { component: "adaptor/cloud", sandbox: record.id, pod: record.podName, instance: instance.id },
     `created an instance ${instance.name} for sandbox ${record.id}`,

@@ -61,9 +61,19 @@ export class LifecycleSteps {
     this.stageStartedAt.delete(record.id);
   }
 
-  async recordInstance(record: SandboxRecord, instance: Instance): Promise<void> {
+  /**
+   * `durable: false` for an instance the cloud call made for this sandbox: it carries the
+   * sandbox's owner tags, so a record one write older (provisioning, no instance; the machine went
+   * down) is recovered by listing those tags, as when the daemon dies during the cloud call
+   * (lifecycle.ts undoInterruptedStart). A pooled instance carries the pool's tags: durable.
+   */
+  async recordInstance(
+    record: SandboxRecord,
+    instance: Instance,
+    opts: { durable?: boolean } = {},
+  ): Promise<void> {
     record.instance = { id: instance.id, name: instance.name, ips: instance.ips };
-    await this.d.store.put(record);
+    await this.d.store.put(record, opts);
     this.waiters.notify();
   }
 

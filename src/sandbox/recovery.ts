@@ -47,12 +47,13 @@ export function recoveryAction(record: SandboxRecord, now: number): RecoveryActi
  * needs no fsync where recovery from the older record is still right:
  * - created: back to none (or the tombstone before it); nothing exists in the cloud or the network
  *   yet, and the pod directory left behind is a stray one that recovery removes.
- * - running: back to provisioning with its instance; recovery undoes the start and deletes the
- *   instance, which is what a sandbox whose shim died with the machine needs.
+ * - running (and the instance recorded before it, LifecycleSteps.recordInstance): back to
+ *   provisioning, with no instance; recovery undoes the start and deletes the instance it finds by
+ *   the sandbox's owner tags, which is what a sandbox whose shim died with the machine needs.
  * - stopped: back to stopping; recovery finishes the stop again (deleting an instance that is gone
  *   succeeds).
- * The others stay durable: provisioning and the recorded instance come before the cloud call that
- * creates (recovery must find what it made), stopping before the one that deletes, failed is rare.
+ * The others stay durable: provisioning comes before the cloud call that creates (recovery must
+ * look for what it made), stopping before the one that deletes, failed is rare.
  */
 export function mustSync(stage: Stage): boolean {
   return stage !== "created" && stage !== "running" && stage !== "stopped";

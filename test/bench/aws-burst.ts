@@ -22,6 +22,8 @@ export interface BurstLifecycle {
   delete(i: number): Promise<void>;
   /** CPU time in µs of the process doing the work; default: this process. */
   cpuMicros?(): number | Promise<number>;
+  /** The same, per group of that process's threads (e.g. main, thread pool, V8 workers). */
+  threadCpuMicros?(): Promise<Record<string, number>>;
   close?(): Promise<void>;
 }
 
@@ -50,6 +52,8 @@ export interface AwsBurstResult {
   /** Failed attempts seen by providers made through ctx.provider(), as "Operation:code". */
   failedAttempts: Record<string, number>;
   cpuMsPerSandbox: number;
+  /** cpuMsPerSandbox per thread group, when the lifecycle reports them. */
+  threadCpuMsPerSandbox?: Record<string, number>;
 }
 
 export interface ProxyProcess {
@@ -147,6 +151,7 @@ export async function benchAwsBurst(opts: AwsBurstOptions): Promise<AwsBurstResu
       lc.cpuMicros ? await lc.cpuMicros() : process.cpuUsage().user + process.cpuUsage().system;
     const before = await proxy.counts();
     counting = true;
+    const threads0 = await lc.threadCpuMicros?.();
     const cpu0 = await cpu();
     const createMs: number[] = [];
     const deleteMs: number[] = [];
@@ -168,6 +173,7 @@ export async function benchAwsBurst(opts: AwsBurstOptions): Promise<AwsBurstResu
     );
     const wallMs = performance.now() - t0;
     const cpuMicros = (await cpu()) - cpu0;
+    const threads = threads0 && delta((await lc.threadCpuMicros?.()) ?? {}, threads0);
     counting = false;
     const callsByAction = delta(await proxy.counts(), before);
     const calls = Object.values(callsByAction).reduce((a, b) => a + b, 0);
@@ -182,6 +188,11 @@ export async function benchAwsBurst(opts: AwsBurstOptions): Promise<AwsBurstResu
       callsByAction,
       failedAttempts,
       cpuMsPerSandbox: cpuMicros / 1000 / opts.n,
+      ...(threads && {
+        threadCpuMsPerSandbox: Object.fromEntries(
+          Object.entries(threads).map(([group, us]) => [group, us / 1000 / opts.n]),
+        ),
+      }),
     };
   } finally {
     for (const p of providers) await p.close();

@@ -1,11 +1,12 @@
 // AWS burst through the daemon: `caa serve` on the aws provider against moto (through the counting
 // proxy), n sandboxes' CreateVM + StartVM + StopVM at once over its ttrpc socket, and the daemon
-// process's CPU (utime + stime of all its threads, /proc/<pid>/stat) divided by n. Cloud "VMs" run
+// process's CPU (utime + stime of all its threads, /proc/<pid>/stat) divided by n, also per group of
+// threads (/proc/<pid>/task/*/stat: the main thread, libuv's thread pool, V8's workers). Cloud "VMs" run
 // nothing, so this process plays every pod VM's forwarder on FORWARDER_HOST:FORWARDER_PORT: a TLS
 // server that picks each VM's server cert by the name the daemon sends (SNI), issued by the
 // daemon's own CA, and pipes the connection to one kata agent stand-in. Its CPU is not counted.
 import { spawn, spawnSync } from "node:child_process";
-import { readFile } from "node:fs/promises";
+import { readdir, readFile } from "node:fs/promises";
 import net from "node:net";
 import path from "node:path";
 import tls from "node:tls";
@@ -22,6 +23,26 @@ async function processCpuMicros(pid: number): Promise<number> {
   const stat = await readFile(`/proc/${pid}/stat`, "utf8");
   const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
   return ((Number(f[11]) + Number(f[12])) / CLK_TCK) * 1e6;
+}
+
+/** Thread names Node gives its threads (comm), grouped as the bench reports them. */
+function threadGroup(comm: string): string {
+  if (comm === "libuv-worker") return "thread pool";
+  if (comm.startsWith("V8") || comm === "DelayedTaskSche") return "V8 workers";
+  return comm === "MainThread" || comm === "node" ? "main" : "other";
+}
+
+/** utime + stime per thread group of a process, µs. A thread that exited is no longer counted. */
+async function threadCpuMicros(pid: number): Promise<Record<string, number>> {
+  const out: Record<string, number> = {};
+  for (const tid of await readdir(`/proc/${pid}/task`)) {
+    const stat = await readFile(`/proc/${pid}/task/${tid}/stat`, "utf8").catch(() => "");
+    if (stat === "") continue;
+    const group = threadGroup(stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")")));
+    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    out[group] = (out[group] ?? 0) + ((Number(f[11]) + Number(f[12])) / CLK_TCK) * 1e6;
+  }
+  return out;
 }
 
 interface StandInForwarder {
@@ -119,6 +140,7 @@ export async function benchAwsDaemonBurst(
           },
           delete: (i) => stopVM(o, sandboxId(i)),
           cpuMicros: () => processCpuMicros(pid),
+          threadCpuMicros: () => threadCpuMicros(pid),
           async close() {
             await forwarder?.close();
             await daemon.kill("SIGTERM");

@@ -3,7 +3,7 @@
 // is leaked or forgotten. Also: external provider modules pinned by sha256.
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import net from "node:net";
@@ -108,6 +108,48 @@ test("running sandboxes survive kill -9 of the daemon and stay usable", async ()
     assert.deepEqual(vmNamespaces(env.LOCAL_NETNS_PREFIX), before, "no VM namespace orphaned");
     await daemon.kill("SIGTERM");
     assert.deepEqual(processesMentioning(dir), [], "no VM process orphaned");
+  } finally {
+    await daemon.kill("SIGKILL");
+    await cleanupDaemon({ dir, bridge: env.LOCAL_BRIDGE });
+  }
+});
+
+// The instance's record and "running" are written without an fsync (src/sandbox/recovery.ts): if
+// the machine goes down, the record may come back as "provisioning" with no instance. Recovery
+// must then find the instance by the sandbox's owner tags.
+test("a record one write older after the machine went down (provisioning, no instance): the next daemon deletes the instance by its tags", async () => {
+  const dir = await makeDaemonDir();
+  const env = daemonEnv(dir, fixtureEnv());
+  let daemon = await startDaemon(dir, env, 30_000, { args: FIXTURE_ARGS });
+  try {
+    const sid = id(5);
+    const steps = await goShimLifecycle(daemon.socket, {
+      id: sid,
+      annotations: POD,
+      steps: ["create", "start"],
+    });
+    assert.deepEqual(
+      steps.map((s) => s.code),
+      [0, 0],
+    );
+    assert.equal(fixtureInstances(daemon.stateDir).length, 1);
+    await daemon.kill("SIGKILL");
+    const file = join(daemon.stateDir, "sandboxes", `${sid}.json`);
+    const rec = JSON.parse(readFileSync(file, "utf8")) as Record<string, unknown>;
+    assert.equal(rec.stage, "running");
+    rec.stage = "provisioning";
+    delete rec.instance;
+    writeFileSync(file, JSON.stringify(rec));
+
+    daemon = await startDaemon(dir, env, 30_000, { args: FIXTURE_ARGS });
+    assert.deepEqual(
+      fixtureInstances(daemon.stateDir),
+      [],
+      "the instance found by its owner tags was deleted",
+    );
+    assert.match(daemon.logs(), /undid a StartVM interrupted by a restart/);
+    const stop = await goShimLifecycle(daemon.socket, { id: sid, steps: ["stop"] });
+    assert.equal(stop[0].code, 0);
   } finally {
     await daemon.kill("SIGKILL");
     await cleanupDaemon({ dir, bridge: env.LOCAL_BRIDGE });
