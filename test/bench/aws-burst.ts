@@ -39,6 +39,8 @@ export interface AwsBurstOptions {
   n: number;
   /** Default: provider.create + provider.delete in this process. */
   makeLifecycle?: (ctx: AwsBurstContext) => BurstLifecycle | Promise<BurstLifecycle>;
+  /** A second burst of n in the same lifecycle (process) after the first: its CPU once warm. */
+  again?: boolean;
 }
 
 export interface AwsBurstResult {
@@ -54,6 +56,8 @@ export interface AwsBurstResult {
   cpuMsPerSandbox: number;
   /** cpuMsPerSandbox per thread group, when the lifecycle reports them. */
   threadCpuMsPerSandbox?: Record<string, number>;
+  /** The second burst (`again`); the figures above are the first's. */
+  again?: { failed: number; cpuMsPerSandbox: number; threadCpuMsPerSandbox?: Record<string, number> };
 }
 
 export interface ProxyProcess {
@@ -111,6 +115,60 @@ function defaultLifecycle(provider: Provider): BurstLifecycle {
   };
 }
 
+interface BurstRun {
+  failed: number;
+  wallMs: number;
+  createMs: number[];
+  deleteMs: number[];
+  cpuMsPerSandbox: number;
+  threadCpuMsPerSandbox?: Record<string, number>;
+}
+
+/** n lifecycles at once, sandboxes first..first+n-1, and the CPU they cost. */
+async function burst(
+  lc: BurstLifecycle,
+  n: number,
+  first: number,
+  cpu: () => Promise<number>,
+): Promise<BurstRun> {
+  const threads0 = await lc.threadCpuMicros?.();
+  const cpu0 = await cpu();
+  const createMs: number[] = [];
+  const deleteMs: number[] = [];
+  let failed = 0;
+  const t0 = performance.now();
+  await Promise.all(
+    Array.from({ length: n }, async (_, k) => {
+      const i = first + k;
+      try {
+        const a = performance.now();
+        await lc.create(i);
+        const b = performance.now();
+        await lc.delete(i);
+        createMs.push(b - a);
+        deleteMs.push(performance.now() - b);
+      } catch {
+        failed++;
+      }
+    }),
+  );
+  const wallMs = performance.now() - t0;
+  const cpuMicros = (await cpu()) - cpu0;
+  const threads = threads0 && delta((await lc.threadCpuMicros?.()) ?? {}, threads0);
+  return {
+    failed,
+    wallMs,
+    createMs,
+    deleteMs,
+    cpuMsPerSandbox: cpuMicros / 1000 / n,
+    ...(threads && {
+      threadCpuMsPerSandbox: Object.fromEntries(
+        Object.entries(threads).map(([group, us]) => [group, us / 1000 / n]),
+      ),
+    }),
+  };
+}
+
 export async function benchAwsBurst(opts: AwsBurstOptions): Promise<AwsBurstResult> {
   const moto = await startMoto();
   const direct = motoClient(moto.url);
@@ -151,47 +209,29 @@ export async function benchAwsBurst(opts: AwsBurstOptions): Promise<AwsBurstResu
       lc.cpuMicros ? await lc.cpuMicros() : process.cpuUsage().user + process.cpuUsage().system;
     const before = await proxy.counts();
     counting = true;
-    const threads0 = await lc.threadCpuMicros?.();
-    const cpu0 = await cpu();
-    const createMs: number[] = [];
-    const deleteMs: number[] = [];
-    let failed = 0;
-    const t0 = performance.now();
-    await Promise.all(
-      Array.from({ length: opts.n }, async (_, i) => {
-        try {
-          const a = performance.now();
-          await lc.create(i);
-          const b = performance.now();
-          await lc.delete(i);
-          createMs.push(b - a);
-          deleteMs.push(performance.now() - b);
-        } catch {
-          failed++;
-        }
-      }),
-    );
-    const wallMs = performance.now() - t0;
-    const cpuMicros = (await cpu()) - cpu0;
-    const threads = threads0 && delta((await lc.threadCpuMicros?.()) ?? {}, threads0);
+    const first = await burst(lc, opts.n, 0, cpu);
     counting = false;
     const callsByAction = delta(await proxy.counts(), before);
     const calls = Object.values(callsByAction).reduce((a, b) => a + b, 0);
+    const again = opts.again ? await burst(lc, opts.n, opts.n, cpu) : undefined;
     await lc.close?.();
     return {
       n: opts.n,
-      failed,
-      wallMs,
-      create: summarize(createMs),
-      delete: summarize(deleteMs),
+      failed: first.failed,
+      wallMs: first.wallMs,
+      create: summarize(first.createMs),
+      delete: summarize(first.deleteMs),
       ec2CallsPerSandbox: calls / opts.n,
       callsByAction,
       failedAttempts,
-      cpuMsPerSandbox: cpuMicros / 1000 / opts.n,
-      ...(threads && {
-        threadCpuMsPerSandbox: Object.fromEntries(
-          Object.entries(threads).map(([group, us]) => [group, us / 1000 / opts.n]),
-        ),
+      cpuMsPerSandbox: first.cpuMsPerSandbox,
+      ...(first.threadCpuMsPerSandbox && { threadCpuMsPerSandbox: first.threadCpuMsPerSandbox }),
+      ...(again && {
+        again: {
+          failed: again.failed,
+          cpuMsPerSandbox: again.cpuMsPerSandbox,
+          threadCpuMsPerSandbox: again.threadCpuMsPerSandbox,
+        },
       }),
     };
   } finally {

@@ -96,12 +96,13 @@ function sandboxId(i: number): string {
 /**
  * `cli`: the `caa` entry the daemon runs (default the sources; the bench passes the build output).
  * `stateOn`: where its state directory (and sockets) live: "disk" (the machine's temp dir) or "tmpfs"
- * (/dev/shm), as the default /run/peerpod is on a node.
+ * (/dev/shm), as the default /run/peerpod is on a node. `again`: a second burst in the same daemon.
  */
 export async function benchAwsDaemonBurst(
   n: number,
   cli?: string,
   stateOn: "disk" | "tmpfs" = "disk",
+  again = false,
 ): Promise<AwsBurstResult> {
   const dir = await makeDaemonDir(stateOn === "tmpfs" ? "/dev/shm" : undefined);
   const agentSocket = path.join(dir, "agent.sock");
@@ -120,6 +121,7 @@ export async function benchAwsDaemonBurst(
   try {
     return await benchAwsBurst({
       n,
+      again,
       async makeLifecycle(ctx) {
         const port = await freePort();
         const env = daemonEnv(dir, {
