@@ -242,7 +242,26 @@ export async function benchAwsBurst(opts: AwsBurstOptions): Promise<AwsBurstResu
   }
 }
 
-if (import.meta.main) {
+/**
+ * The provider level in a process of its own, as each daemon round gets a new daemon: in the
+ * bench's process the provider's code would stay compiled and warm from one round to the next.
+ */
+export async function benchAwsBurstInFreshProcess(n: number, again = false): Promise<AwsBurstResult> {
+  const script = fileURLToPath(import.meta.url);
+  const child = spawn(process.execPath, [script, String(n), "--json", ...(again ? ["--again"] : [])], {
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  let out = "";
+  child.stdout.on("data", (d: Buffer) => (out += d.toString()));
+  const [code] = (await once(child, "exit")) as [number | null];
+  if (code !== 0) throw new Error(`bench: provider burst exited with ${code}`);
+  return JSON.parse(out.trim().split("\n").at(-1)!) as AwsBurstResult;
+}
+
+if (import.meta.main && process.argv.includes("--json")) {
+  const r = await benchAwsBurst({ n: Number(process.argv[2]), again: process.argv.includes("--again") });
+  console.log(JSON.stringify(r));
+} else if (import.meta.main) {
   const n = Number(process.argv[2] ?? 100);
   const r = await benchAwsBurst({ n });
   const f = (v: number) => v.toFixed(1);

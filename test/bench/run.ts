@@ -6,7 +6,7 @@ import { availableParallelism, loadavg } from "node:os";
 import { ms, percentile } from "./stats.ts";
 import { benchAgentPath } from "./agent-path.ts";
 import { benchTunnelThroughput } from "./tunnel.ts";
-import { benchAwsBurst, type AwsBurstResult } from "./aws-burst.ts";
+import { benchAwsBurstInFreshProcess, type AwsBurstResult } from "./aws-burst.ts";
 import { benchAwsDaemonBurst } from "./aws-daemon-burst.ts";
 import { benchAzureBurstScenarios } from "./azure-burst.ts";
 import {
@@ -195,7 +195,7 @@ if (want("aws")) {
   const rounds = 3;
   line(`## AWS burst: 100 sandboxes at once against moto, ${rounds} rounds (${load()})`);
   line(
-    "Provider level: the provider's create + delete in the bench process, its CPU (the baseline). " +
+    "Provider level: the provider's create + delete in a process of its own, its CPU (the baseline). " +
       "Daemon level: CreateVM + StartVM + StopVM through `caa serve`'s ttrpc socket (build output), the daemon process's CPU, " +
       "its state directory on this machine's disk (ext4) or on tmpfs (/dev/shm), as the default /run/peerpod is on a node. " +
       "Each round starts a new daemon. The split: the daemon's main thread / libuv's thread pool / V8's workers (GC, compilers). " +
@@ -209,7 +209,7 @@ if (want("aws")) {
   const warm: Record<string, number[]> = {};
   for (let round = 1; round <= rounds; round++) {
     const rows: Array<[string, AwsBurstResult]> = [
-      ["provider (baseline)", await benchAwsBurst({ n: 100, again: true })],
+      ["provider (baseline)", await benchAwsBurstInFreshProcess(100, true)],
       ["daemon, state on disk", await benchAwsDaemonBurst(100, (await build()).cli, "disk", true)],
       ["daemon, state on tmpfs", await benchAwsDaemonBurst(100, (await build()).cli, "tmpfs", true)],
     ];
