@@ -2,9 +2,10 @@
 // proxy), n sandboxes' CreateVM + StartVM + StopVM at once over its ttrpc socket, and the daemon
 // process's CPU (utime + stime of all its threads, /proc/<pid>/stat) divided by n, also per group
 // of threads (/proc/<pid>/task/*/stat: the main thread, libuv's thread pool, V8's workers). Cloud
-// "VMs" run nothing, so this process plays every pod VM's forwarder on FORWARDER_HOST:FORWARDER_PORT: a TLS
-// server that picks each VM's server cert by the name the daemon sends (SNI), issued by the
-// daemon's own CA, and pipes the connection to one kata agent stand-in. Its CPU is not counted.
+// "VMs" run nothing, so this process plays every pod VM's forwarder on
+// FORWARDER_HOST:FORWARDER_PORT: a TLS server that picks each VM's server cert by the name the
+// daemon sends (SNI), issued by the daemon's own CA, and pipes the connection to one kata agent
+// stand-in. Its CPU is not counted.
 import { spawn, spawnSync } from "node:child_process";
 import { readdir, readFile } from "node:fs/promises";
 import net from "node:net";
