@@ -19,11 +19,14 @@ import { benchAwsBurst, type AwsBurstResult } from "./aws-burst.ts";
 const repo = path.resolve(import.meta.dirname, "../..");
 const CLK_TCK = Number(spawnSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).stdout.trim()) || 100;
 
-/** utime + stime of a process (all threads), µs. */
-async function processCpuMicros(pid: number): Promise<number> {
-  const stat = await readFile(`/proc/${pid}/stat`, "utf8");
+/** utime + stime from a /proc stat line (a process's: all its threads; a task's: that thread), µs. */
+function statCpuMicros(stat: string): number {
   const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
   return ((Number(f[11]) + Number(f[12])) / CLK_TCK) * 1e6;
+}
+
+async function processCpuMicros(pid: number): Promise<number> {
+  return statCpuMicros(await readFile(`/proc/${pid}/stat`, "utf8"));
 }
 
 /** Thread names Node gives its threads (comm), grouped as the bench reports them. */
@@ -40,8 +43,7 @@ async function threadCpuMicros(pid: number): Promise<Record<string, number>> {
     const stat = await readFile(`/proc/${pid}/task/${tid}/stat`, "utf8").catch(() => "");
     if (stat === "") continue;
     const group = threadGroup(stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")")));
-    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    out[group] = (out[group] ?? 0) + ((Number(f[11]) + Number(f[12])) / CLK_TCK) * 1e6;
+    out[group] = (out[group] ?? 0) + statCpuMicros(stat);
   }
   return out;
 }

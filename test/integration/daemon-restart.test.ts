@@ -59,6 +59,15 @@ function fixtureEnv(extra: Record<string, string> = {}): Record<string, string> 
   };
 }
 
+/** CreateVM + StartVM of one sandbox of POD through the Go shim; both must succeed. */
+async function createAndStart(socket: string, sid: string): Promise<void> {
+  const steps = await goShimLifecycle(socket, { id: sid, annotations: POD, steps: ["create", "start"] });
+  assert.deepEqual(
+    steps.map((s) => s.code),
+    [0, 0],
+  );
+}
+
 function fixtureInstances(stateDir: string): { id: string; tags: Record<string, string> }[] {
   const file = join(stateDir, "provider-fixture", "instances.json");
   return existsSync(file)
@@ -73,17 +82,7 @@ test("running sandboxes survive kill -9 of the daemon and stay usable", async ()
   let daemon = await startDaemon(dir, env);
   try {
     const ids = [1, 2, 3].map(id);
-    for (const sid of ids) {
-      const steps = await goShimLifecycle(daemon.socket, {
-        id: sid,
-        annotations: POD,
-        steps: ["create", "start"],
-      });
-      assert.deepEqual(
-        steps.map((s) => s.code),
-        [0, 0],
-      );
-    }
+    for (const sid of ids) await createAndStart(daemon.socket, sid);
     const running = vmNamespaces(env.LOCAL_NETNS_PREFIX).filter((n) => !before.includes(n));
     await daemon.kill("SIGKILL");
     // The VMs outlive the daemon, as cloud VMs would.
@@ -123,15 +122,7 @@ test("a record one write older after the machine went down (provisioning, no ins
   let daemon = await startDaemon(dir, env, 30_000, { args: FIXTURE_ARGS });
   try {
     const sid = id(5);
-    const steps = await goShimLifecycle(daemon.socket, {
-      id: sid,
-      annotations: POD,
-      steps: ["create", "start"],
-    });
-    assert.deepEqual(
-      steps.map((s) => s.code),
-      [0, 0],
-    );
+    await createAndStart(daemon.socket, sid);
     assert.equal(fixtureInstances(daemon.stateDir).length, 1);
     await daemon.kill("SIGKILL");
     const file = join(daemon.stateDir, "sandboxes", `${sid}.json`);
@@ -196,15 +187,7 @@ test("an external provider module is loaded by path and hash and drives a lifecy
   const daemon = await startDaemon(dir, env, 30_000, { args: FIXTURE_ARGS });
   try {
     const sid = id(5);
-    const steps = await goShimLifecycle(daemon.socket, {
-      id: sid,
-      annotations: POD,
-      steps: ["create", "start"],
-    });
-    assert.deepEqual(
-      steps.map((s) => s.code),
-      [0, 0],
-    );
+    await createAndStart(daemon.socket, sid);
     const [instance] = fixtureInstances(daemon.stateDir);
     assert.equal(instance?.tags.Name, `podvm-web-${sid.slice(0, 8)}`);
     await goShimLifecycle(daemon.socket, { id: sid, steps: ["stop"] });
