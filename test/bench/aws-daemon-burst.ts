@@ -2,21 +2,15 @@
 // proxy), n sandboxes' CreateVM + StartVM + StopVM at once over its ttrpc socket, and the daemon
 // process's CPU (utime + stime of all its threads, /proc/<pid>/stat) divided by n, also per group
 // of threads (/proc/<pid>/task/*/stat: the main thread, libuv's thread pool, V8's workers). Cloud
-// "VMs" run nothing, so this process plays every pod VM's forwarder on
-// FORWARDER_HOST:FORWARDER_PORT: a TLS server that picks each VM's server cert by the name the
-// daemon sends (SNI), issued by the daemon's own CA, and pipes the connection to one kata agent
-// stand-in. Its CPU is not counted.
-import { spawn, spawnSync } from "node:child_process";
+// "VMs" run nothing, so this process plays every pod VM's forwarder (stand-in-forwarder.ts); its
+// CPU is not counted.
+import { spawnSync } from "node:child_process";
 import { readdir, readFile } from "node:fs/promises";
-import net from "node:net";
 import path from "node:path";
-import tls from "node:tls";
 import { createVM, podAnnotations, startVM, stopVM } from "../../src/cli/sandbox.ts";
-import { CertAuthority } from "../../src/tls/authority.ts";
 import { cleanupDaemon, daemonEnv, freePort, makeDaemonDir, startDaemon } from "../helpers/daemon.ts";
 import { benchAwsBurst, type AwsBurstResult } from "./aws-burst.ts";
-
-const repo = path.resolve(import.meta.dirname, "../..");
+import { standInForwarder, startAgentStandIn, type StandInForwarder } from "./stand-in-forwarder.ts";
 const CLK_TCK = Number(spawnSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).stdout.trim()) || 100;
 
 /** utime + stime from a /proc stat line (a process's: all its threads; a task's: that thread), µs. */
@@ -48,50 +42,6 @@ async function threadCpuMicros(pid: number): Promise<Record<string, number>> {
   return out;
 }
 
-interface StandInForwarder {
-  close(): Promise<void>;
-}
-
-/** Every VM's forwarder on one port: TLS by SNI with the daemon CA's cert for that name, then a pipe. */
-async function standInForwarder(stateDir: string, port: number, agentSocket: string) {
-  const ca = await CertAuthority.loadOrCreate(path.join(stateDir, "tls"));
-  const contexts = new Map<string, Promise<tls.SecureContext>>();
-  const context = (name: string) => {
-    let c = contexts.get(name);
-    if (!c) {
-      c = ca
-        .issueServerCert(name)
-        .then((s) => tls.createSecureContext({ key: s.keyPem, cert: s.certPem, ca: ca.clientCaPem }));
-      contexts.set(name, c);
-    }
-    return c;
-  };
-  const server = tls.createServer(
-    {
-      requestCert: true,
-      rejectUnauthorized: true,
-      SNICallback: (name, cb) => void context(name).then((c) => cb(null, c), cb),
-    },
-    (socket) => {
-      const agent = net.createConnection(agentSocket);
-      socket.pipe(agent).pipe(socket);
-      const end = () => (socket.destroy(), agent.destroy());
-      socket.once("error", end).once("close", end);
-      agent.once("error", end).once("close", end);
-    },
-  );
-  const sockets = new Set<net.Socket>();
-  server.on("connection", (s: net.Socket) => (sockets.add(s), s.once("close", () => sockets.delete(s))));
-  await new Promise<void>((resolve) => server.listen(port, "127.0.0.1", resolve));
-  return {
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const s of sockets) s.destroy();
-        server.close(() => resolve());
-      }),
-  } satisfies StandInForwarder;
-}
-
 function sandboxId(i: number): string {
   return `aw${(i + 1).toString(16).padStart(6, "0")}`.padEnd(64, "0");
 }
@@ -109,17 +59,7 @@ export async function benchAwsDaemonBurst(
 ): Promise<AwsBurstResult> {
   const dir = await makeDaemonDir(stateOn === "tmpfs" ? "/dev/shm" : undefined);
   const agentSocket = path.join(dir, "agent.sock");
-  const agent = spawn(
-    process.execPath,
-    [path.join(repo, "providers/local/kata-agent.ts"), "--socket", agentSocket],
-    {
-      stdio: ["ignore", "ignore", "pipe"],
-    },
-  );
-  await new Promise<void>((resolve, reject) => {
-    agent.stderr.once("data", () => resolve());
-    agent.once("exit", () => reject(new Error("bench: agent stand-in exited")));
-  });
+  const agent = await startAgentStandIn(agentSocket);
   let forwarder: StandInForwarder | undefined;
   try {
     return await benchAwsBurst({

@@ -8,6 +8,7 @@ import { benchAgentPath } from "./agent-path.ts";
 import { benchTunnelThroughput } from "./tunnel.ts";
 import { benchAwsBurstInFreshProcess, type AwsBurstResult } from "./aws-burst.ts";
 import { benchAwsDaemonBurst } from "./aws-daemon-burst.ts";
+import { benchAgentConnectBurst } from "./agent-connect-burst.ts";
 import { benchAzureBurstScenarios } from "./azure-burst.ts";
 import {
   benchCliVersion,
@@ -199,7 +200,9 @@ if (want("aws")) {
       "Daemon level: CreateVM + StartVM + StopVM through `caa serve`'s ttrpc socket (build output), the daemon process's CPU, " +
       "its state directory on this machine's disk (ext4) or on tmpfs (/dev/shm), as the default /run/peerpod is on a node. " +
       "Each round starts a new daemon. The split: the daemon's main thread / libuv's thread pool / V8's workers (GC, compilers). " +
-      "The last column: a second burst of 100 in the same process, after the first (its code compiled and optimised), beside the provider's own second burst.",
+      "The last column: a second burst of 100 in the same process, after the first (its code compiled and optimised), beside the provider's own second burst. " +
+      "Agent work alone (a part of the daemon's, test/bench/agent-connect-burst.ts): each VM's server certificate for its user-data, then the agent proxy's unix listener and its mTLS dial to the VM's forwarder, and its close, " +
+      "through the daemon's own adapter (src/daemon/ports.ts), 100 VMs at once, in a process of its own, no cloud, no records, logs off.",
   );
   line(
     "| round | level | wall | create p50 / p99 | delete p50 / p99 | EC2 calls per sandbox | CPU per sandbox | main / thread pool / V8 workers | failed | CPU per sandbox, second burst |",
@@ -213,6 +216,7 @@ if (want("aws")) {
       ["daemon, state on disk", await benchAwsDaemonBurst(100, (await build()).cli, "disk", true)],
       ["daemon, state on tmpfs", await benchAwsDaemonBurst(100, (await build()).cli, "tmpfs", true)],
     ];
+    const agentWork = await benchAgentConnectBurst(100, true);
     for (const [level, r] of rows) {
       (cpu[level] ??= []).push(r.cpuMsPerSandbox);
       if (r.again) (warm[level] ??= []).push(r.again.cpuMsPerSandbox);
@@ -224,6 +228,12 @@ if (want("aws")) {
         `| ${round} | ${level} | ${ms(r.wallMs)} | ${ms(r.create.p50)} / ${ms(r.create.p99)} | ${ms(r.delete.p50)} / ${ms(r.delete.p99)} | ${r.ec2CallsPerSandbox.toFixed(2)} | ${r.cpuMsPerSandbox.toFixed(1)} ms | ${split} | ${r.failed + (r.again?.failed ?? 0)} | ${r.again ? `${r.again.cpuMsPerSandbox.toFixed(1)} ms` : ""} |`,
       );
     }
+    const agentLevel = "agent work alone (certificate + proxy + mTLS dial)";
+    (cpu[agentLevel] ??= []).push(agentWork.cpuMsPerSandbox);
+    if (agentWork.again) (warm[agentLevel] ??= []).push(agentWork.again.cpuMsPerSandbox);
+    line(
+      `| ${round} | ${agentLevel} | | | | | ${agentWork.cpuMsPerSandbox.toFixed(1)} ms | | 0 | ${agentWork.again ? `${agentWork.again.cpuMsPerSandbox.toFixed(1)} ms` : ""} |`,
+    );
   }
   const spread = (values: number[] = []) =>
     `${percentile(
