@@ -4,8 +4,6 @@
 // adapter the daemon wires (src/daemon/ports.ts), against the stand-in forwarder. No cloud, no
 // ttrpc, no records, logs off: a part of what the daemon does per sandbox, measured on its own so
 // that the daemon's figure can be read against what its parts cost.
-import { spawn } from "node:child_process";
-import { once } from "node:events";
 import { mkdir } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -14,7 +12,8 @@ import { silentLogger } from "../../src/log/logger.ts";
 import { CertAuthority } from "../../src/tls/authority.ts";
 import { tlsConfig } from "../fixtures/test-agent-env.ts";
 import { cleanupDaemon, freePort, makeDaemonDir } from "../helpers/daemon.ts";
-import { standInForwarder, startAgentStandIn } from "./stand-in-forwarder.ts";
+import { runJsonChild } from "./json-child.ts";
+import { standInForwarder, startAgentStandIn, type StandInForwarder } from "./stand-in-forwarder.ts";
 
 export interface AgentConnectBurstResult {
   n: number;
@@ -63,22 +62,21 @@ async function childBurst(stateDir: string, port: number, n: number, again: bool
 export async function benchAgentConnectBurst(n: number, again = false): Promise<AgentConnectBurstResult> {
   const dir = await makeDaemonDir("/dev/shm");
   const stateDir = path.join(dir, "state");
-  await mkdir(path.join(stateDir, "tls"), { recursive: true, mode: 0o700 });
-  await CertAuthority.loadOrCreate(path.join(stateDir, "tls"));
-  const agent = await startAgentStandIn(path.join(dir, "agent.sock"));
-  const port = await freePort();
-  const forwarder = await standInForwarder(stateDir, port, path.join(dir, "agent.sock"));
+  const agentSocket = path.join(dir, "agent.sock");
+  const agent = await startAgentStandIn(agentSocket);
+  let forwarder: StandInForwarder | undefined;
   try {
-    const script = fileURLToPath(import.meta.url);
-    const argv = [script, "--child", stateDir, String(port), String(n), ...(again ? ["--again"] : [])];
-    const child = spawn(process.execPath, argv, { stdio: ["ignore", "pipe", "inherit"] });
-    let out = "";
-    child.stdout.on("data", (d: Buffer) => (out += d.toString()));
-    const [code] = (await once(child, "exit")) as [number | null];
-    if (code !== 0) throw new Error(`bench: agent connect burst exited with ${code}`);
-    return JSON.parse(out.trim().split("\n").at(-1)!) as AgentConnectBurstResult;
+    const port = await freePort();
+    // Its CertAuthority.loadOrCreate makes stateDir/tls and the CA there, which the child loads.
+    forwarder = await standInForwarder(stateDir, port, agentSocket);
+    const args = ["--child", stateDir, String(port), String(n), ...(again ? ["--again"] : [])];
+    return await runJsonChild<AgentConnectBurstResult>(
+      fileURLToPath(import.meta.url),
+      args,
+      "agent connect burst",
+    );
   } finally {
-    await forwarder.close();
+    await forwarder?.close();
     agent.kill("SIGTERM");
     await cleanupDaemon({ dir, bridge: "" });
   }

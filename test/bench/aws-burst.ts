@@ -13,6 +13,7 @@ import { silentLogger } from "../../src/log/logger.ts";
 import { createRequest } from "../helpers/aws-requests.ts";
 import { awsEnv, motoClient, seedWorld } from "../helpers/moto-fixtures.ts";
 import { startMoto } from "../helpers/moto.ts";
+import { runJsonChild } from "./json-child.ts";
 import { summarize, type Summary } from "./stats.ts";
 
 export interface BurstLifecycle {
@@ -247,15 +248,8 @@ export async function benchAwsBurst(opts: AwsBurstOptions): Promise<AwsBurstResu
  * bench's process the provider's code would stay compiled and warm from one round to the next.
  */
 export async function benchAwsBurstInFreshProcess(n: number, again = false): Promise<AwsBurstResult> {
-  const script = fileURLToPath(import.meta.url);
-  const child = spawn(process.execPath, [script, String(n), "--json", ...(again ? ["--again"] : [])], {
-    stdio: ["ignore", "pipe", "inherit"],
-  });
-  let out = "";
-  child.stdout.on("data", (d: Buffer) => (out += d.toString()));
-  const [code] = (await once(child, "exit")) as [number | null];
-  if (code !== 0) throw new Error(`bench: provider burst exited with ${code}`);
-  return JSON.parse(out.trim().split("\n").at(-1)!) as AwsBurstResult;
+  const args = [String(n), "--json", ...(again ? ["--again"] : [])];
+  return runJsonChild<AwsBurstResult>(fileURLToPath(import.meta.url), args, "provider burst");
 }
 
 if (import.meta.main && process.argv.includes("--json")) {
