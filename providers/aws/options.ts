@@ -86,6 +86,12 @@ export const awsOptions = {
     "Instance metadata service base URL (used only for settings left empty)",
   ),
   imdsDisabled: bool("aws-imds-disabled", "AWS_EC2_METADATA_DISABLED", false, "Never query IMDS"),
+  leanCalls: bool(
+    "aws-lean-ec2-calls",
+    "AWS_LEAN_EC2_CALLS",
+    true,
+    "Send RunInstances and TerminateInstances with the provider's own EC2 Query client (providers/aws/query) instead of the AWS SDK's; false sends every call through the SDK",
+  ),
   apiTimeoutMs: duration("aws-api-timeout", "AWS_API_TIMEOUT", 30_000, "Timeout of one EC2 API request"),
   retryBudgetMs: duration(
     "aws-api-retry-budget",

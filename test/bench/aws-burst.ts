@@ -42,6 +42,8 @@ export interface AwsBurstOptions {
   makeLifecycle?: (ctx: AwsBurstContext) => BurstLifecycle | Promise<BurstLifecycle>;
   /** A second burst of n in the same lifecycle (process) after the first: its CPU once warm. */
   again?: boolean;
+  /** Provider settings over the bench's, e.g. AWS_LEAN_EC2_CALLS=false. */
+  env?: Record<string, string>;
 }
 
 export interface AwsBurstResult {
@@ -186,7 +188,7 @@ export async function benchAwsBurst(opts: AwsBurstOptions): Promise<AwsBurstResu
     proxy = await startProxyProcess(moto.url);
     // The provider's own cost: moto has no request buckets here, so neither has the client
     // (test/bench/aws-budget.ts measures bursts paced by EC2's buckets).
-    const env = awsEnv(proxy.url, world, { AWS_API_RATE_LIMIT: "off" });
+    const env = awsEnv(proxy.url, world, { AWS_API_RATE_LIMIT: "off", ...opts.env });
     const ctx: AwsBurstContext = {
       env,
       motoUrl: moto.url,
@@ -247,13 +249,18 @@ export async function benchAwsBurst(opts: AwsBurstOptions): Promise<AwsBurstResu
  * The provider level in a process of its own, as each daemon round gets a new daemon: in the
  * bench's process the provider's code would stay compiled and warm from one round to the next.
  */
-export async function benchAwsBurstInFreshProcess(n: number, again = false): Promise<AwsBurstResult> {
-  const args = [String(n), "--json", ...(again ? ["--again"] : [])];
+export async function benchAwsBurstInFreshProcess(
+  n: number,
+  again = false,
+  env: Record<string, string> = {},
+): Promise<AwsBurstResult> {
+  const args = [String(n), "--json", ...(again ? ["--again"] : []), "--env", JSON.stringify(env)];
   return runJsonChild<AwsBurstResult>(fileURLToPath(import.meta.url), args, "provider burst");
 }
 
 if (import.meta.main && process.argv.includes("--json")) {
-  const r = await benchAwsBurst({ n: Number(process.argv[2]), again: process.argv.includes("--again") });
+  const env = JSON.parse(process.argv[process.argv.indexOf("--env") + 1] ?? "{}") as Record<string, string>;
+  const r = await benchAwsBurst({ n: Number(process.argv[2]), again: process.argv.includes("--again"), env });
   console.log(JSON.stringify(r));
 } else if (import.meta.main) {
   const n = Number(process.argv[2] ?? 100);

@@ -50,12 +50,14 @@ function sandboxId(i: number): string {
  * `cli`: the `caa` entry the daemon runs (default the sources; the bench passes the build output).
  * `stateOn`: where its state directory (and sockets) live: "disk" (the machine's temp dir) or "tmpfs"
  * (/dev/shm), as the default /run/peerpod is on a node. `again`: a second burst in the same daemon.
+ * `providerEnv`: settings over the bench's, e.g. AWS_LEAN_EC2_CALLS=false.
  */
 export async function benchAwsDaemonBurst(
   n: number,
   cli?: string,
   stateOn: "disk" | "tmpfs" = "disk",
   again = false,
+  providerEnv: Record<string, string> = {},
 ): Promise<AwsBurstResult> {
   const dir = await makeDaemonDir(stateOn === "tmpfs" ? "/dev/shm" : undefined);
   const agentSocket = path.join(dir, "agent.sock");
@@ -65,6 +67,7 @@ export async function benchAwsDaemonBurst(
     return await benchAwsBurst({
       n,
       again,
+      env: providerEnv,
       async makeLifecycle(ctx) {
         const port = await freePort();
         const env = daemonEnv(dir, {

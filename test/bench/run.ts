@@ -194,12 +194,14 @@ if (want("tunnel") && process.getuid?.() === 0) {
 
 if (want("aws")) {
   const rounds = 3;
+  const SDK_ONLY = { AWS_LEAN_EC2_CALLS: "false" };
   line(`## AWS burst: 100 sandboxes at once against moto, ${rounds} rounds (${load()})`);
   line(
     "Provider level: the provider's create + delete in a process of its own, its CPU (the baseline). " +
       "Daemon level: CreateVM + StartVM + StopVM through `caa serve`'s ttrpc socket (build output), the daemon process's CPU, " +
       "its state directory on this machine's disk (ext4) or on tmpfs (/dev/shm), as the default /run/peerpod is on a node. " +
-      "Each round starts a new daemon. The split: the daemon's main thread / libuv's thread pool / V8's workers (GC, compilers). " +
+      "Each round starts a new daemon. " +
+      "The rows \"every call through the SDK\" set AWS_LEAN_EC2_CALLS=false: RunInstances and TerminateInstances go through the AWS SDK's serialisation, signer and HTTP handler instead of the lean path (providers/aws/query). The split: the daemon's main thread / libuv's thread pool / V8's workers (GC, compilers). " +
       "The last column: a second burst of 100 in the same process, after the first (its code compiled and optimised), beside the provider's own second burst. " +
       "Agent work alone (a part of the daemon's, test/bench/agent-connect-burst.ts): each VM's server certificate for its user-data, then the agent proxy's unix listener and its mTLS dial to the VM's forwarder, and its close, " +
       "through the daemon's own adapter (src/daemon/ports.ts), 100 VMs at once, in a process of its own, no cloud, no records, logs off.",
@@ -211,10 +213,16 @@ if (want("aws")) {
   const cpu: Record<string, number[]> = {};
   const warm: Record<string, number[]> = {};
   for (let round = 1; round <= rounds; round++) {
+    const { cli } = await build();
     const rows: Array<[string, AwsBurstResult]> = [
       ["provider (baseline)", await benchAwsBurstInFreshProcess(100, true)],
-      ["daemon, state on disk", await benchAwsDaemonBurst(100, (await build()).cli, "disk", true)],
-      ["daemon, state on tmpfs", await benchAwsDaemonBurst(100, (await build()).cli, "tmpfs", true)],
+      ["provider, every call through the SDK", await benchAwsBurstInFreshProcess(100, true, SDK_ONLY)],
+      ["daemon, state on disk", await benchAwsDaemonBurst(100, cli, "disk", true)],
+      ["daemon, state on tmpfs", await benchAwsDaemonBurst(100, cli, "tmpfs", true)],
+      [
+        "daemon, state on tmpfs, every call through the SDK",
+        await benchAwsDaemonBurst(100, cli, "tmpfs", true, SDK_ONLY),
+      ],
     ];
     const agentWork = await benchAgentConnectBurst(100, true);
     for (const [level, r] of rows) {

@@ -1,0 +1,116 @@
+// The lean path for the hot EC2 calls (served.ts), as one middleware on the SDK client's stack.
+// It sits at the start of the serialize step, so every initialize middleware (our retry, the
+// call budget, the tests' stubs and recorders) runs for these calls as for any other; there it
+// answers the call itself: the Query form, SigV4, one POST on its own socket pool, EC2's XML
+// read for the fields we use. What it skips is the SDK's per-call machinery (endpoint rules,
+// schema serde, its signer and HTTP handler): about 3 ms of CPU per RunInstances in a burst of
+// 100 (BENCHMARKS.md). Credentials, the regional endpoint and the clock offset still come from
+// the SDK client's resolved config, so the credential chain (profile, IRSA, IMDS) is the SDK's.
+import type { EC2Client } from "@aws-sdk/client-ec2";
+import type {
+  HandlerExecutionContext,
+  Pluggable,
+  SerializeHandler,
+  SerializeHandlerArguments,
+} from "@smithy/types";
+import { abortSignalOf } from "../retry.ts";
+import { ec2Failure, rootOf } from "./answers.ts";
+import { encodeParams, formBody } from "./params.ts";
+import { SERVED_CALLS } from "./served.ts";
+import { signRequest } from "./sigv4.ts";
+import { textOf } from "./xml.ts";
+import { Transport, type Timeouts } from "./transport.ts";
+
+/** The EC2 API version the SDK sends (and moto and EC2 answer). */
+const API_VERSION = "2016-11-15";
+const FORM = "application/x-www-form-urlencoded";
+const USER_AGENT = "peerpod-caa lean-ec2-calls";
+
+export interface LeanCallsOptions {
+  region: string;
+  /** The endpoint override (AWS_ENDPOINT…), or "" for the SDK's regional endpoint. */
+  endpoint: string;
+  timeouts: Timeouts;
+}
+
+export interface LeanCalls {
+  plugin<I extends object, O extends object>(): Pluggable<I, O>;
+  /** Closes the lean path's sockets. */
+  destroy(): void;
+}
+
+export function leanCalls(client: EC2Client, opts: LeanCallsOptions): LeanCalls {
+  const transport = new Transport(opts.timeouts);
+  let endpoint: Promise<URL> | undefined;
+  const endpointUrl = (): Promise<URL> =>
+    (endpoint ??= (async () => {
+      if (opts.endpoint) return new URL(opts.endpoint);
+      const resolved = client.config.endpointProvider({
+        Region: opts.region,
+        UseFIPS: await client.config.useFipsEndpoint(),
+        UseDualStack: await client.config.useDualstackEndpoint(),
+      });
+      return new URL(resolved.url.href);
+    })().catch((err: unknown) => {
+      endpoint = undefined;
+      throw err;
+    }));
+
+  const serve =
+    <I extends object, O extends object>(next: SerializeHandler<I, O>, context: HandlerExecutionContext) =>
+    async (args: SerializeHandlerArguments<I>) => {
+      const call = SERVED_CALLS[context.commandName ?? ""];
+      const input = args.input as Record<string, unknown>;
+      const params = call && (call.accepts?.(input) ?? true) ? encodeParams(call.input, input) : undefined;
+      if (!call || !params) return next(args);
+      const url = await endpointUrl();
+      const creds = await client.config.credentials();
+      const body = formBody(call.action, API_VERSION, params);
+      const now = new Date(Date.now() + (client.config.systemClockOffset ?? 0));
+      const headers = signRequest(
+        { host: url.host, path: url.pathname || "/", body, headers: { "content-type": FORM } },
+        creds,
+        opts.region,
+        "ec2",
+        now,
+      );
+      headers["user-agent"] = USER_AGENT;
+      const answer = await transport.post(url, headers, body, abortSignalOf(context));
+      if (answer.status !== 200) throw ec2Failure(answer.status, answer.body);
+      let root;
+      try {
+        root = rootOf(answer.body);
+      } catch (err) {
+        // A 200 we cannot read may still have launched the VM: EPROTO makes it ambiguous
+        // (aws-errors.ts), so RunInstances looks for its instance before it is repeated.
+        throw Object.assign(
+          new Error(`EC2 ${call.action}: the answer is not EC2's XML (${(err as Error).message})`, {
+            cause: err,
+          }),
+          { code: "EPROTO" },
+        );
+      }
+      const output = call.read(root);
+      return {
+        output: {
+          $metadata: {
+            httpStatusCode: 200,
+            requestId: textOf(root, "requestId"),
+            attempts: 1,
+            totalRetryDelay: 0,
+          },
+          ...output,
+        } as O,
+        response: undefined,
+      };
+    };
+
+  return {
+    plugin: () => ({
+      applyToStack(stack) {
+        stack.add(serve, { step: "serialize", priority: "high", name: "peerpodLeanCalls" });
+      },
+    }),
+    destroy: () => transport.destroy(),
+  };
+}
