@@ -237,7 +237,7 @@ describe("lean EC2 calls: XML reader", () => {
 class FakeEndpoint {
   server!: Server;
   answer: (form: URLSearchParams, res: ServerResponse, req: IncomingMessage) => void = (_f, res) => res.end();
-  readonly seen: { action: string; userAgent: string }[] = [];
+  readonly seen: { action: string; userAgent: string; amzDate: string }[] = [];
 
   async start(): Promise<string> {
     this.server = createServer((req, res) => {
@@ -245,7 +245,11 @@ class FakeEndpoint {
       req.on("data", (c: Buffer) => (body += c.toString()));
       req.on("end", () => {
         const form = new URLSearchParams(body);
-        this.seen.push({ action: form.get("Action") ?? "", userAgent: String(req.headers["user-agent"]) });
+        this.seen.push({
+          action: form.get("Action") ?? "",
+          userAgent: String(req.headers["user-agent"]),
+          amzDate: String(req.headers["x-amz-date"]),
+        });
         this.answer(form, res, req);
       });
     });
@@ -392,6 +396,34 @@ describe("lean EC2 calls: failures are reported as the SDK reports them", () => 
     assert.equal(out.Instances?.[0]?.InstanceId, "i-0a");
     assert.equal(out.$metadata.requestId, "r-1");
     ec2.destroy();
+  });
+
+  test("EC2's Date header corrects a skewed clock for the calls that follow, as the SDK does", async () => {
+    const ec2 = client(true);
+    const ahead = 2 * 3600_000;
+    fake.seen.length = 0;
+    fake.answer = (_f, res) =>
+      res
+        .writeHead(400, { date: new Date(Date.now() + ahead).toUTCString() })
+        .end(
+          ec2ErrorXml(
+            "RequestTimeTooSkewed",
+            "The difference between the request time and the current time is too large.",
+          ),
+        );
+    const skewed = await ec2.send(new RunInstancesCommand(runInput())).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    assert.equal(awsCode(skewed), "RequestTimeTooSkewed");
+    fake.answer = (_f, res) => res.writeHead(200).end(RUN_ANSWER);
+    await ec2.send(new RunInstancesCommand(runInput()));
+    ec2.destroy();
+    const sentAt = fake.seen.map((s) =>
+      Date.parse(s.amzDate.replace(/^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/, "$1-$2-$3T$4:$5:$6Z")),
+    );
+    assert.ok(Math.abs(sentAt[0] - Date.now()) < 60_000, "the first call is signed with the local clock");
+    assert.ok(Math.abs(sentAt[1] - (Date.now() + ahead)) < 60_000, "the second is signed in EC2's time");
   });
 
   test("AWS_LEAN_EC2_CALLS=false sends RunInstances and TerminateInstances through the SDK", async () => {

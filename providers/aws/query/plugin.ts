@@ -6,6 +6,7 @@
 // schema serde, its signer and HTTP handler): about 3 ms of CPU per RunInstances in a burst of
 // 100 (BENCHMARKS.md). Credentials, the regional endpoint and the clock offset still come from
 // the SDK client's resolved config, so the credential chain (profile, IRSA, IMDS) is the SDK's.
+import type { IncomingHttpHeaders } from "node:http";
 import type { EC2Client } from "@aws-sdk/client-ec2";
 import type {
   HandlerExecutionContext,
@@ -56,6 +57,16 @@ export function leanCalls(client: EC2Client, opts: LeanCallsOptions): LeanCalls 
       throw err;
     }));
 
+  // As the SDK's signer does after every answer (@aws-sdk/core AwsSdkSigV4Signer): EC2's Date
+  // header sets the clock offset that signs later calls, so a node whose clock is off gets its
+  // calls signed in EC2's time after one RequestTimeTooSkewed; a cached (Age) or late answer does not.
+  const sampleClock = (headers: IncomingHttpHeaders, sentAt: number): void => {
+    const server = headers.date ? Date.parse(headers.date) : NaN;
+    const now = Date.now();
+    if (Number.isNaN(server) || headers.age !== undefined || now - sentAt > 900_000) return;
+    client.config.systemClockOffset = server - now;
+  };
+
   const serve =
     <I extends object, O extends object>(next: SerializeHandler<I, O>, context: HandlerExecutionContext) =>
     async (args: SerializeHandlerArguments<I>) => {
@@ -75,7 +86,9 @@ export function leanCalls(client: EC2Client, opts: LeanCallsOptions): LeanCalls 
         now,
       );
       headers["user-agent"] = USER_AGENT;
+      const sentAt = Date.now();
       const answer = await transport.post(url, headers, body, abortSignalOf(context));
+      sampleClock(answer.headers, sentAt);
       if (answer.status !== 200) throw ec2Failure(answer.status, answer.body);
       let root;
       try {
