@@ -3,22 +3,20 @@
 // reader gives equals the SDK's, and the fields the provider uses are there. The requests are
 // the provider's (run-request.ts), sent with the lean path's form, signer and transport.
 import assert from "node:assert/strict";
-import { Readable } from "node:stream";
 import { after, before, describe, test } from "node:test";
 import {
   CreateKeyPairCommand,
-  EC2Client,
   RunInstancesCommand,
   TerminateInstancesCommand,
-  type EC2Client as Ec2ClientType,
+  type EC2Client,
 } from "@aws-sdk/client-ec2";
 import { rootOf, runInstancesOutput, terminateInstancesOutput } from "../../providers/aws/query/answers.ts";
-import { encodeParams, formBody } from "../../providers/aws/query/params.ts";
-import { SERVED_CALLS } from "../../providers/aws/query/served.ts";
-import { signRequest } from "../../providers/aws/query/sigv4.ts";
+import { postForm } from "../../providers/aws/query/plugin.ts";
+import { queryForm } from "../../providers/aws/query/served.ts";
 import { Transport } from "../../providers/aws/query/transport.ts";
 import { buildRunInstancesInput, clientToken, type RunPlan } from "../../providers/aws/run-request.ts";
 import { createRequest } from "../helpers/aws-requests.ts";
+import { sendCanned, type ServedCommand } from "../helpers/ec2-canned.ts";
 import { motoClient, REGION, seedWorld, type MotoWorld } from "../helpers/moto-fixtures.ts";
 import { needsMoto, startMoto, type Moto } from "../helpers/moto.ts";
 import { MOTO_ACCESS_KEY_ID, MOTO_SECRET_ACCESS_KEY } from "../helpers/test-secrets.ts";
@@ -37,23 +35,8 @@ function projected(value: unknown, shape: unknown): unknown {
 }
 
 /** The SDK's output for a recorded answer body. */
-async function sdkRead(command: RunInstancesCommand | TerminateInstancesCommand, body: string) {
-  const client = new EC2Client({
-    region: REGION,
-    credentials: CREDS,
-    maxAttempts: 1,
-    requestHandler: {
-      handle: async () => ({
-        response: { statusCode: 200, headers: {}, body: Readable.from([Buffer.from(body)]) },
-      }),
-    },
-  });
-  try {
-    const { $metadata: _m, ...out } = await client.send(command as RunInstancesCommand);
-    return out;
-  } finally {
-    client.destroy();
-  }
+async function sdkRead(command: ServedCommand, body: string) {
+  return (await sendCanned(command, body)).output;
 }
 
 describe(
@@ -61,25 +44,19 @@ describe(
   { skip: needsMoto(), timeout: 120_000 },
   () => {
     let moto: Moto;
-    let ec2: Ec2ClientType;
+    let ec2: EC2Client;
     let world: MotoWorld;
     const transport = new Transport({ connectMs: 5_000, requestMs: 30_000 });
 
     /** moto's raw answer to one call sent the lean way. */
     async function rawAnswer(command: string, input: object): Promise<string> {
-      const call = SERVED_CALLS[command];
-      const params = encodeParams(call.input, input);
-      assert.ok(params);
-      const body = formBody(call.action, "2016-11-15", params);
-      const url = new URL(moto.url);
-      const headers = signRequest(
-        { host: url.host, path: "/", body, headers: { "content-type": "application/x-www-form-urlencoded" } },
-        CREDS,
-        REGION,
-        "ec2",
-        new Date(),
-      );
-      const answer = await transport.post(url, headers, body);
+      const form = queryForm(command, input);
+      assert.ok(form);
+      const answer = await postForm(transport, new URL(moto.url), form.body, {
+        creds: CREDS,
+        region: REGION,
+        now: new Date(),
+      });
       assert.equal(answer.status, 200, answer.body);
       return answer.body;
     }

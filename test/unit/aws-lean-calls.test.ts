@@ -7,10 +7,8 @@ import assert from "node:assert/strict";
 import { createHash, createHmac } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { Readable } from "node:stream";
 import { after, before, describe, test } from "node:test";
 import {
-  EC2Client,
   RunInstancesCommand,
   TerminateInstancesCommand,
   type RunInstancesCommandInput,
@@ -20,12 +18,12 @@ import type { SourceData } from "@smithy/types";
 import { awsCode, classify } from "../../providers/aws/aws-errors.ts";
 import { createEc2Client } from "../../providers/aws/client.ts";
 import { resolveAwsConfig } from "../../providers/aws/options.ts";
-import { encodeParams, formBody } from "../../providers/aws/query/params.ts";
-import { SERVED_CALLS } from "../../providers/aws/query/served.ts";
+import { queryForm } from "../../providers/aws/query/served.ts";
 import { signRequest } from "../../providers/aws/query/sigv4.ts";
 import { parseXml } from "../../providers/aws/query/xml.ts";
 import { buildRunInstancesInput, clientToken, type RunPlan } from "../../providers/aws/run-request.ts";
 import { createRequest } from "../helpers/aws-requests.ts";
+import { sendCanned, type ServedCommand } from "../helpers/ec2-canned.ts";
 
 const REGION = "us-east-1";
 const CREDS = { accessKeyId: "AKIDLEANTEST", secretAccessKey: "lean-test-secret" };
@@ -35,32 +33,15 @@ const RUN_ANSWER =
   "<instanceId>i-0a</instanceId><instanceState><code>0</code><name>pending</name></instanceState>" +
   "</item></instancesSet></RunInstancesResponse>";
 
-/** What the SDK sends for `command`: its body as a sorted list of key=value, from a handler that answers `answer`. */
-async function sdkBody(command: RunInstancesCommand | TerminateInstancesCommand, answer: string) {
-  let body = "";
-  const client = new EC2Client({
-    region: REGION,
-    credentials: CREDS,
-    maxAttempts: 1,
-    requestHandler: {
-      handle: async (req: { body: string }) => {
-        body = req.body;
-        return {
-          response: { statusCode: 200, headers: {}, body: Readable.from([Buffer.from(answer)]) },
-        };
-      },
-    },
-  });
-  await client.send(command as RunInstancesCommand);
-  client.destroy();
-  return body.split("&").sort();
+/** What the SDK sends for `command` (answered with `answer`), as a sorted list of key=value. */
+async function sdkBody(command: ServedCommand, answer: string): Promise<string[]> {
+  return (await sendCanned(command, answer)).sentBody.split("&").sort();
 }
 
 function leanBody(command: string, input: object): string[] {
-  const call = SERVED_CALLS[command];
-  const params = encodeParams(call.input, input);
-  assert.ok(params, `the lean path encodes this ${command} input`);
-  return formBody(call.action, "2016-11-15", params).split("&").sort();
+  const form = queryForm(command, input);
+  assert.ok(form, `the lean path encodes this ${command} input`);
+  return form.body.split("&").sort();
 }
 
 const BASE_PLAN: RunPlan = {
@@ -121,14 +102,12 @@ describe("lean EC2 calls: the request body is the SDK's", () => {
 
   test("an input member the lean path does not know, or no ClientToken, is left to the SDK", () => {
     const input = buildRunInstancesInput(BASE_PLAN);
-    const call = SERVED_CALLS.RunInstancesCommand;
-    assert.equal(encodeParams(call.input, { ...input, IamInstanceProfile: { Name: "p" } }), undefined);
-    assert.equal(
-      encodeParams(call.input, { ...input, MetadataOptions: { HttpProtocolIpv6: "on" } }),
-      undefined,
-    );
-    assert.equal(call.accepts?.({ ...input, ClientToken: undefined }), false);
-    assert.equal(SERVED_CALLS.DescribeInstancesCommand, undefined);
+    const run = (over: object) => queryForm("RunInstancesCommand", { ...input, ...over });
+    assert.equal(run({ IamInstanceProfile: { Name: "p" } }), undefined);
+    assert.equal(run({ MetadataOptions: { HttpProtocolIpv6: "on" } }), undefined);
+    assert.equal(run({ ClientToken: undefined }), undefined);
+    assert.ok(run({}), "the same input as built is served");
+    assert.equal(queryForm("DescribeInstancesCommand", {}), undefined);
   });
 });
 
@@ -154,11 +133,7 @@ class NodeSha256 {
 }
 
 describe("lean EC2 calls: SigV4 is @smithy/signature-v4's", () => {
-  const body = formBody(
-    "RunInstances",
-    "2016-11-15",
-    encodeParams(SERVED_CALLS.RunInstancesCommand.input, buildRunInstancesInput(BASE_PLAN))!,
-  );
+  const body = queryForm("RunInstancesCommand", buildRunInstancesInput(BASE_PLAN))!.body;
   const cases = [
     { what: "static keys, the regional endpoint", host: "ec2.us-east-1.amazonaws.com", creds: CREDS },
     {

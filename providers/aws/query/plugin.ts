@@ -17,14 +17,11 @@ import type {
 } from "@smithy/types";
 import { abortSignalOf } from "../retry.ts";
 import { ec2Failure, rootOf } from "./answers.ts";
-import { encodeParams, formBody } from "./params.ts";
-import { SERVED_CALLS } from "./served.ts";
-import { signRequest } from "./sigv4.ts";
+import { queryForm } from "./served.ts";
+import { signRequest, type SigningCredentials } from "./sigv4.ts";
 import { textOf } from "./xml.ts";
-import { Transport, type Timeouts } from "./transport.ts";
+import { Transport, type Answer, type Timeouts } from "./transport.ts";
 
-/** The EC2 API version the SDK sends (and moto and EC2 answer). */
-const API_VERSION = "2016-11-15";
 const FORM = "application/x-www-form-urlencoded";
 const USER_AGENT = "peerpod-caa lean-ec2-calls";
 
@@ -39,6 +36,25 @@ export interface LeanCalls {
   plugin<I extends object, O extends object>(): Pluggable<I, O>;
   /** Closes the lean path's sockets. */
   destroy(): void;
+}
+
+/** One Query form POSTed to EC2's endpoint `url`, signed for `region` at `now`. */
+export function postForm(
+  transport: Transport,
+  url: URL,
+  body: string,
+  signing: { creds: SigningCredentials; region: string; now: Date },
+  signal?: AbortSignal,
+): Promise<Answer> {
+  const headers = signRequest(
+    { host: url.host, path: url.pathname || "/", body, headers: { "content-type": FORM } },
+    signing.creds,
+    signing.region,
+    "ec2",
+    signing.now,
+  );
+  headers["user-agent"] = USER_AGENT;
+  return transport.post(url, headers, body, signal);
 }
 
 export function leanCalls(client: EC2Client, opts: LeanCallsOptions): LeanCalls {
@@ -71,24 +87,20 @@ export function leanCalls(client: EC2Client, opts: LeanCallsOptions): LeanCalls 
   const serve =
     <I extends object, O extends object>(next: SerializeHandler<I, O>, context: HandlerExecutionContext) =>
     async (args: SerializeHandlerArguments<I>) => {
-      const call = SERVED_CALLS[context.commandName ?? ""];
-      const input = args.input as Record<string, unknown>;
-      const params = call && (call.accepts?.(input) ?? true) ? encodeParams(call.input, input) : undefined;
-      if (!call || !params) return next(args);
+      const form = queryForm(context.commandName ?? "", args.input);
+      if (!form) return next(args);
+      const { call, body } = form;
       const url = await endpointUrl();
       const creds = await client.config.credentials();
-      const body = formBody(call.action, API_VERSION, params);
       const now = new Date(Date.now() + (client.config.systemClockOffset ?? 0));
-      const headers = signRequest(
-        { host: url.host, path: url.pathname || "/", body, headers: { "content-type": FORM } },
-        creds,
-        opts.region,
-        "ec2",
-        now,
-      );
-      headers["user-agent"] = USER_AGENT;
       const sentAt = Date.now();
-      const answer = await transport.post(url, headers, body, abortSignalOf(context));
+      const answer = await postForm(
+        transport,
+        url,
+        body,
+        { creds, region: opts.region, now },
+        abortSignalOf(context),
+      );
       sampleClock(answer.headers, sentAt);
       if (answer.status !== 200) throw ec2Failure(answer.status, answer.body);
       let root;

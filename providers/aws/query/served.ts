@@ -2,9 +2,12 @@
 // input shapes name exactly the members run-request.ts and batches.ts send (an input with any
 // other member goes through the SDK); the query names are the model's (the SDK serialises
 // TagSpecifications as TagSpecification.N, NetworkInterfaces[].Groups as SecurityGroupId.N).
-import { list, scalar, struct, type Shape } from "./params.ts";
+import { encodeParams, formBody, list, scalar, struct, type Shape } from "./params.ts";
 import { runInstancesOutput, terminateInstancesOutput } from "./answers.ts";
 import type { XmlNode } from "./xml.ts";
+
+/** The EC2 API version the SDK sends (and moto and EC2 answer). */
+export const API_VERSION = "2016-11-15";
 
 export interface ServedCall {
   action: string;
@@ -73,3 +76,14 @@ export const SERVED_CALLS: Readonly<Record<string, ServedCall>> = {
     read: terminateInstancesOutput,
   },
 };
+
+/** The Query form of one call of the SDK command `commandName`, or undefined if the SDK must send it. */
+export function queryForm(
+  commandName: string,
+  input: object,
+): { call: ServedCall; body: string } | undefined {
+  const call = SERVED_CALLS[commandName];
+  if (!call || !(call.accepts?.(input as Record<string, unknown>) ?? true)) return undefined;
+  const params = encodeParams(call.input, input);
+  return params && { call, body: formBody(call.action, API_VERSION, params) };
+}
