@@ -1,6 +1,7 @@
 // The agent socket as upstream's proxy makes it (CAA proxy.go Start: MkdirAll, remove a stale socket,
 // listen), with the mode set before the path appears: bind under a temporary name, chmod, rename.
-import { chmod, lstat, rename, unlink } from "node:fs/promises";
+// The file calls are made in place (util/private-dir.ts says why).
+import { chmodSync, lstatSync, renameSync, unlinkSync } from "node:fs";
 import { ensurePrivateDir } from "../util/private-dir.ts";
 import net from "node:net";
 import path from "node:path";
@@ -19,7 +20,7 @@ export async function listenUnix(
   const dir = path.dirname(socketPath);
   // The sandbox's directory under PODS_DIR: never a symlink (its target would get the socket).
   await ensurePrivateDir(dir);
-  const existing = await lstat(socketPath).catch(() => undefined);
+  const existing = lstatSync(socketPath, { throwIfNoEntry: false });
   if (existing && !existing.isSocket())
     throw new Error(`${socketPath} exists and is not a socket; refusing to replace it`);
   const tmp = path.join(dir, `.agent-${process.pid.toString(36)}-${(counter++).toString(36)}`);
@@ -37,23 +38,28 @@ export async function listenUnix(
   // then (an unlink of a name that is almost never there cost a call per sandbox).
   await listen().catch(async (err: NodeJS.ErrnoException) => {
     if (err.code !== "EADDRINUSE") throw err;
-    await unlink(tmp);
+    unlinkSync(tmp);
     await listen();
   });
   try {
-    await chmod(tmp, mode);
-    await rename(tmp, socketPath);
+    chmodSync(tmp, mode);
+    renameSync(tmp, socketPath);
   } catch (err) {
     server.close();
     throw err;
   }
-  const { ino } = await lstat(socketPath);
+  const { ino } = lstatSync(socketPath);
   return {
     close: async () => {
       await new Promise<void>((resolve) => server.close(() => resolve()));
       // Only our socket: a successor may already have bound the same path.
-      const st = await lstat(socketPath).catch(() => undefined);
-      if (st?.ino === ino) await unlink(socketPath).catch(() => undefined);
+      const st = lstatSync(socketPath, { throwIfNoEntry: false });
+      if (st?.ino !== ino) return;
+      try {
+        unlinkSync(socketPath);
+      } catch {
+        // Gone already, or no longer ours to remove: either way nothing is left to do.
+      }
     },
   };
 }

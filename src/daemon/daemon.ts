@@ -157,6 +157,8 @@ export async function startDaemon(src: ConfigSource, opts: { logger?: Logger } =
       provider: config.cloudProvider,
       podsDir: config.podsDir,
       stateDir: config.stateDir,
+      // false on tmpfs (src/sandbox/store.ts)
+      recordFsyncs: store.fsyncs,
     },
     `serving the remote hypervisor on ${config.socket}`,
   );

@@ -59,7 +59,7 @@ export function formatLine(entry: Record<string, unknown>): string {
  * A pino destination that writes upstream-style text lines to `out`: a plain `write`, which is all
  * pino asks of a destination (a Writable in between cost a stream's bookkeeping per line).
  */
-export function textDestination(out: NodeJS.WritableStream = process.stderr): {
+export function textDestination(out: { write(chunk: string): unknown } = process.stderr): {
   write(chunk: string): void;
   writeEntry(entry: Record<string, unknown>): void;
 } {

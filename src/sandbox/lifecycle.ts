@@ -2,7 +2,7 @@
 // and restart recovery (docs/upstream-compat.md §3). The manager (manager.ts) runs each under the sandbox's
 // lock; nothing else changes a record. Every transition is persisted before the next step, so a
 // restart knows every sandbox and every instance it made.
-import { rm } from "node:fs/promises";
+import { rmSync } from "node:fs";
 import { ensurePrivateDir } from "../util/private-dir.ts";
 import type { Instance } from "../../providers/types.ts";
 import { errorCode, isNotFound, messageOf, ProviderError } from "../../providers/errors.ts";
@@ -70,7 +70,7 @@ export class Lifecycle {
       // Never a symlink: its target would get the agent socket.
       await ensurePrivateDir(record.podDir);
       await store.put(record, { durable: mustSync(record.stage) }).catch(async (err: unknown) => {
-        await rm(record.podDir, { recursive: true, force: true });
+        rmSync(record.podDir, { recursive: true, force: true });
         throw err;
       });
       this.steps.started(record);
@@ -164,7 +164,8 @@ export class Lifecycle {
         `stopping VM: deleting instance of sandbox ${record.id}: ${record.lastError?.message}`,
       );
     }
-    await rm(record.podDir, { recursive: true, force: true });
+    // In place: one native call (util/private-dir.ts says why).
+    rmSync(record.podDir, { recursive: true, force: true });
     // The tunnel is gone, so its index (VNI) may be handed out again.
     record.tunnelIndex = undefined;
     await this.steps.enter(record, "stopped");

@@ -2,6 +2,7 @@
 // rename, fsync the directory), so a crash at any point leaves either the old or the new record.
 // Concurrent writes share the directory's fsync (DirSync); which writes skip the fsyncs is the
 // lifecycle's call (lifecycle-steps.ts, docs/architecture.md "Sandbox records").
+import { statfsSync } from "node:fs";
 import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import { DirSync, writeFileAtomic } from "../util/atomic-file.ts";
@@ -11,17 +12,35 @@ import type { SandboxRecord } from "./model.ts";
 
 const SUFFIX = ".json";
 
+/** statfs f_type of the file systems that live in memory (linux/magic.h): an fsync there does nothing. */
+const IN_MEMORY_FS = new Set([0x01021994 /* tmpfs */, 0x858458f6 /* ramfs */]);
+
+function inMemory(dir: string): boolean {
+  try {
+    return IN_MEMORY_FS.has(statfsSync(dir).type);
+  } catch {
+    return false;
+  }
+}
+
 export class SandboxStore {
   readonly dir: string;
   private readonly records = new Map<string, SandboxRecord>();
   private readonly reserved = new Set<number>();
   private readonly dirSync: DirSync;
+  /**
+   * false when the directory is on tmpfs (the default /run/peerpod on a node): nothing there
+   * outlives the machine, so the fsyncs that make a record survive its crash are skipped (no-ops
+   * that still cost a thread-pool round trip each).
+   */
+  readonly fsyncs: boolean;
   /** Records that could not be read at open(), moved aside (the daemon logs and announces them). */
   quarantined: Quarantined[] = [];
 
   private constructor(dir: string) {
     this.dir = dir;
     this.dirSync = new DirSync(dir);
+    this.fsyncs = !inMemory(dir);
   }
 
   /** Open (creating if needed) the store and load every readable record in it. */
@@ -50,7 +69,7 @@ export class SandboxStore {
   async put(record: SandboxRecord, opts: { durable?: boolean } = {}): Promise<void> {
     record.updatedAt = new Date().toISOString();
     await writeFileAtomic(join(this.dir, record.id + SUFFIX), JSON.stringify(record), {
-      durable: opts.durable,
+      durable: opts.durable !== false && this.fsyncs,
       syncDir: () => this.dirSync.sync(),
     });
     this.records.set(record.id, record);
@@ -59,7 +78,7 @@ export class SandboxStore {
 
   async delete(id: string): Promise<void> {
     await rm(join(this.dir, id + SUFFIX), { force: true });
-    await this.dirSync.sync();
+    if (this.fsyncs) await this.dirSync.sync();
     this.records.delete(id);
   }
 

@@ -1,6 +1,11 @@
 // Replace a file atomically and durably: write a temp file, fsync it, rename it over the target,
 // fsync the directory. A crash leaves either the old or the new content, never a torn file.
-import { open, rename, rm } from "node:fs/promises";
+// Only the fsyncs wait on the thread pool: the open, write, close and rename of a record of a few
+// KiB are done in place, as each costs microseconds in the kernel (the state directory is on the
+// node's tmpfs by default, and on a disk they reach only the page cache) where a thread-pool round
+// trip costs a thread wake-up and a callback; the daemon writes five records per sandbox
+// (BENCHMARKS.md, AWS burst).
+import { closeSync, fsync, openSync, renameSync, rmSync, writeSync } from "node:fs";
 import { dirname } from "node:path";
 
 export interface AtomicWriteOptions {
@@ -23,29 +28,37 @@ export async function writeFileAtomic(
   const { mode = 0o600, durable = true, syncDir } = opts;
   const tmp = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
   // "wx": the temp file is always new, never something planted at its name (a symlink, say).
-  const fh = await open(tmp, "wx", mode);
+  const fd = openSync(tmp, "wx", mode);
   try {
     try {
-      await fh.writeFile(data);
-      if (durable) await fh.sync();
+      writeAll(fd, typeof data === "string" ? Buffer.from(data) : data);
+      if (durable) await fsyncFd(fd);
     } finally {
-      await fh.close();
+      closeSync(fd);
     }
-    await rename(tmp, file);
+    renameSync(tmp, file);
   } catch (err) {
     // A full disk (ENOSPC) must not leave a torn temp file behind for as long as the daemon runs.
-    await rm(tmp, { force: true });
+    rmSync(tmp, { force: true });
     throw err;
   }
   if (durable) await (syncDir ? syncDir() : fsyncPath(dirname(file)));
 }
 
+function writeAll(fd: number, data: Uint8Array): void {
+  for (let at = 0; at < data.length;) at += writeSync(fd, data, at);
+}
+
+function fsyncFd(fd: number): Promise<void> {
+  return new Promise((resolve, reject) => fsync(fd, (err) => (err ? reject(err) : resolve())));
+}
+
 export async function fsyncPath(path: string): Promise<void> {
-  const fh = await open(path, "r");
+  const fd = openSync(path, "r");
   try {
-    await fh.sync();
+    await fsyncFd(fd);
   } finally {
-    await fh.close();
+    closeSync(fd);
   }
 }
 

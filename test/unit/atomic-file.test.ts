@@ -1,11 +1,15 @@
 // Atomic record writes (src/util/atomic-file.ts): the directory fsync that concurrent writers share
-// covers every rename done before it was asked for, and a write without fsync is still atomic.
+// covers every rename done before it was asked for, a write without fsync is still atomic, and a
+// store on tmpfs makes no fsync.
 import assert from "node:assert/strict";
-import { readdir, readFile } from "node:fs/promises";
+import { spawnSync } from "node:child_process";
+import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { test } from "node:test";
 import { DirSync, fsyncPath, writeFileAtomic } from "../../src/util/atomic-file.ts";
+import type { SandboxRecord } from "../../src/sandbox/model.ts";
 import { mustSync } from "../../src/sandbox/recovery.ts";
+import { SandboxStore } from "../../src/sandbox/store.ts";
 import { tempDir } from "../helpers/temp-dir.ts";
 
 test("concurrent writers share directory fsyncs, each started after the writer asked", async (t) => {
@@ -61,4 +65,25 @@ test("a write without fsync replaces the file whole and leaves no temp file", as
 test("records are fsynced before the cloud calls that create or delete, not where recovery redoes the step", () => {
   for (const stage of ["provisioning", "stopping", "failed"] as const) assert.equal(mustSync(stage), true);
   for (const stage of ["created", "running", "stopped"] as const) assert.equal(mustSync(stage), false);
+});
+
+test("a store on tmpfs skips the fsyncs, one on a disk makes them, as statfs says", async (t) => {
+  // The expectation comes from coreutils' `stat -f`, not from the code under test.
+  const fsType = (dir: string) =>
+    spawnSync("stat", ["-f", "-c", "%T", dir], { encoding: "utf8" }).stdout.trim();
+  if (fsType("/dev/shm") !== "tmpfs") return t.skip("/dev/shm is not tmpfs on this machine");
+  const shm = await mkdtemp(join("/dev/shm", "caa-store-"));
+  t.after(() => rm(shm, { recursive: true, force: true }));
+  const disk = await tempDir(t, "caa-store-");
+  for (const dir of [shm, disk]) {
+    const store = await SandboxStore.open(dir);
+    assert.equal(store.fsyncs, fsType(dir) !== "tmpfs" && fsType(dir) !== "ramfs", `${dir} (${fsType(dir)})`);
+  }
+  // Written without fsyncs, a record is still there, whole, for the next daemon.
+  const first = await SandboxStore.open(shm);
+  const record = { id: "s1", stage: "provisioning", timings: {} } as unknown as SandboxRecord;
+  await first.put(record);
+  const again = await SandboxStore.open(shm);
+  assert.equal(again.get("s1")?.stage, "provisioning");
+  assert.deepEqual(await readdir(shm), ["s1.json"]);
 });
