@@ -3,7 +3,7 @@
 // Only the fsyncs wait on the thread pool: the open, write, close and rename of a record of a few
 // KiB are done in place, as each costs microseconds in the kernel (the state directory is on the
 // node's tmpfs by default, and on a disk they reach only the page cache) where a thread-pool round
-// trip costs a thread wake-up and a callback; the daemon writes five records per sandbox
+// trip costs a thread wake-up and a callback; the daemon writes six records per sandbox
 // (BENCHMARKS.md, AWS burst).
 import { closeSync, fsync, openSync, renameSync, rmSync, writeSync } from "node:fs";
 import { dirname } from "node:path";
