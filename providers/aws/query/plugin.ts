@@ -3,7 +3,7 @@
 // call budget, the tests' stubs and recorders) runs for these calls as for any other; there it
 // answers the call itself: the Query form, SigV4, one POST on its own socket pool, EC2's XML
 // read for the fields we use. What it skips is the SDK's per-call machinery (endpoint rules,
-// schema serde, its signer and HTTP handler): the provider's create and delete cost 0.70 x the
+// schema serde, its signer and HTTP handler): the provider's create and delete cost about 0.7 x the
 // CPU they cost through the SDK in a burst of 100 (BENCHMARKS.md). Credentials, the regional
 // endpoint and the clock offset still come from the SDK client's resolved config, so the
 // credential chain (profile, IRSA, IMDS) is the SDK's.
