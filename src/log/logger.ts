@@ -3,7 +3,7 @@
 // pino-lite.ts, which writes what pino writes (test/unit/pino-lite.test.ts), for ~20 µs of CPU a line
 // where pino (most of it its redaction of these paths) took ~50; the daemon logs ~10 per sandbox.
 import type { Logger } from "pino";
-import { batchLines } from "./line-batch.ts";
+import { batchLines, type LineSink } from "./line-batch.ts";
 import { pino } from "./pino-lite.ts";
 import { textDestination } from "./text-format.ts";
 
@@ -36,11 +36,14 @@ export const REDACT_PATHS = [
   "headers.authorization",
 ];
 
+let stderrLines: LineSink | undefined;
+
 export function createLogger(
   opts: { level?: string; format?: string; destination?: NodeJS.WritableStream } = {},
 ): Logger {
-  // stderr gets a turn's lines in one write (line-batch.ts); a given destination gets each at once.
-  const out = opts.destination ?? batchLines(process.stderr);
+  // stderr gets a turn's lines in one write (line-batch.ts), through one buffer for every logger of
+  // the process, so their lines keep their order; a given destination gets each line at once.
+  const out = opts.destination ?? (stderrLines ??= batchLines(process.stderr));
   return pino(
     {
       level: opts.level ?? "info",

@@ -54,3 +54,17 @@ test("lines logged right before an uncaught exception are written", () => {
   assert.match(stderr, /\[adaptor\] warn: before the crash\n/);
   assert.match(stderr, /Error: boom/);
 });
+
+test("loggers of one process share stderr's buffer: lines keep their order, one exit handler", () => {
+  const { status, stderr } = run(
+    `const other = createLogger({ format: "json" });
+     for (let i = 0; i < 20; i++) (i % 2 ? other : createLogger()).info("line " + i);`,
+  );
+  assert.equal(status, 0);
+  const order = [...stderr.matchAll(/line (\d+)/g)].map((m) => Number(m[1]));
+  assert.deepEqual(
+    order,
+    Array.from({ length: 20 }, (_, i) => i),
+  );
+  assert.doesNotMatch(stderr, /MaxListenersExceeded/);
+});
