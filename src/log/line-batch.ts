@@ -16,7 +16,7 @@ export function batchLines(out: LineSink): LineSink & { flush(): void } {
   const flush = (): void => {
     scheduled = false;
     if (parts.length === 0) return;
-    const text = parts.length === 1 ? parts[0] : parts.join("");
+    const text = parts.join("");
     parts = [];
     size = 0;
     out.write(text);

@@ -1,6 +1,7 @@
 // Upstream's log line shape, `YYYY/MM/DD HH:MM:SS [component] message` (Go log with LstdFlags |
 // Lmsgprefix). The upstream e2e suite greps CAA's log for such lines (docs/upstream-compat.md §10), so this
 // is the default; LOG_FORMAT=json gives pino's JSON. Fields follow the message as key=value.
+import type { LineSink } from "./line-batch.ts";
 
 const LEVELS: Record<number, string> = {
   10: "trace",
@@ -59,7 +60,7 @@ export function formatLine(entry: Record<string, unknown>): string {
  * A pino destination that writes upstream-style text lines to `out`: a plain `write`, which is all
  * pino asks of a destination (a Writable in between cost a stream's bookkeeping per line).
  */
-export function textDestination(out: { write(chunk: string): unknown } = process.stderr): {
+export function textDestination(out: LineSink = process.stderr): {
   write(chunk: string): void;
   writeEntry(entry: Record<string, unknown>): void;
 } {

@@ -5,7 +5,7 @@
 // node's tmpfs by default, and on a disk they reach only the page cache) where a thread-pool round
 // trip costs a thread wake-up and a callback; the daemon writes six records per sandbox
 // (BENCHMARKS.md, AWS burst).
-import { closeSync, fsync, openSync, renameSync, rmSync, writeSync } from "node:fs";
+import { closeSync, fsync, openSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
 
 export interface AtomicWriteOptions {
@@ -31,7 +31,8 @@ export async function writeFileAtomic(
   const fd = openSync(tmp, "wx", mode);
   try {
     try {
-      writeAll(fd, typeof data === "string" ? Buffer.from(data) : data);
+      // Given a descriptor, writeFileSync writes all of data (repeating short writes) and leaves it open.
+      writeFileSync(fd, data);
       if (durable) await fsyncFd(fd);
     } finally {
       closeSync(fd);
@@ -43,10 +44,6 @@ export async function writeFileAtomic(
     throw err;
   }
   if (durable) await (syncDir ? syncDir() : fsyncPath(dirname(file)));
-}
-
-function writeAll(fd: number, data: Uint8Array): void {
-  for (let at = 0; at < data.length;) at += writeSync(fd, data, at);
 }
 
 function fsyncFd(fd: number): Promise<void> {

@@ -77,7 +77,8 @@ test("a store on tmpfs skips the fsyncs, one on a disk makes them, as statfs say
   const disk = await tempDir(t, "caa-store-");
   for (const dir of [shm, disk]) {
     const store = await SandboxStore.open(dir);
-    assert.equal(store.fsyncs, fsType(dir) !== "tmpfs" && fsType(dir) !== "ramfs", `${dir} (${fsType(dir)})`);
+    const type = fsType(dir);
+    assert.equal(store.fsyncs, type !== "tmpfs" && type !== "ramfs", `${dir} (${type})`);
   }
   // Written without fsyncs, a record is still there, whole, for the next daemon.
   const first = await SandboxStore.open(shm);
